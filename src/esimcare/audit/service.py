@@ -1,0 +1,125 @@
+"""The append-only, tamper-evident audit trail (ASVS 16.2, 16.4.2).
+
+Each operator has its own hash chain: a row's hash covers the previous row's hash and the row's
+own fields, so changing or deleting any row breaks every hash after it. The chain head
+(AuditHead) is locked while appending, which serialises appends per operator: two concurrent
+transactions can never both build on the same previous hash and fork the chain. Because the
+lock is held until the caller commits, record() belongs near the end of a transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from esimcare.audit.models import AuditEvent, AuditHead
+from esimcare.kit.clock import iso
+
+GENESIS_HASH: Final = "0" * 64
+# Returned by verify_chain when rows are missing from the end: ids start at 1, so 0 names none.
+CHAIN_TRUNCATED: Final = 0
+
+
+def record(
+    session: Session,
+    *,
+    operator_id: str,
+    actor: str,
+    action: str,
+    subject: str,
+    at: datetime,
+    ip: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event to the operator's chain in the caller's transaction."""
+    head = _lock_head(session, operator_id)
+    event = AuditEvent(
+        operator_id=operator_id,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=subject,
+        ip=ip,
+        data=data or {},
+        prev_hash=head.last_hash,
+    )
+    event.hash = event_hash(event)
+    head.last_hash = event.hash
+    session.add(event)
+    # Assign the id now, while the head is still locked: ids then follow chain order.
+    session.flush()
+    return event
+
+
+def _lock_head(session: Session, operator_id: str) -> AuditHead:
+    # Insert-if-missing first, so two first-ever appends wait on each other instead of one
+    # failing on the primary key.
+    insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+    session.execute(
+        insert(AuditHead)
+        .values(operator_id=operator_id, last_hash=GENESIS_HASH)
+        .on_conflict_do_nothing(index_elements=[AuditHead.operator_id])
+    )
+    return session.execute(
+        select(AuditHead)
+        .where(AuditHead.operator_id == operator_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def event_hash(event: AuditEvent) -> str:
+    """sha256 over the previous hash and the canonical JSON of the row's own fields."""
+    fields = {
+        "operator_id": event.operator_id,
+        "at": iso(event.at),
+        "actor": event.actor,
+        "action": event.action,
+        "subject": event.subject,
+        "ip": event.ip,
+        "data": event.data,
+    }
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256((event.prev_hash + canonical).encode("ascii")).hexdigest()
+
+
+def verify_chain(session: Session, operator_id: str) -> int | None:
+    """Return the id of the first row that breaks the chain, or None if it is intact.
+
+    A row is broken when its prev_hash is not the previous row's hash (a row before it was
+    removed) or its hash does not match its fields (it was edited). CHAIN_TRUNCATED means the
+    rows are intact but the newest ones were removed (the head names a hash no row has).
+    """
+    head_hash = session.execute(
+        select(AuditHead.last_hash).where(AuditHead.operator_id == operator_id)
+    ).scalar_one_or_none()
+    # Read the head before the rows: rows appended meanwhile then only extend the chain.
+    head_seen = head_hash in (None, GENESIS_HASH)
+    expected_prev = GENESIS_HASH
+    rows = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.operator_id == operator_id)
+        .order_by(AuditEvent.id)
+        .execution_options(yield_per=500)
+    )
+    # Closed explicitly: an early return would otherwise leave PostgreSQL's server-side
+    # cursor (used by yield_per) open until garbage collection.
+    try:
+        for event in rows:
+            if event.prev_hash != expected_prev or event_hash(event) != event.hash:
+                return event.id
+            head_seen = head_seen or event.hash == head_hash
+            expected_prev = event.hash
+    finally:
+        rows.close()
+    return None if head_seen else CHAIN_TRUNCATED

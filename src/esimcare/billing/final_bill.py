@@ -1,0 +1,91 @@
+"""The final bill: the monthly fee prorated to the effective time plus unbilled usage.
+
+The fee is billed in arrears per billing cycle (a cycle starts on the plan's billing day), so
+the final bill covers ``esim.billed_until`` .. effective time. One function serves the quote
+and the workflow, which is why the refund a customer is promised is the refund they get.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from esimcare.billing.models import UsageRecord
+from esimcare.esims.models import Esim, Plan
+from esimcare.kit.money import Money, prorate
+
+
+@dataclass(frozen=True)
+class FinalBill:
+    period_start: datetime
+    period_end: datetime
+    fee: Money
+    usage: Money
+
+    @property
+    def total(self) -> Money:
+        return self.fee + self.usage
+
+
+def cycle_start_on_or_before(moment: datetime, billing_day: int) -> datetime:
+    year, month = moment.year, moment.month
+    candidate = _billing_date(year, month, billing_day, moment)
+    if candidate > moment:
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+        candidate = _billing_date(year, month, billing_day, moment)
+    return candidate
+
+
+def next_cycle_start(cycle_start: datetime, billing_day: int) -> datetime:
+    year, month = (cycle_start.year, cycle_start.month + 1)
+    if month == 13:
+        year, month = year + 1, 1
+    return _billing_date(year, month, billing_day, cycle_start)
+
+
+def _billing_date(year: int, month: int, day: int, like: datetime) -> datetime:
+    # Billing day 31 in a 30-day month falls on the 30th.
+    last = calendar.monthrange(year, month)[1]
+    return like.replace(year=year, month=month, day=min(day, last), hour=0, minute=0, second=0,
+                        microsecond=0)  # fmt: skip
+
+
+def prorated_fee(plan: Plan, start: datetime, end: datetime) -> Money:
+    """Whole cycles at the full fee, partial ones by the second; integers throughout."""
+    fee = Money(plan.monthly_fee_minor, plan.currency)
+    total = Money.zero(plan.currency)
+    cycle_start = cycle_start_on_or_before(start, plan.billing_day)
+    while cycle_start < end:
+        cycle_end = next_cycle_start(cycle_start, plan.billing_day)
+        used_from, used_to = max(start, cycle_start), min(end, cycle_end)
+        if used_to > used_from:
+            length = int((cycle_end - cycle_start).total_seconds())
+            total += prorate(fee, int((used_to - used_from).total_seconds()), length)
+        cycle_start = cycle_end
+    return total
+
+
+def unbilled_usage(session: Session, esim_id: int, until: datetime, currency: str) -> Money:
+    amount = session.scalar(
+        select(func.coalesce(func.sum(UsageRecord.amount_minor), 0)).where(
+            UsageRecord.esim_id == esim_id,
+            UsageRecord.bill_id.is_(None),
+            UsageRecord.occurred_at <= until,
+        )
+    )
+    return Money(int(amount or 0), currency)
+
+
+def compute_final_bill(session: Session, esim: Esim, plan: Plan, effective_at: datetime) -> FinalBill:
+    start = esim.billed_until
+    end = max(effective_at, start)
+    return FinalBill(
+        period_start=start,
+        period_end=end,
+        fee=prorated_fee(plan, start, end),
+        usage=unbilled_usage(session, esim.id, end, plan.currency),
+    )

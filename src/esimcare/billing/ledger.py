@@ -1,0 +1,71 @@
+"""An eSIM's personal account: the sum of its ledger entries, cash and bonus apart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from esimcare.billing.models import EntryKind, LedgerEntry
+from esimcare.esims.models import Esim
+from esimcare.kit.money import Money
+
+
+@dataclass(frozen=True)
+class Balance:
+    cash: Money
+    bonus: Money
+
+    @property
+    def debt(self) -> Money:
+        return (-self.cash).clamp_at_zero()
+
+    def to_json(self) -> dict[str, dict[str, str]]:
+        return {"cash": self.cash.to_json(), "bonus": self.bonus.to_json()}
+
+
+def balance_of(session: Session, esim_id: int, currency: str) -> Balance:
+    cash, bonus = session.execute(
+        select(
+            func.coalesce(func.sum(LedgerEntry.cash_minor), 0),
+            func.coalesce(func.sum(LedgerEntry.bonus_minor), 0),
+        ).where(LedgerEntry.esim_id == esim_id)
+    ).one()
+    return Balance(Money(int(cash), currency), Money(int(bonus), currency))
+
+
+def post(
+    session: Session, esim: Esim, *, kind: EntryKind, cash: Money, bonus: Money,
+    description: str, now: datetime, reference: str | None = None, source: str | None = None,
+) -> LedgerEntry:  # fmt: skip
+    entry = LedgerEntry(
+        operator_id=esim.operator_id,
+        esim_id=esim.id,
+        kind=kind,
+        cash_minor=cash.minor,
+        bonus_minor=bonus.minor,
+        currency=cash.currency,
+        description=description,
+        reference=reference,
+        source=source,
+        created_at=now,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def latest_card(session: Session, esim_id: int) -> str | None:
+    """The card the money came from most recently: refunds go back to it."""
+    return session.scalar(
+        select(LedgerEntry.source)
+        .where(
+            LedgerEntry.esim_id == esim_id,
+            LedgerEntry.kind == EntryKind.TOP_UP,
+            LedgerEntry.source.is_not(None),
+        )
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+        .limit(1)
+    )

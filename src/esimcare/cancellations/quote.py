@@ -1,0 +1,105 @@
+"""The quote: what cancelling would do, computed by the code that later does it (a dry run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from esimcare.billing.final_bill import FinalBill, compute_final_bill
+from esimcare.billing.ledger import Balance, balance_of, latest_card
+from esimcare.billing.settlement import Settlement, settle
+from esimcare.customers.models import Customer
+from esimcare.esims.models import Esim, Plan
+from esimcare.kit.clock import iso
+from esimcare.kit.ids import Msisdn
+from esimcare.kit.money import Money
+from esimcare.operators.policy import Policy, RefundRoute
+
+
+@dataclass(frozen=True)
+class Quote:
+    effective_at: datetime
+    number_quarantine_until: datetime
+    balance: Balance
+    bill: FinalBill
+    settlement: Settlement
+    refund_route: RefundRoute
+    refund_destination: str | None
+    warnings: tuple[str, ...]
+
+    @property
+    def debt_before(self) -> Money:
+        return self.balance.debt
+
+    def to_json(self) -> dict[str, Any]:
+        """Stored with the cancellation and returned by the API, as promised at request time."""
+        return {
+            "final_bill": self.bill.total.to_json(),
+            "final_bill_fee": self.bill.fee.to_json(),
+            "final_bill_usage": self.bill.usage.to_json(),
+            "refund": self.settlement.refund.to_json(),
+            "debt": self.settlement.debt.to_json(),
+            "bonus_forfeited": self.settlement.bonus_forfeited.to_json(),
+            "balance": self.balance.to_json(),
+            "refund_route": self.refund_route.value,
+            "refund_destination": self.refund_destination,
+            "effective_at": iso(self.effective_at),
+            "number_quarantine_until": iso(self.number_quarantine_until),
+            "warnings": list(self.warnings),
+        }
+
+
+def effective_time(policy: Policy, now: datetime) -> datetime:
+    return now + timedelta(hours=policy.grace_period_hours)
+
+
+def compute_quote(
+    session: Session, policy: Policy, customer: Customer, esim: Esim, plan: Plan,
+    effective_at: datetime, refund_to: str | None = None,
+) -> Quote:  # fmt: skip
+    balance = balance_of(session, esim.id, plan.currency)
+    bill = compute_final_bill(session, esim, plan, effective_at)
+    settlement = settle(balance, bill.total, refunds_allowed=policy.refund_route is not RefundRoute.NONE)
+    return Quote(
+        effective_at=effective_at,
+        number_quarantine_until=effective_at + timedelta(days=policy.number_quarantine_days),
+        balance=balance,
+        bill=bill,
+        settlement=settlement,
+        refund_route=policy.refund_route,
+        refund_destination=refund_destination(session, policy, customer, esim, refund_to),
+        warnings=_warnings(policy, esim, settlement),
+    )
+
+
+def refund_destination(
+    session: Session, policy: Policy, customer: Customer, esim: Esim, refund_to: str | None
+) -> str | None:
+    route = policy.refund_route
+    if route is RefundRoute.CARD:
+        return latest_card(session, esim.id)
+    if route is RefundRoute.BANK_ACCOUNT:
+        return customer.payout_account
+    if route is RefundRoute.ANOTHER_NUMBER and refund_to:
+        return Msisdn.parse(refund_to).masked()
+    return None
+
+
+def _warnings(policy: Policy, esim: Esim, settlement: Settlement) -> tuple[str, ...]:
+    """Codes, not sentences: each door words them in the reader's language."""
+    warnings = ["backup_data", "number_used_for_codes"]
+    if esim.profile_state.on_device:
+        warnings.append("delete_profile_on_device")
+    if settlement.bonus_forfeited.minor > 0:
+        warnings.append("bonus_forfeited")
+    if settlement.debt.minor > 0:
+        warnings.append("debt_remains")
+    if policy.refund_route is RefundRoute.NONE:
+        warnings.append("no_refund_by_policy")
+    if policy.has_grace_period:
+        warnings.append("grace_period_undo")
+    warnings.append("number_quarantine")
+    return tuple(warnings)

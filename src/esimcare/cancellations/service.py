@@ -1,0 +1,314 @@
+"""Requesting, verifying and undoing a cancellation. The workflow itself is in workflow.py.
+
+Functions take the caller's session and never commit: the request boundary does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from esimcare.audit.service import record
+from esimcare.cancellations.models import Cancellation, CancellationStep
+from esimcare.cancellations.quote import Quote, compute_quote, effective_time
+from esimcare.cancellations.states import STEP_ORDER, CancellationStatus, StepStatus
+from esimcare.cancellations.transitions import move, move_esim, record_start
+from esimcare.context import Context
+from esimcare.customers.codes import IssuedCode, check_code, issue_code
+from esimcare.customers.models import Customer
+from esimcare.customers.service import check_password
+from esimcare.errors import (
+    AccountLockedError,
+    CancellationExpiredError,
+    CancellationInProgressError,
+    DebtOutstandingError,
+    EsimNotCancellableError,
+    InvalidInputError,
+    InvalidTransitionError,
+    MethodNotAllowedError,
+    NotFoundError,
+    RefundDestinationRequiredError,
+    WrongCodeError,
+)
+from esimcare.esims.models import Esim
+from esimcare.esims.service import EsimView, get_esim
+from esimcare.esims.states import EsimStatus
+from esimcare.jobs.queue import enqueue
+from esimcare.kit.clock import iso
+from esimcare.kit.ids import InvalidIdentifierError, Msisdn
+from esimcare.kit.tokens import digest, new_token
+from esimcare.notices.service import notify_all_channels
+from esimcare.notices.templates import render
+from esimcare.operators.policy import Policy, RefundRoute, VerificationMethod
+
+CODE_PURPOSE = "cancellation"
+STEP_JOB = "cancellation.step"
+EXPIRE_JOB = "cancellation.expire"
+_REFERENCE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True)
+class Requested:
+    cancellation: Cancellation
+    quote: Quote
+    code: IssuedCode | None
+    sms_to: str | None
+
+
+def quote_for(
+    session: Session, ctx: Context, customer: Customer, esim_id: int, refund_to: str | None = None
+) -> Quote:
+    policy = ctx.policy(customer.operator_id)
+    view = get_esim(session, customer.operator_id, customer.id, esim_id)
+    now = ctx.clock.now()
+    return compute_quote(session, policy, customer, view.esim, view.plan,
+                         effective_time(policy, now), refund_to)  # fmt: skip
+
+
+def request_cancellation(
+    session: Session, ctx: Context, customer: Customer, esim_id: int, *, reason: str,
+    comment: str | None = None, refund_to: str | None = None, ip: str | None = None,
+) -> Requested:  # fmt: skip
+    policy = ctx.policy(customer.operator_id)
+    now = ctx.clock.now()
+    view = get_esim(session, customer.operator_id, customer.id, esim_id)
+    refund_to = _check_request(session, policy, customer, view, reason, refund_to)
+    quote = compute_quote(session, policy, customer, view.esim, view.plan,
+                          effective_time(policy, now), refund_to)  # fmt: skip
+    if quote.debt_before.minor > 0 and policy.debt_blocks_cancellation:
+        raise DebtOutstandingError(
+            f"pay the debt of {quote.debt_before.amount_text()} {quote.debt_before.currency} first",
+            debt=quote.debt_before.to_json(),
+        )
+    cancellation = Cancellation(
+        reference=_new_reference(), operator_id=customer.operator_id, customer_id=customer.id,
+        esim_id=view.esim.id, status=CancellationStatus.AWAITING_VERIFICATION, reason=reason, comment=comment, refund_to=refund_to,
+        quote=quote.to_json(), effective_at=quote.effective_at, created_at=now,
+    )  # fmt: skip
+    try:
+        with session.begin_nested():
+            session.add(cancellation)
+            session.flush()
+    except IntegrityError:
+        # Another request won the race for this eSIM; the partial unique index said so.
+        raise CancellationInProgressError() from None
+    record_start(session, cancellation, actor=f"customer:{customer.id}", now=now, note=reason)
+    enqueue(session, kind=EXPIRE_JOB, payload={"cancellation_id": cancellation.id}, now=now,
+            run_after=now + timedelta(seconds=ctx.settings.limits.verification_window_s),
+            dedupe_key=f"expire:{cancellation.id}")  # fmt: skip
+    record(session, operator_id=customer.operator_id, actor=f"customer:{customer.id}",
+           action="cancellation.requested", subject=f"cancellation:{cancellation.reference}",
+           at=now, ip=ip, data={"esim_id": view.esim.id, "reason": reason})  # fmt: skip
+    code = None
+    if VerificationMethod.SMS in policy.verification_methods:
+        code = _issue_code(session, ctx, customer, cancellation, now)
+    return Requested(cancellation, quote, code, customer.phone if code else None)
+
+
+def _check_request(
+    session: Session, policy: Policy, customer: Customer, view: EsimView, reason: str,
+    refund_to: str | None,
+) -> str | None:  # fmt: skip
+    if customer.cancellation_lock:
+        raise AccountLockedError("lift the account's cancellation lock first (hotline or office)")
+    if policy.reason(reason) is None:
+        codes = ", ".join(r.code for r in policy.reasons)
+        raise InvalidInputError(f"unknown reason {reason!r}; use one of: {codes}")
+    open_one = session.scalar(
+        select(Cancellation.id).where(
+            Cancellation.esim_id == view.esim.id,
+            Cancellation.status.in_([s for s in CancellationStatus if s.is_open]),
+        )
+    )
+    if open_one is not None:
+        raise CancellationInProgressError(cancellation_id=open_one)
+    if view.esim.status is not EsimStatus.ACTIVE:
+        raise EsimNotCancellableError(f"the eSIM is {view.esim.status.value}")
+    if policy.refund_route is not RefundRoute.ANOTHER_NUMBER:
+        return None
+    if not refund_to:
+        raise RefundDestinationRequiredError()
+    try:
+        number = Msisdn.parse(refund_to).value
+    except InvalidIdentifierError as error:
+        raise InvalidInputError(f"refund_to: {error}") from None
+    if number == view.esim.msisdn:
+        raise InvalidInputError("refund_to must be another number than the one being cancelled")
+    return number
+
+
+def _new_reference() -> str:
+    return "C-" + "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+
+
+def _issue_code(
+    session: Session, ctx: Context, customer: Customer, cancellation: Cancellation, now: datetime
+) -> IssuedCode:
+    # The code goes to the account's verified contact number, never to a number typed now.
+    return issue_code(session, customer, purpose=CODE_PURPOSE, subject=str(cancellation.id),
+                      destination=customer.phone, now=now, limits=ctx.settings.limits,
+                      key=ctx.settings.secret_key)  # fmt: skip
+
+
+def resend_code(
+    session: Session, ctx: Context, customer: Customer, cancellation_id: int
+) -> tuple[Cancellation, IssuedCode]:
+    policy = ctx.policy(customer.operator_id)
+    if VerificationMethod.SMS not in policy.verification_methods:
+        raise MethodNotAllowedError()
+    cancellation = _awaiting(session, ctx, customer, cancellation_id)
+    return cancellation, _issue_code(session, ctx, customer, cancellation, ctx.clock.now())
+
+
+def deliver_code(
+    ctx: Context, customer: Customer, cancellation: Cancellation, code: IssuedCode, msisdn: str
+) -> None:
+    """Sent straight after commit rather than through the notice outbox, so the code itself
+    is never stored in clear; if sending fails the customer asks for a new code."""
+    _, body = render("verification_code", customer.language,
+                     operator=ctx.policy(customer.operator_id).name, code=code.code,
+                     msisdn=msisdn, minutes=ctx.settings.limits.code_lifetime_s // 60)  # fmt: skip
+    ctx.sms.send(to=customer.phone, body=body,
+                 message_key=f"otp:{cancellation.id}:{digest(code.code)[:12]}")  # fmt: skip
+
+
+def get_cancellation(session: Session, customer: Customer, cancellation_id: int) -> Cancellation:
+    cancellation = session.get(Cancellation, cancellation_id)
+    if (
+        cancellation is None
+        or cancellation.operator_id != customer.operator_id
+        or cancellation.customer_id != customer.id
+    ):
+        raise NotFoundError("no such cancellation on this account")
+    return cancellation
+
+
+def _awaiting(session: Session, ctx: Context, customer: Customer, cancellation_id: int) -> Cancellation:
+    cancellation = get_cancellation(session, customer, cancellation_id)
+    now = ctx.clock.now()
+    if cancellation.status is CancellationStatus.AWAITING_VERIFICATION and now >= (
+        cancellation.created_at + timedelta(seconds=ctx.settings.limits.verification_window_s)
+    ):
+        move(session, cancellation, CancellationStatus.EXPIRED, actor="system", now=now)
+        raise CancellationExpiredError()
+    if cancellation.status is not CancellationStatus.AWAITING_VERIFICATION:
+        raise InvalidTransitionError(f"the cancellation is already {cancellation.status.value}")
+    return cancellation
+
+
+def verify(
+    session: Session, ctx: Context, customer: Customer, cancellation_id: int, *, method: str,
+    secret: str, ip: str | None = None,
+) -> Cancellation:  # fmt: skip
+    policy = ctx.policy(customer.operator_id)
+    try:
+        chosen = VerificationMethod(method)
+    except ValueError:
+        raise MethodNotAllowedError(f"unknown method {method!r}") from None
+    if chosen not in policy.verification_methods:
+        raise MethodNotAllowedError()
+    cancellation = _awaiting(session, ctx, customer, cancellation_id)
+    now = ctx.clock.now()
+    limits = ctx.settings.limits
+    if chosen is VerificationMethod.SMS:
+        check_code(session, customer, purpose=CODE_PURPOSE, subject=str(cancellation.id),
+                   code=secret, now=now, limits=limits, key=ctx.settings.secret_key)  # fmt: skip
+    elif not check_password(session, customer, secret, now=now, limits=limits):
+        raise WrongCodeError("the password is wrong")
+    cancellation.verification_method = chosen.value
+    cancellation.verified_at = now
+    record(session, operator_id=customer.operator_id, actor=f"customer:{customer.id}",
+           action="cancellation.verified", subject=f"cancellation:{cancellation.reference}",
+           at=now, ip=ip, data={"method": chosen.value})  # fmt: skip
+    _schedule(session, ctx, customer, cancellation, policy, now)
+    return cancellation
+
+
+def _schedule(
+    session: Session, ctx: Context, customer: Customer, cancellation: Cancellation,
+    policy: Policy, now: datetime,
+) -> None:  # fmt: skip
+    actor = f"customer:{customer.id}"
+    move(session, cancellation, CancellationStatus.SCHEDULED, actor=actor, now=now)
+    esim = view_esim(session, cancellation)
+    move_esim(esim, EsimStatus.CANCELLATION_PENDING)
+    for position, name in enumerate(STEP_ORDER):
+        session.add(CancellationStep(cancellation_id=cancellation.id, name=name,
+                                     position=position, status=StepStatus.PENDING))  # fmt: skip
+    undo_text = ""
+    if policy.has_grace_period:
+        token = new_token()
+        cancellation.undo_token_hash = digest(token)
+        link = f"{ctx.settings.public_url}/{policy.operator_id}/undo/{token}"
+        undo_text = render("undo_hint", customer.language, link=link)[1]
+    if cancellation.effective_at <= now:
+        move(session, cancellation, CancellationStatus.PROCESSING, actor="system", now=now)
+    enqueue(session, kind=STEP_JOB, payload={"cancellation_id": cancellation.id}, now=now,
+            run_after=max(cancellation.effective_at, now),
+            dedupe_key=f"cancellation:{cancellation.id}:start")  # fmt: skip
+    notify_all_channels(session, customer, template="cancellation_requested",
+                        event_key=f"cancellation:{cancellation.id}:requested", now=now,
+                        operator_name=policy.name, msisdn=esim.msisdn,
+                        reference=cancellation.reference, effective=iso(cancellation.effective_at),
+                        undo=undo_text, hotline=policy.hotline)  # fmt: skip
+
+
+def view_esim(session: Session, cancellation: Cancellation) -> Esim:
+    esim = session.get(Esim, cancellation.esim_id)
+    assert esim is not None  # a foreign key guarantees it
+    return esim
+
+
+def undo(
+    session: Session, ctx: Context, cancellation: Cancellation, *, actor: str, ip: str | None = None
+) -> Cancellation:
+    now = ctx.clock.now()
+    if cancellation.status is not CancellationStatus.SCHEDULED:
+        raise InvalidTransitionError(
+            f"only a scheduled cancellation can be undone; this one is {cancellation.status.value}"
+        )
+    move(session, cancellation, CancellationStatus.UNDONE, actor=actor, now=now)
+    esim = view_esim(session, cancellation)
+    move_esim(esim, EsimStatus.ACTIVE)
+    record(session, operator_id=cancellation.operator_id, actor=actor, action="cancellation.undone",
+           subject=f"cancellation:{cancellation.reference}", at=now, ip=ip)  # fmt: skip
+    customer = session.get(Customer, cancellation.customer_id)
+    assert customer is not None
+    notify_all_channels(session, customer, template="cancellation_undone",
+                        event_key=f"cancellation:{cancellation.id}:undone", now=now,
+                        operator_name=ctx.policy(cancellation.operator_id).name,
+                        msisdn=esim.msisdn, reference=cancellation.reference)  # fmt: skip
+    return cancellation
+
+
+def find_by_undo_token(session: Session, operator_id: str, token: str) -> Cancellation:
+    cancellation = session.scalar(
+        select(Cancellation).where(
+            Cancellation.undo_token_hash == digest(token), Cancellation.operator_id == operator_id
+        )
+    )
+    if cancellation is None:
+        raise NotFoundError("this undo link is not valid")
+    return cancellation
+
+
+def expire(session: Session, ctx: Context, cancellation_id: int) -> None:
+    cancellation = session.get(Cancellation, cancellation_id)
+    if cancellation is not None and cancellation.status is CancellationStatus.AWAITING_VERIFICATION:
+        move(session, cancellation, CancellationStatus.EXPIRED, actor="system", now=ctx.clock.now(),
+             note="not verified in time")  # fmt: skip
+
+
+def steps_of(session: Session, cancellation_id: int) -> list[CancellationStep]:
+    return list(
+        session.scalars(
+            select(CancellationStep)
+            .where(CancellationStep.cancellation_id == cancellation_id)
+            .order_by(CancellationStep.position)
+        )
+    )

@@ -1,0 +1,179 @@
+"""The five steps of a cancellation. Each has three phases so side effects sit between commits:
+
+``prepare`` (in a transaction: read state, write what must exist before the call, such as the
+refund row with its provider key), ``call`` (no transaction: the external system), ``record``
+(in a transaction: the effect, committed together with the step's completion).
+A crash after ``call`` repeats the call on restart, so every call is idempotent by design.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from esimcare.billing.final_bill import compute_final_bill
+from esimcare.billing.ledger import balance_of, post
+from esimcare.billing.models import Bill, EntryKind, UsageRecord
+from esimcare.billing.settlement import settle
+from esimcare.cancellations.models import Cancellation, NumberQuarantine
+from esimcare.cancellations.states import StepName
+from esimcare.context import Context
+from esimcare.esims.models import Esim, Plan
+from esimcare.esims.states import ProfileState
+from esimcare.integrations.smdp.interface import (
+    ICCID_UNKNOWN,
+    INVALID_STATE_TRANSITION,
+    PROFILE_ALREADY_DOWNLOADED,
+    Es2Outcome,
+    FinalProfileStatus,
+)
+from esimcare.jobs.errors import PermanentJobError
+from esimcare.kit.money import Money
+from esimcare.operators.policy import RefundRoute
+
+
+@dataclass(frozen=True)
+class StepInput:
+    cancellation: Cancellation
+    esim: Esim
+    attempt: int
+    now: datetime
+
+
+class Step(Protocol):
+    def prepare(self, session: Session, run: StepInput) -> Any: ...
+
+    def call(self, prepared: Any) -> Any: ...
+
+    def record(self, session: Session, run: StepInput, result: Any) -> str: ...
+
+
+class FinalBillStep:
+    """Stop billing at the effective time and issue the final bill; local, so one transaction."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def prepare(self, session: Session, run: StepInput) -> None:
+        return None
+
+    def call(self, prepared: None) -> None:
+        return None
+
+    def record(self, session: Session, run: StepInput, result: None) -> str:
+        cancellation, esim = run.cancellation, run.esim
+        plan = session.get(Plan, esim.plan_id)
+        assert plan is not None
+        bill = compute_final_bill(session, esim, plan, cancellation.effective_at)
+        row = Bill(operator_id=esim.operator_id, esim_id=esim.id, cancellation_id=cancellation.id,
+                   period_start=bill.period_start, period_end=bill.period_end,
+                   fee_minor=bill.fee.minor, usage_minor=bill.usage.minor,
+                   total_minor=bill.total.minor, currency=plan.currency, issued_at=run.now)  # fmt: skip
+        session.add(row)
+        session.flush()
+        session.execute(
+            update(UsageRecord)
+            .where(UsageRecord.esim_id == esim.id, UsageRecord.bill_id.is_(None),
+                   UsageRecord.occurred_at <= bill.period_end)  # fmt: skip
+            .values(bill_id=row.id)
+        )
+        policy = self.ctx.policy(esim.operator_id)
+        settlement = settle(balance_of(session, esim.id, plan.currency), bill.total,
+                            refunds_allowed=policy.refund_route is not RefundRoute.NONE)  # fmt: skip
+        post(session, esim, kind=EntryKind.FINAL_BILL, cash=-settlement.cash_used,
+             bonus=-settlement.bonus_used, description=f"final bill {cancellation.reference}",
+             now=run.now, reference=f"final-bill:{cancellation.id}")  # fmt: skip
+        if settlement.bonus_forfeited.minor:
+            post(session, esim, kind=EntryKind.BONUS_FORFEIT, cash=Money.zero(plan.currency),
+                 bonus=-settlement.bonus_forfeited, description="bonus ends with the contract",
+                 now=run.now, reference=f"bonus-forfeit:{cancellation.id}")  # fmt: skip
+        esim.billed_until = bill.period_end
+        esim.billing_stopped_at = cancellation.effective_at
+        return "billed"
+
+
+@dataclass(frozen=True)
+class ProfileCall:
+    operator_id: str
+    iccid: str
+    eid: str | None
+    matching_id: str | None
+    final_status: FinalProfileStatus
+    cancel_at_smdp: bool
+
+
+class ProfileStep:
+    """SGP.22 v2.2 5.3.3 CancelOrder for a profile never downloaded; otherwise the profile is on
+    the phone, where only the subscriber can delete it (the status page tells them how)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def prepare(self, session: Session, run: StepInput) -> ProfileCall:
+        esim = run.esim
+        return ProfileCall(esim.operator_id, esim.iccid, esim.eid, esim.matching_id,
+                           self.ctx.policy(esim.operator_id).smdp_final_status,
+                           esim.profile_state.never_downloaded)  # fmt: skip
+
+    def call(self, prepared: ProfileCall) -> Es2Outcome | None:
+        if not prepared.cancel_at_smdp:
+            return None
+        return self.ctx.smdp_for(prepared.operator_id).cancel_order(
+            iccid=prepared.iccid, final_status=prepared.final_status, eid=prepared.eid,
+            matching_id=prepared.matching_id,
+        )  # fmt: skip
+
+    def record(self, session: Session, run: StepInput, result: Es2Outcome | None) -> str:
+        esim = run.esim
+        final = self.ctx.policy(esim.operator_id).smdp_final_status
+        cancelled_state = ProfileState(final.value.lower())
+        if result is None:
+            return "delete_on_device"
+        if result.succeeded:
+            esim.profile_state = cancelled_state
+            return "cancelled_at_smdp"
+        if result.is_code(PROFILE_ALREADY_DOWNLOADED):
+            # The phone got there first: from now on it is the installed path.
+            esim.profile_state = ProfileState.DOWNLOADED
+            return "delete_on_device"
+        if run.attempt > 1 and (result.is_code(INVALID_STATE_TRANSITION) or result.is_code(ICCID_UNKNOWN)):
+            # An earlier attempt's CancelOrder went through but its answer was lost in a crash:
+            # the profile is already out of the order's states, which is the effect we wanted.
+            esim.profile_state = cancelled_state
+            return "cancelled_at_smdp_reconciled"
+        raise PermanentJobError(f"SM-DP+ refused CancelOrder: {result.code} {result.code.message if result.code else ''}")
+
+
+@dataclass(frozen=True)
+class NetworkCall:
+    imsi: str
+    msisdn: str
+    request_id: str
+
+
+class NetworkStep:
+    """Bar, then remove, the subscriber in the HSS; the number goes into quarantine."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+
+    def prepare(self, session: Session, run: StepInput) -> NetworkCall:
+        return NetworkCall(run.esim.imsi, run.esim.msisdn, f"cancellation-{run.cancellation.reference}")
+
+    def call(self, prepared: NetworkCall) -> None:
+        network = self.ctx.network
+        network.bar(imsi=prepared.imsi, msisdn=prepared.msisdn, request_id=prepared.request_id + "-bar")
+        network.remove(imsi=prepared.imsi, msisdn=prepared.msisdn, request_id=prepared.request_id + "-remove")
+
+    def record(self, session: Session, run: StepInput, result: None) -> str:
+        policy = self.ctx.policy(run.esim.operator_id)
+        since = max(run.cancellation.effective_at, run.now)
+        session.add(NumberQuarantine(operator_id=run.esim.operator_id, msisdn=run.esim.msisdn,
+                                     cancellation_id=run.cancellation.id, since=since,
+                                     until=run.cancellation.effective_at
+                                     + timedelta(days=policy.number_quarantine_days)))  # fmt: skip
+        return "removed_from_network"

@@ -1,0 +1,118 @@
+"""Settings, read once from the environment (ESIMCARE_*) and passed explicitly from there on."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+
+
+class Mode(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """security.md numbers; configurable only within the bounds it sets."""
+
+    code_lifetime_s: int = 300
+    code_max_attempts: int = 5
+    failures_per_hour: int = 100
+    lock_base_s: int = 60
+    resend_interval_s: int = 60
+    sends_per_hour: int = 5
+    session_idle_s: int = 30 * 60
+    session_absolute_s: int = 12 * 3600
+    verification_window_s: int = 30 * 60
+    idempotency_ttl_s: int = 24 * 3600
+    max_body_bytes: int = 64 * 1024
+
+    def __post_init__(self) -> None:
+        if not 0 < self.code_lifetime_s <= 600:
+            raise ValueError("one-time code lifetime must be at most 10 minutes (ASVS 6.5.5)")
+        if not 0 < self.code_max_attempts <= 5:
+            raise ValueError("at most 5 wrong tries per code")
+
+
+@dataclass(frozen=True)
+class Integrations:
+    """Which implementation of each external system to use: a built-in emulator or a real one."""
+
+    sms: str = "outbox"
+    email: str = "outbox"
+    payments: str = "payout-ledger"
+    network: str = "registry"
+    sms_url: str = ""
+    payments_url: str = ""
+    network_url: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    email_from: str = "no-reply@esimcare.invalid"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    mode: Mode
+    secret_key: bytes
+    operators_file: Path
+    public_url: str = "http://127.0.0.1:8000"
+    limits: Limits = field(default_factory=Limits)
+    integrations: Integrations = field(default_factory=Integrations)
+    job_lease_s: float = 30.0
+    job_poll_s: float = 0.2
+    job_max_attempts: int = 8
+    job_backoff_base_s: float = 1.0
+
+    @property
+    def development(self) -> bool:
+        return self.mode is Mode.DEVELOPMENT
+
+    @property
+    def emulator_database_url(self) -> str:
+        """The built-in emulators keep their state apart, as the real systems would."""
+        return f"sqlite:///{self.data_dir / 'emulators.db'}"
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, data_dir: Path | None = None, **overrides: object) -> Settings:
+        env = os.environ
+        directory = Path(data_dir or env.get("ESIMCARE_DATA_DIR", "data")).resolve()
+        directory.mkdir(parents=True, exist_ok=True)
+        mode = Mode(env.get("ESIMCARE_MODE", Mode.PRODUCTION.value))
+        settings = cls(
+            data_dir=directory,
+            database_url=env.get("ESIMCARE_DATABASE_URL", f"sqlite:///{directory / 'esimcare.db'}"),
+            mode=mode,
+            secret_key=_secret_key(directory, env.get("ESIMCARE_SECRET_KEY")),
+            operators_file=Path(env.get("ESIMCARE_OPERATORS_FILE", directory / "operators.toml")),
+            public_url=env.get("ESIMCARE_PUBLIC_URL", "http://127.0.0.1:8000"),
+            integrations=Integrations(
+                sms=env.get("ESIMCARE_SMS", "outbox"),
+                email=env.get("ESIMCARE_EMAIL", "outbox"),
+                payments=env.get("ESIMCARE_PAYMENTS", "payout-ledger"),
+                network=env.get("ESIMCARE_NETWORK", "registry"),
+                sms_url=env.get("ESIMCARE_SMS_URL", ""),
+                payments_url=env.get("ESIMCARE_PAYMENTS_URL", ""),
+                network_url=env.get("ESIMCARE_NETWORK_URL", ""),
+                smtp_host=env.get("ESIMCARE_SMTP_HOST", ""),
+                smtp_port=int(env.get("ESIMCARE_SMTP_PORT", "25")),
+            ),
+        )
+        return settings.with_changes(**overrides) if overrides else settings
+
+
+def _secret_key(directory: Path, configured: str | None) -> bytes:
+    if configured:
+        return configured.encode()
+    path = directory / "secret.key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()

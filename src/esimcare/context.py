@@ -1,0 +1,43 @@
+"""Everything a door, a job or a test needs, built once per process and passed explicitly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from esimcare.config import Settings
+from esimcare.errors import NotFoundError
+from esimcare.integrations.email.interface import EmailGateway
+from esimcare.integrations.emulator_db import EmulatorStore
+from esimcare.integrations.network.interface import NetworkGateway
+from esimcare.integrations.payments.interface import PayoutGateway
+from esimcare.integrations.smdp.interface import SmdpGateway
+from esimcare.integrations.sms.interface import SmsGateway
+from esimcare.kit.clock import Clock
+from esimcare.operators.policy import Policy
+
+
+@dataclass
+class Context:
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    sessions: sessionmaker[Session]
+    policies: dict[str, Policy]
+    smdp: dict[str, SmdpGateway]
+    network: NetworkGateway
+    payouts: PayoutGateway
+    sms: SmsGateway
+    email: EmailGateway
+    emulators: EmulatorStore
+
+    def policy(self, operator_id: str) -> Policy:
+        policy = self.policies.get(operator_id)
+        if policy is None:
+            raise NotFoundError(f"no operator {operator_id!r}")
+        return policy
+
+    def smdp_for(self, operator_id: str) -> SmdpGateway:
+        return self.smdp[operator_id]

@@ -1,0 +1,94 @@
+"""One-time codes: 6 digits, keyed hash, single use, bound to one purpose and subject.
+
+A code for cancellation 12 confirms cancellation 12 only. Five wrong tries end a code; wrong
+tries also count towards the account's hourly limit, which a new code does not reset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from esimcare.config import Limits
+from esimcare.customers.lockout import ensure_not_locked, record_failure
+from esimcare.customers.models import Customer, OneTimeCode
+from esimcare.errors import CodeExpiredError, ResendTooSoonError, WrongCodeError
+from esimcare.kit.clock import as_utc
+from esimcare.kit.tokens import keyed_hash, new_numeric_code, same
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    code: str
+    expires_at: datetime
+
+
+def issue_code(
+    session: Session, customer: Customer, *, purpose: str, subject: str, destination: str,
+    now: datetime, limits: Limits, key: bytes,
+) -> IssuedCode:  # fmt: skip
+    ensure_not_locked(customer, now)
+    _throttle(session, destination, now, limits)
+    code = new_numeric_code()
+    row = OneTimeCode(
+        operator_id=customer.operator_id,
+        customer_id=customer.id,
+        purpose=purpose,
+        subject=subject,
+        destination=destination,
+        code_hash=keyed_hash(key, f"{purpose}:{subject}:{code}"),
+        created_at=now,
+        expires_at=now + timedelta(seconds=limits.code_lifetime_s),
+    )
+    session.add(row)
+    session.flush()
+    return IssuedCode(code=code, expires_at=row.expires_at)
+
+
+def _throttle(session: Session, destination: str, now: datetime, limits: Limits) -> None:
+    sent = session.execute(
+        select(func.count(), func.max(OneTimeCode.created_at)).where(
+            OneTimeCode.destination == destination,
+            OneTimeCode.created_at > now - timedelta(hours=1),
+        )
+    ).one()
+    count, latest = sent
+    if latest is not None:
+        wait = as_utc(latest) + timedelta(seconds=limits.resend_interval_s) - now
+        if wait.total_seconds() > 0:
+            raise ResendTooSoonError(retry_after=int(wait.total_seconds()) + 1)
+    if count >= limits.sends_per_hour:
+        raise ResendTooSoonError("too many codes sent to this destination in the last hour")
+
+
+def check_code(
+    session: Session, customer: Customer, *, purpose: str, subject: str, code: str,
+    now: datetime, limits: Limits, key: bytes,
+) -> None:  # fmt: skip
+    """Consume the newest live code for this purpose and subject, or raise why not."""
+    ensure_not_locked(customer, now)
+    row = session.scalar(
+        select(OneTimeCode)
+        .where(
+            OneTimeCode.customer_id == customer.id,
+            OneTimeCode.purpose == purpose,
+            OneTimeCode.subject == subject,
+        )
+        .order_by(OneTimeCode.created_at.desc(), OneTimeCode.id.desc())
+        .limit(1)
+    )
+    if row is None or row.consumed_at is not None or row.expires_at <= now:
+        raise CodeExpiredError()
+    if row.attempts >= limits.code_max_attempts:
+        raise CodeExpiredError("this code was tried too often; ask for a new one")
+    if same(row.code_hash, keyed_hash(key, f"{purpose}:{subject}:{code.strip()}")):
+        row.consumed_at = now
+        return
+    row.attempts += 1
+    record_failure(session, customer, "code", now, limits)
+    ensure_not_locked(customer, now)
+    left = limits.code_max_attempts - row.attempts
+    raise WrongCodeError(attempts_left=left)

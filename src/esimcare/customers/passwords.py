@@ -1,0 +1,46 @@
+"""argon2id password hashing (security.md: argon2-cffi defaults exceed the ASVS minimum)."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from esimcare.errors import InvalidInputError
+
+_hasher = PasswordHasher()
+# Verified against when the login is unknown, so both answers take the same time.
+_DUMMY_HASH = _hasher.hash("esimcare-timing-equaliser")
+
+MIN_LENGTH = 8
+MAX_LENGTH = 128
+_COMMON = frozenset(
+    {
+        "password", "password1", "12345678", "123456789", "1234567890", "qwerty123",
+        "11111111", "iloveyou", "qwertyuiop", "1q2w3e4r", "00000000", "abc12345",
+        "password123", "qwerty12", "123123123", "987654321", "йцукенгш", "87654321",
+    }
+)  # fmt: skip
+
+
+def hash_password(password: str) -> str:
+    check_password_rules(password)
+    return _hasher.hash(password)
+
+
+def check_password_rules(password: str) -> None:
+    """Length only, no composition rules; the most common passwords are refused (ASVS 6.2)."""
+    if len(password) < MIN_LENGTH:
+        raise InvalidInputError(f"a password needs at least {MIN_LENGTH} characters")
+    if len(password) > MAX_LENGTH:
+        raise InvalidInputError(f"a password may have at most {MAX_LENGTH} characters")
+    if password.lower() in _COMMON:
+        raise InvalidInputError("this password is among the most common ones; choose another")
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    if len(password) > MAX_LENGTH:
+        return False
+    try:
+        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,128 @@
+"""Choose each external system's implementation from configuration.
+
+Emulators and real clients implement the same Protocols and pass the same contract tests, so
+switching is a setting, never a code change. The development outboxes are refused outside
+development mode: in production they would swallow every one-time code and notice silently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from esimcare.config import Integrations, Settings
+from esimcare.integrations.email.interface import EmailGateway
+from esimcare.integrations.email.outbox import EmailOutbox
+from esimcare.integrations.email.smtp_client import SmtpEmailGateway
+from esimcare.integrations.emulator_db import EmulatorStore
+from esimcare.integrations.http import make_http_client
+from esimcare.integrations.network.http_client import HttpNetworkGateway
+from esimcare.integrations.network.interface import NetworkGateway
+from esimcare.integrations.network.registry import NetworkRegistry
+from esimcare.integrations.payments.http_client import HttpPayoutGateway
+from esimcare.integrations.payments.interface import PayoutGateway
+from esimcare.integrations.payments.payout_ledger import PayoutLedger
+from esimcare.integrations.sms.http_client import HttpSmsGateway
+from esimcare.integrations.sms.interface import SmsGateway
+from esimcare.integrations.sms.outbox import SmsOutbox
+from esimcare.kit.clock import Clock
+
+
+@dataclass(frozen=True)
+class Gateways:
+    network: NetworkGateway
+    payouts: PayoutGateway
+    sms: SmsGateway
+    email: EmailGateway
+    http_client: httpx.Client | None = None
+
+    def close(self) -> None:
+        """Release the shared HTTP connections (call at application shutdown)."""
+        if self.http_client is not None:
+            self.http_client.close()
+
+
+def build_gateways(settings: Settings, store: EmulatorStore, clock: Clock) -> Gateways:
+    """Raise ValueError for an unknown choice, a missing URL or an outbox in production."""
+    config = settings.integrations
+    _check_production(settings)
+    needs_http = "http" in (config.network, config.payments, config.sms)
+    client = make_http_client() if needs_http else None
+    try:
+        return Gateways(
+            network=_network(config, store, clock, client),
+            payouts=_payouts(config, store, clock, client),
+            sms=_sms(config, store, clock, client),
+            email=_email(config, store, clock),
+            http_client=client,
+        )
+    except ValueError:
+        if client is not None:
+            client.close()
+        raise
+
+
+def _check_production(settings: Settings) -> None:
+    if settings.development:
+        return
+    if settings.integrations.sms == "outbox":
+        raise ValueError(
+            "the SMS outbox is a development stand-in; configure ESIMCARE_SMS=http "
+            "and ESIMCARE_SMS_URL for production"
+        )
+    if settings.integrations.email == "outbox":
+        raise ValueError(
+            "the e-mail outbox is a development stand-in; configure ESIMCARE_EMAIL=smtp "
+            "and ESIMCARE_SMTP_HOST for production"
+        )
+
+
+def _network(
+    config: Integrations, store: EmulatorStore, clock: Clock, client: httpx.Client | None
+) -> NetworkGateway:
+    if config.network == "registry":
+        return NetworkRegistry(store, clock)
+    if config.network == "http" and client is not None:
+        return HttpNetworkGateway(_url("NETWORK", config.network_url), client)
+    raise _unknown("NETWORK", config.network, "registry", "http")
+
+
+def _payouts(
+    config: Integrations, store: EmulatorStore, clock: Clock, client: httpx.Client | None
+) -> PayoutGateway:
+    if config.payments == "payout-ledger":
+        return PayoutLedger(store, clock)
+    if config.payments == "http" and client is not None:
+        return HttpPayoutGateway(_url("PAYMENTS", config.payments_url), client)
+    raise _unknown("PAYMENTS", config.payments, "payout-ledger", "http")
+
+
+def _sms(
+    config: Integrations, store: EmulatorStore, clock: Clock, client: httpx.Client | None
+) -> SmsGateway:
+    if config.sms == "outbox":
+        return SmsOutbox(store, clock)
+    if config.sms == "http" and client is not None:
+        return HttpSmsGateway(_url("SMS", config.sms_url), client)
+    raise _unknown("SMS", config.sms, "outbox", "http")
+
+
+def _email(config: Integrations, store: EmulatorStore, clock: Clock) -> EmailGateway:
+    if config.email == "outbox":
+        return EmailOutbox(store, clock)
+    if config.email == "smtp":
+        if not config.smtp_host:
+            raise ValueError("ESIMCARE_SMTP_HOST is required when ESIMCARE_EMAIL=smtp")
+        return SmtpEmailGateway(config.smtp_host, config.smtp_port, config.email_from, clock=clock)
+    raise _unknown("EMAIL", config.email, "outbox", "smtp")
+
+
+def _url(system: str, url: str) -> str:
+    if not url:
+        raise ValueError(f"ESIMCARE_{system}_URL is required when ESIMCARE_{system}=http")
+    return url
+
+
+def _unknown(system: str, choice: str, *known: str) -> ValueError:
+    return ValueError(f"unknown ESIMCARE_{system}={choice!r}; choose one of {', '.join(known)}")

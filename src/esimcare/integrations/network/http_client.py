@@ -1,0 +1,50 @@
+"""HttpNetworkGateway: the real client for the operator's JSON provisioning API.
+
+The API (served by ``emulator_app`` for tests and stand-alone use)::
+
+    POST {base}/subscribers/{imsi}/bar     {"msisdn", "request_id"} -> {"state"}
+    POST {base}/subscribers/{imsi}/remove  {"msisdn", "request_id"} -> {"state"}
+    GET  {base}/subscribers/{imsi}                                   -> {"state"}
+
+Errors are problem+json with a ``code`` (``unknown-subscriber``, ``not-barred``, ...).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import httpx
+
+from esimcare.integrations.errors import TransientIntegrationError
+from esimcare.integrations.http import json_object, send
+from esimcare.integrations.network.interface import SubscriberState
+
+
+class HttpNetworkGateway:
+    def __init__(self, base_url: str, client: httpx.Client) -> None:
+        self._base = base_url.rstrip("/")
+        self._client = client
+
+    def bar(self, *, imsi: str, msisdn: str, request_id: str) -> SubscriberState:
+        return self._post(imsi, "bar", msisdn=msisdn, request_id=request_id)
+
+    def remove(self, *, imsi: str, msisdn: str, request_id: str) -> SubscriberState:
+        return self._post(imsi, "remove", msisdn=msisdn, request_id=request_id)
+
+    def state(self, *, imsi: str) -> SubscriberState:
+        return _state(send(self._client, "GET", self._url(imsi)))
+
+    def _post(self, imsi: str, action: str, *, msisdn: str, request_id: str) -> SubscriberState:
+        body = {"msisdn": msisdn, "request_id": request_id}
+        return _state(send(self._client, "POST", f"{self._url(imsi)}/{action}", json=body))
+
+    def _url(self, imsi: str) -> str:
+        return f"{self._base}/subscribers/{quote(imsi, safe='')}"
+
+
+def _state(response: httpx.Response) -> SubscriberState:
+    value = json_object(response).get("state")
+    try:
+        return SubscriberState(str(value))
+    except ValueError as exc:
+        raise TransientIntegrationError(f"unexpected subscriber state {value!r}") from exc

@@ -1,0 +1,51 @@
+"""HttpPayoutGateway: the real client for the payment provider's payout API.
+
+    POST {base}/payouts   Idempotency-Key: <key>
+    {"amount": {"amount": "350.00", "currency": "EUR"}, "route", "destination", "description"}
+    -> 201 {"reference", "amount"} for a new payout, 200 with the first payout for a replay
+
+A refused payout is problem+json with a ``code`` (``idempotency-mismatch``, ``invalid-amount``).
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from esimcare.integrations.errors import TransientIntegrationError
+from esimcare.integrations.http import json_object, send
+from esimcare.integrations.payments.interface import PayoutReceipt, PayoutRoute
+from esimcare.integrations.payments.wire import money_from_json
+from esimcare.kit.money import Money
+
+
+class HttpPayoutGateway:
+    def __init__(self, base_url: str, client: httpx.Client) -> None:
+        self._url = base_url.rstrip("/") + "/payouts"
+        self._client = client
+
+    def payout(
+        self,
+        *,
+        idempotency_key: str,
+        amount: Money,
+        route: PayoutRoute,
+        destination: str,
+        description: str,
+    ) -> PayoutReceipt:
+        body = {
+            "amount": amount.to_json(),
+            "route": PayoutRoute(route).value,
+            "destination": destination,
+            "description": description,
+        }
+        headers = {"Idempotency-Key": idempotency_key}
+        response = send(self._client, "POST", self._url, json=body, headers=headers)
+        data = json_object(response)
+        reference = data.get("reference")
+        try:
+            paid = money_from_json(data.get("amount"))
+        except ValueError as exc:
+            raise TransientIntegrationError(f"unreadable payout amount: {exc}") from exc
+        if not isinstance(reference, str) or not reference:
+            raise TransientIntegrationError("payout response without a reference")
+        return PayoutReceipt(reference, paid, replayed=response.status_code == 200)

@@ -1,0 +1,26 @@
+"""HttpSmsGateway: the real client for an SMS provider's JSON API.
+
+    POST {base}/messages {"to", "body", "message_key"} -> 201/200 {"id"}
+
+The provider deduplicates on ``message_key``, so a retried send returns the first id.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from esimcare.integrations.errors import TransientIntegrationError
+from esimcare.integrations.http import json_object, send
+
+
+class HttpSmsGateway:
+    def __init__(self, base_url: str, client: httpx.Client) -> None:
+        self._url = base_url.rstrip("/") + "/messages"
+        self._client = client
+
+    def send(self, *, to: str, body: str, message_key: str) -> str:
+        payload = {"to": to, "body": body, "message_key": message_key}
+        message_id = json_object(send(self._client, "POST", self._url, json=payload)).get("id")
+        if not isinstance(message_id, str) or not message_id:
+            raise TransientIntegrationError("SMS provider answered without a message id")
+        return message_id

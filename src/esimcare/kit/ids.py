@@ -1,0 +1,137 @@
+"""Identifier value types, validated at the edge (product glossary; SGP.22 v2.2 section 4)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SEPARATORS = re.compile(r"[\s\-().]")
+
+
+class InvalidIdentifierError(ValueError):
+    """An identifier failed validation; the message is safe to show to a user."""
+
+
+def luhn_check_digit(body: str) -> int:
+    total = 0
+    for position, char in enumerate(reversed(body)):
+        digit = int(char)
+        if position % 2 == 0:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return (10 - total % 10) % 10
+
+
+def luhn_valid(digits: str) -> bool:
+    return digits.isdigit() and luhn_check_digit(digits[:-1]) == int(digits[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class Iccid:
+    """Profile card number: 19 or 20 digits ending in a Luhn check digit.
+
+    A trailing ``F`` pads a 19-digit ICCID to 20 characters; it names the same profile, so the
+    padding is removed here and the bare digits are the canonical form.
+    """
+
+    value: str
+
+    @classmethod
+    def parse(cls, raw: str) -> Iccid:
+        text = _SEPARATORS.sub("", raw).upper()
+        if text.endswith("F"):
+            text = text[:-1]
+        if not text.isdigit() or len(text) not in (19, 20):
+            raise InvalidIdentifierError("an ICCID has 19 or 20 digits")
+        if not luhn_valid(text):
+            raise InvalidIdentifierError("the ICCID check digit is wrong")
+        return cls(text)
+
+    @classmethod
+    def from_body(cls, body: str) -> Iccid:
+        """Complete an 18- or 19-digit body with its check digit."""
+        return cls.parse(body + str(luhn_check_digit(body)))
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Eid:
+    """eUICC identifier: 32 digits whose value mod 97 is 1 (GSMA SGP.29 / ISO 7064)."""
+
+    value: str
+
+    @classmethod
+    def parse(cls, raw: str) -> Eid:
+        text = _SEPARATORS.sub("", raw)
+        if not text.isdigit() or len(text) != 32:
+            raise InvalidIdentifierError("an EID has 32 digits")
+        if int(text) % 97 != 1:
+            raise InvalidIdentifierError("the EID check digits are wrong")
+        return cls(text)
+
+    @classmethod
+    def from_body(cls, body30: str) -> Eid:
+        check = 98 - (int(body30 + "00") % 97)
+        return cls.parse(f"{body30}{check:02d}")
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Msisdn:
+    """A phone number in E.164: ``+`` and 8 to 15 digits, the first not zero.
+
+    Russian subscribers type ``8 916 ...``; that trunk prefix is read as +7.
+    """
+
+    value: str
+
+    @classmethod
+    def parse(cls, raw: str) -> Msisdn:
+        text = _SEPARATORS.sub("", raw)
+        if text.startswith("00"):
+            text = "+" + text[2:]
+        elif len(text) == 11 and text.startswith("8") and text.isdigit():
+            text = "+7" + text[1:]
+        elif text.isdigit():
+            text = "+" + text
+        digits = text[1:]
+        if not text.startswith("+") or not digits.isdigit() or not 8 <= len(digits) <= 15:
+            raise InvalidIdentifierError("a phone number has 8 to 15 digits, like +79161234567")
+        if digits.startswith("0"):
+            raise InvalidIdentifierError("a phone number starts with its country code")
+        return cls(text)
+
+    def masked(self) -> str:
+        """Show only enough to recognise one's own number: +7 *** ***-**-01."""
+        return f"{self.value[:2]}{'*' * (len(self.value) - 4)}{self.value[-2:]}"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Imsi:
+    """Subscriber identity in the network: 14 or 15 digits (ITU-T E.212)."""
+
+    value: str
+
+    @classmethod
+    def parse(cls, raw: str) -> Imsi:
+        text = raw.strip()
+        if not text.isdigit() or len(text) not in (14, 15):
+            raise InvalidIdentifierError("an IMSI has 14 or 15 digits")
+        return cls(text)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def mask_email(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"

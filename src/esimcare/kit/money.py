@@ -1,0 +1,79 @@
+"""Money as integer minor units plus an ISO 4217 currency. Never floats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from babel.numbers import format_currency, get_currency_precision
+
+
+class CurrencyMismatchError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    minor: int
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.minor, int) or isinstance(self.minor, bool):
+            raise TypeError("Money.minor must be an int")
+        if len(self.currency) != 3 or not self.currency.isalpha() or not self.currency.isupper():
+            raise ValueError(f"not an ISO 4217 code: {self.currency!r}")
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(0, currency)
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise CurrencyMismatchError(f"{self.currency} vs {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.minor + other.minor, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(self.minor - other.minor, self.currency)
+
+    def __neg__(self) -> Money:
+        return Money(-self.minor, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor < other.minor
+
+    def __le__(self, other: Money) -> bool:
+        self._same(other)
+        return self.minor <= other.minor
+
+    def clamp_at_zero(self) -> Money:
+        return Money(max(self.minor, 0), self.currency)
+
+    @property
+    def exponent(self) -> int:
+        return int(get_currency_precision(self.currency))
+
+    def decimal(self) -> Decimal:
+        return Decimal(self.minor).scaleb(-self.exponent)
+
+    def amount_text(self) -> str:
+        """The exact decimal string of the API contract, e.g. "350.00"."""
+        return f"{self.decimal():.{self.exponent}f}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"amount": self.amount_text(), "currency": self.currency}
+
+    def display(self, locale: str) -> str:
+        return str(format_currency(self.decimal(), self.currency, locale=locale))
+
+
+def prorate(amount: Money, numerator: int, denominator: int) -> Money:
+    """amount * numerator / denominator, rounded half up to the minor unit, in integers."""
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    numerator = min(max(numerator, 0), denominator)
+    return Money((2 * amount.minor * numerator + denominator) // (2 * denominator), amount.currency)

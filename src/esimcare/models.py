@@ -1,0 +1,41 @@
+"""Imports every feature's tables so metadata (and Alembic) sees them all."""
+
+from esimcare.audit.models import AuditEvent, AuditHead
+from esimcare.billing.models import Bill, LedgerEntry, Refund, UsageRecord
+from esimcare.cancellations.models import (
+    Cancellation,
+    CancellationStep,
+    CancellationTransition,
+    NumberQuarantine,
+)
+from esimcare.customers.models import AuthSession, Customer, OneTimeCode, VerificationFailure
+from esimcare.db import Base
+from esimcare.esims.models import Esim, Plan
+from esimcare.idempotency.models import IdempotencyRecord
+from esimcare.jobs.models import Job
+from esimcare.notices.models import Notice
+from esimcare.operators.models import Operator
+
+__all__ = [
+    "AuditEvent",
+    "AuditHead",
+    "AuthSession",
+    "Base",
+    "Bill",
+    "Cancellation",
+    "CancellationStep",
+    "CancellationTransition",
+    "Customer",
+    "Esim",
+    "IdempotencyRecord",
+    "Job",
+    "LedgerEntry",
+    "Notice",
+    "NumberQuarantine",
+    "OneTimeCode",
+    "Operator",
+    "Plan",
+    "Refund",
+    "UsageRecord",
+    "VerificationFailure",
+]

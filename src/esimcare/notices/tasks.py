@@ -1,0 +1,30 @@
+"""Delivering one notice: the gateway call, then the sent mark, committed with the job."""
+
+from __future__ import annotations
+
+from esimcare.context import Context
+from esimcare.db import transaction
+from esimcare.jobs.queue import ClaimedJob, JobQueue
+from esimcare.notices.models import Channel, Notice
+
+
+def deliver_notice(ctx: Context, queue: JobQueue, job: ClaimedJob) -> None:
+    with transaction(ctx.sessions) as session:
+        notice = session.get(Notice, job.payload["notice_id"])
+        if notice is None or notice.sent_at is not None:
+            queue.finish(session, job)
+            return
+        channel, destination = notice.channel, notice.destination
+        subject, body, key = notice.subject, notice.body, notice.dedupe_key
+    # The key is stable per notice, so a retry after a crash is recognised as the same message.
+    if channel is Channel.SMS:
+        message_id = ctx.sms.send(to=destination, body=body, message_key=key)
+    else:
+        message_id = ctx.email.send(to=destination, subject=subject, body=body, message_key=key)
+    with transaction(ctx.sessions) as session:
+        notice = session.get(Notice, job.payload["notice_id"])
+        assert notice is not None
+        notice.sent_at = ctx.clock.now()
+        notice.attempts = job.attempts
+        notice.provider_message_id = message_id
+        queue.finish(session, job)

@@ -1,0 +1,130 @@
+"""Each operator's rules, read from the operators file (TOML) and validated once at start-up."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from esimcare.integrations.payments.interface import PayoutRoute
+from esimcare.integrations.smdp.interface import FinalProfileStatus
+
+LANGUAGES = ("ru", "en", "zh")
+
+
+class VerificationMethod(StrEnum):
+    SMS = "sms"
+    PASSWORD = "password"
+
+
+class RefundRoute(StrEnum):
+    CARD = "card"
+    BANK_ACCOUNT = "bank_account"
+    ANOTHER_NUMBER = "another_number"
+    NONE = "none"
+
+    @property
+    def payout_route(self) -> PayoutRoute | None:
+        return None if self is RefundRoute.NONE else PayoutRoute(self.value)
+
+
+class PolicyError(ValueError):
+    """The operators file is wrong; the message names the operator and the field."""
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    labels: dict[str, str]
+
+    def label(self, language: str) -> str:
+        return self.labels.get(language) or self.labels["en"]
+
+
+@dataclass(frozen=True)
+class Policy:
+    operator_id: str
+    name: str
+    currency: str
+    verification_methods: tuple[VerificationMethod, ...]
+    reasons: tuple[Reason, ...]
+    refund_route: RefundRoute
+    debt_blocks_cancellation: bool
+    grace_period_hours: int
+    number_quarantine_days: int
+    smdp_final_status: FinalProfileStatus
+    hotline: str
+    hotline_hours: dict[str, str]
+    support_email: str
+    iccid_prefixes: tuple[str, ...] = ()
+    msisdn_prefixes: tuple[str, ...] = ()
+    demo_note: bool = False
+    smdp: dict[str, Any] = field(default_factory=dict)
+
+    def reason(self, code: str) -> Reason | None:
+        return next((reason for reason in self.reasons if reason.code == code), None)
+
+    def hours(self, language: str) -> str:
+        return self.hotline_hours.get(language) or self.hotline_hours.get("en", "")
+
+    @property
+    def has_grace_period(self) -> bool:
+        return self.grace_period_hours > 0
+
+
+def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
+    try:
+        reasons = tuple(_reason(operator_id, item) for item in raw["reasons"])
+        if not reasons:
+            raise PolicyError(f"{operator_id}: at least one cancellation reason is needed")
+        methods = tuple(VerificationMethod(m) for m in raw["verification_methods"])
+        if not methods:
+            raise PolicyError(f"{operator_id}: at least one verification method is needed")
+        policy = Policy(
+            operator_id=operator_id,
+            name=str(raw["name"]),
+            currency=str(raw.get("currency", "RUB")),
+            verification_methods=methods,
+            reasons=reasons,
+            refund_route=RefundRoute(raw["refund_route"]),
+            debt_blocks_cancellation=bool(raw["debt_blocks_cancellation"]),
+            grace_period_hours=int(raw["grace_period_hours"]),
+            number_quarantine_days=int(raw["number_quarantine_days"]),
+            smdp_final_status=FinalProfileStatus(raw["smdp_final_status"]),
+            hotline=str(raw["hotline"]),
+            hotline_hours={k: str(v) for k, v in raw["hotline_hours"].items()},
+            support_email=str(raw["support_email"]),
+            iccid_prefixes=tuple(raw.get("iccid_prefixes", ())),
+            msisdn_prefixes=tuple(raw.get("msisdn_prefixes", ())),
+            demo_note=bool(raw.get("demo_note", False)),
+            smdp=dict(raw.get("smdp", {})),
+        )
+    except KeyError as missing:
+        raise PolicyError(f"{operator_id}: missing field {missing}") from None
+    except ValueError as wrong:
+        if isinstance(wrong, PolicyError):
+            raise
+        raise PolicyError(f"{operator_id}: {wrong}") from None
+    if not 0 <= policy.grace_period_hours <= 24 * 30:
+        raise PolicyError(f"{operator_id}: grace_period_hours must be 0..720")
+    if policy.number_quarantine_days < 0:
+        raise PolicyError(f"{operator_id}: number_quarantine_days must not be negative")
+    return policy
+
+
+def _reason(operator_id: str, item: dict[str, Any]) -> Reason:
+    labels = {language: str(item[language]) for language in LANGUAGES if language in item}
+    if "en" not in labels:
+        raise PolicyError(f"{operator_id}: reason {item.get('code')!r} needs an English label")
+    return Reason(code=str(item["code"]), labels=labels)
+
+
+def load_policies(path: Path) -> dict[str, Policy]:
+    if not path.exists():
+        raise PolicyError(f"operators file not found: {path} (run `esimcare demo` to create one)")
+    with path.open("rb") as handle:
+        document = tomllib.load(handle)
+    operators = document.get("operators", {})
+    return {operator_id: parse_policy(operator_id, raw) for operator_id, raw in operators.items()}

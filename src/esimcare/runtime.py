@@ -1,0 +1,89 @@
+"""Assembling a process: context, database schema, operators, worker. Used by every door."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from esimcare.cancellations.service import EXPIRE_JOB, STEP_JOB, expire
+from esimcare.cancellations.workflow import CancellationWorkflow
+from esimcare.config import Settings
+from esimcare.context import Context
+from esimcare.db import make_engine, session_factory, transaction
+from esimcare.integrations.emulator_db import EmulatorStore
+from esimcare.integrations.factory import build_gateways
+from esimcare.integrations.smdp.emulator import SmdpEmulator
+from esimcare.integrations.smdp.interface import SmdpGateway
+from esimcare.jobs.queue import ClaimedJob, JobQueue
+from esimcare.jobs.worker import Worker
+from esimcare.kit.clock import Clock, SystemClock
+from esimcare.notices.service import DELIVER_JOB
+from esimcare.notices.tasks import deliver_notice
+from esimcare.operators.models import Operator
+from esimcare.operators.policy import Policy, load_policies
+
+
+def build_context(settings: Settings, clock: Clock | None = None) -> Context:
+    clock = clock or SystemClock()
+    engine = make_engine(settings.database_url)
+    policies = load_policies(settings.operators_file)
+    emulators = EmulatorStore(settings.emulator_database_url)
+    emulators.create_tables()
+    gateways = build_gateways(settings, emulators, clock)
+    smdp_emulator = SmdpEmulator(emulators, clock)
+    smdp: dict[str, SmdpGateway] = dict.fromkeys(policies, smdp_emulator)
+    return Context(
+        settings=settings, clock=clock, engine=engine, sessions=session_factory(engine),
+        policies=policies, smdp=smdp, network=gateways.network, payouts=gateways.payouts,
+        sms=gateways.sms, email=gateways.email, emulators=emulators,
+    )  # fmt: skip
+
+
+def sync_operators(session: Session, policies: dict[str, Policy], now: datetime) -> None:
+    """Mirror the operators file into the database, so rows can reference their tenant."""
+    for operator_id, policy in policies.items():
+        row = session.get(Operator, operator_id)
+        document = {"name": policy.name, "currency": policy.currency}
+        if row is None:
+            session.add(Operator(id=operator_id, name=policy.name, policy=document, updated_at=now))
+        else:
+            row.name, row.policy, row.updated_at = policy.name, document, now
+
+
+def prepare_database(ctx: Context) -> None:
+    from esimcare.migrate import upgrade
+
+    upgrade(ctx.settings.database_url)
+    with transaction(ctx.sessions) as session:
+        sync_operators(session, ctx.policies, ctx.clock.now())
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def build_worker(ctx: Context, name: str | None = None) -> Worker:
+    queue = JobQueue(ctx.sessions, ctx.clock, worker_id=name or worker_id(),
+                     lease_s=ctx.settings.job_lease_s)  # fmt: skip
+    workflow = CancellationWorkflow(ctx, queue)
+
+    def expire_job(job: ClaimedJob) -> None:
+        with transaction(ctx.sessions) as session:
+            expire(session, ctx, job.payload["cancellation_id"])
+            queue.finish(session, job)
+
+    return Worker(
+        queue,
+        {
+            STEP_JOB: workflow.handle,
+            EXPIRE_JOB: expire_job,
+            DELIVER_JOB: lambda job: deliver_notice(ctx, queue, job),
+        },
+        max_attempts=ctx.settings.job_max_attempts,
+        backoff_base_s=ctx.settings.job_backoff_base_s,
+        on_dead={STEP_JOB: workflow.on_dead},
+        poll_s=ctx.settings.job_poll_s,
+    )
