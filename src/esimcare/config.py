@@ -104,6 +104,10 @@ class Settings:
                 smtp_host=env.get("ESIMCARE_SMTP_HOST", ""),
                 smtp_port=int(env.get("ESIMCARE_SMTP_PORT", "25")),
             ),
+            job_lease_s=float(env.get("ESIMCARE_JOB_LEASE_S", "30")),
+            job_poll_s=float(env.get("ESIMCARE_JOB_POLL_S", "0.2")),
+            job_max_attempts=int(env.get("ESIMCARE_JOB_MAX_ATTEMPTS", "8")),
+            job_backoff_base_s=float(env.get("ESIMCARE_JOB_BACKOFF_BASE_S", "1")),
         )
         return settings.with_changes(**overrides) if overrides else settings
 

@@ -115,9 +115,7 @@ class Mail:
 
 
 @pytest.fixture(params=["emulator", "smtp"])
-def mail(
-    request: pytest.FixtureRequest, emulator_store: EmulatorStore, clock: FrozenClock
-) -> Mail:
+def mail(request: pytest.FixtureRequest, emulator_store: EmulatorStore, clock: FrozenClock) -> Mail:
     if request.param == "emulator":
         outbox = EmailOutbox(emulator_store, clock)
 
@@ -156,7 +154,9 @@ def test_different_message_keys_give_different_message_ids(mail: Mail) -> None:
     assert mail.send(key="notice-1") != mail.send(key="notice-2")
 
 
-@pytest.mark.parametrize("address", ["anna", "anna@example", "a b@example.org", "a@b.org\r\nBcc: x"])
+@pytest.mark.parametrize(
+    "address", ["anna", "anna@example", "a b@example.org", "a@b.org\r\nBcc: x"]
+)
 def test_an_address_that_is_not_an_email_is_refused_before_sending(
     mail: Mail, address: str
 ) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +22,7 @@ from esimcare.integrations.sms.http_client import HttpSmsGateway
 from esimcare.integrations.sms.outbox import SmsOutbox
 from esimcare.kit.clock import FrozenClock
 
+Build = Callable[[Mode, Integrations], Gateways]
 REAL = Integrations(
     sms="http",
     email="smtp",
@@ -44,9 +47,7 @@ def settings(tmp_path: Path, mode: Mode, integrations: Integrations) -> Settings
 
 
 @pytest.fixture
-def build(
-    tmp_path: Path, emulator_store: EmulatorStore, clock: FrozenClock
-) -> Iterator[object]:
+def build(tmp_path: Path, emulator_store: EmulatorStore, clock: FrozenClock) -> Iterator[Build]:
     built: list[Gateways] = []
 
     def make(mode: Mode, integrations: Integrations) -> Gateways:
@@ -59,7 +60,7 @@ def build(
         gateways.close()
 
 
-def test_development_defaults_are_the_built_in_emulators(build) -> None:  # type: ignore[no-untyped-def]
+def test_development_defaults_are_the_built_in_emulators(build: Build) -> None:
     gateways = build(Mode.DEVELOPMENT, Integrations())
     assert isinstance(gateways.network, NetworkRegistry)
     assert isinstance(gateways.payouts, PayoutLedger)
@@ -68,7 +69,7 @@ def test_development_defaults_are_the_built_in_emulators(build) -> None:  # type
     assert gateways.http_client is None
 
 
-def test_real_choices_share_one_configured_http_client(build) -> None:  # type: ignore[no-untyped-def]
+def test_real_choices_share_one_configured_http_client(build: Build) -> None:
     gateways = build(Mode.PRODUCTION, REAL)
     assert isinstance(gateways.network, HttpNetworkGateway)
     assert isinstance(gateways.payouts, HttpPayoutGateway)
@@ -88,10 +89,10 @@ def test_real_choices_share_one_configured_http_client(build) -> None:  # type: 
     ],
 )
 def test_production_refuses_the_development_outboxes(
-    build, change: dict[str, str], message: str  # type: ignore[no-untyped-def]
+    build: Build, change: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        build(Mode.PRODUCTION, Integrations(**{**REAL.__dict__, **change}))
+        build(Mode.PRODUCTION, replace(REAL, **change))
 
 
 @pytest.mark.parametrize(
@@ -106,7 +107,7 @@ def test_production_refuses_the_development_outboxes(
     ],
 )
 def test_an_unknown_choice_or_missing_address_is_refused(
-    build, change: dict[str, str], message: str  # type: ignore[no-untyped-def]
+    build: Build, change: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(ValueError, match=message):
-        build(Mode.DEVELOPMENT, Integrations(**{**REAL.__dict__, **change}))
+        build(Mode.DEVELOPMENT, replace(REAL, **change))

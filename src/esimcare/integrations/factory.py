@@ -76,6 +76,18 @@ def _check_production(settings: Settings) -> None:
             "the e-mail outbox is a development stand-in; configure ESIMCARE_EMAIL=smtp "
             "and ESIMCARE_SMTP_HOST for production"
         )
+    # A built-in payout ledger or network registry in production would report refunds paid
+    # and lines switched off that never were.
+    if settings.integrations.payments == "payout-ledger":
+        raise ValueError(
+            "the payout ledger is an emulator; configure ESIMCARE_PAYMENTS=http and "
+            "ESIMCARE_PAYMENTS_URL for production (or ESIMCARE_MODE=development to try it)"
+        )
+    if settings.integrations.network == "registry":
+        raise ValueError(
+            "the network registry is an emulator; configure ESIMCARE_NETWORK=http and "
+            "ESIMCARE_NETWORK_URL for production (or ESIMCARE_MODE=development to try it)"
+        )
 
 
 def _network(

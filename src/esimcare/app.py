@@ -1,0 +1,91 @@
+"""The web process: REST API, customer portal and (in the demo) a worker thread, one ASGI app."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from esimcare.api.problems import problem_for_error, problem_for_http, problem_for_validation
+from esimcare.api.setup import install_api
+from esimcare.context import Context
+from esimcare.errors import DomainError
+from esimcare.portal.errors import error_page
+from esimcare.portal.setup import install_portal
+from esimcare.runtime import build_worker
+from esimcare.web.limits import BodySizeLimitMiddleware
+
+log = structlog.get_logger()
+
+_MACHINE_PREFIXES = ("/api/", "/es2plus/")
+
+
+def wants_problem_json(request: Request) -> bool:
+    return request.url.path.startswith(_MACHINE_PREFIXES)
+
+
+def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
+    app = FastAPI(
+        title="esimcare",
+        version="0.1.0",
+        description="eSIM self-care: self-service cancellation across contract, network and SM-DP+.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=_lifespan(ctx, run_worker),
+    )
+    app.state.ctx = ctx
+    install_api(app, ctx)
+    install_portal(app, ctx)
+    _install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=ctx.settings.limits.max_body_bytes)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """One place renders every error: problem+json for machines, a readable page for people."""
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, error: DomainError) -> Response:
+        if wants_problem_json(request):
+            return problem_for_error(request, error)
+        return error_page(request, error.status, error.title, error.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> Response:
+        if wants_problem_json(request):
+            return problem_for_validation(request, error)
+        return error_page(request, 422, "Invalid input", "Please check the form and try again.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if wants_problem_json(request):
+            return problem_for_http(request, error)
+        return error_page(request, error.status_code, str(error.detail), "")
+
+
+def _lifespan(ctx: Context, run_worker: bool):  # type: ignore[no-untyped-def]
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = None
+        if run_worker:
+            worker = build_worker(ctx)
+            thread = threading.Thread(target=worker.run_forever, args=(stop,), name="worker",
+                                      daemon=True)  # fmt: skip
+            thread.start()
+            log.info("worker.started", in_process=True)
+        try:
+            yield
+        finally:
+            stop.set()
+            if thread is not None:
+                thread.join(timeout=30)
+
+    return lifespan

@@ -1,0 +1,54 @@
+"""Fixtures shared by every kind of test: a demo deployment in a temporary data directory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from esimcare.config import Mode, Settings
+from esimcare.context import Context
+from esimcare.kit.clock import FrozenClock
+from esimcare.operators.demo import seed_demo, write_demo_operators_file
+from esimcare.runtime import build_context, prepare_database
+
+DEMO_START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+
+MakeContext = Callable[..., Context]
+
+
+@pytest.fixture
+def make_context(tmp_path: Path) -> Iterator[MakeContext]:
+    """Build a seeded demo deployment; ``database_url`` selects another database."""
+    built: list[Context] = []
+
+    def make(
+        *, clock: FrozenClock | None = None, database_url: str | None = None, seed: bool = True,
+        **settings_changes: object,
+    ) -> Context:  # fmt: skip
+        data_dir = tmp_path / f"deployment-{len(built)}"
+        data_dir.mkdir()
+        settings = Settings.from_env(data_dir=data_dir, mode=Mode.DEVELOPMENT,
+                                     secret_key=b"test-secret-key", **settings_changes)  # fmt: skip
+        if database_url:
+            settings = settings.with_changes(database_url=database_url)
+        write_demo_operators_file(settings.operators_file)
+        ctx = build_context(settings, clock or FrozenClock(DEMO_START))
+        prepare_database(ctx)
+        if seed:
+            seed_demo(ctx)
+        built.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in built:
+        ctx.engine.dispose()
+        ctx.emulators.engine.dispose()
+
+
+@pytest.fixture
+def demo(make_context: MakeContext) -> Context:
+    """The three demo operators on SQLite with a frozen clock at 2026-11-23 12:00 UTC."""
+    return make_context()
