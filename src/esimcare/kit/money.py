@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_decimal, get_currency_precision, get_currency_symbol
 
 
 class CurrencyMismatchError(ValueError):
@@ -68,7 +68,10 @@ class Money:
         return {"amount": self.amount_text(), "currency": self.currency}
 
     def display(self, locale: str) -> str:
-        return str(format_currency(self.decimal(), self.currency, locale=locale))
+        """Number in the reader's locale, then the currency: "350,00 ₽", "350.00 RUB"."""
+        pattern = "#,##0." + "0" * self.exponent if self.exponent else "#,##0"
+        number = format_decimal(self.decimal(), format=pattern, locale=locale)
+        return f"{number}\u00a0{get_currency_symbol(self.currency, locale=locale)}"
 
 
 def prorate(amount: Money, numerator: int, denominator: int) -> Money:

@@ -1,0 +1,111 @@
+"""What every endpoint depends on: the context, the operator, the caller and their language."""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.orm import Session
+
+from esimcare.context import Context
+from esimcare.customers.models import AuthSession, Customer
+from esimcare.customers.sessions import Authenticated, resolve_session
+from esimcare.db import transaction
+from esimcare.errors import AuthenticationError
+from esimcare.operators.policy import LANGUAGES, Policy
+
+DEFAULT_LANGUAGE = "en"
+_MAX_AUTHORIZATION = 512
+
+
+def get_ctx(request: Request) -> Context:
+    return cast(Context, request.app.state.ctx)
+
+
+CtxDep = Annotated[Context, Depends(get_ctx)]
+
+
+def operator_policy(operator: str, ctx: CtxDep) -> Policy:
+    """The ``{operator}`` path parameter; an unknown operator is 404 before anything else."""
+    return ctx.policy(operator)
+
+
+PolicyDep = Annotated[Policy, Depends(operator_policy)]
+
+
+def authenticated(
+    policy: PolicyDep, ctx: CtxDep, authorization: Annotated[str | None, Header()] = None
+) -> Authenticated:
+    """The customer behind ``Authorization: Bearer <token>``, for this operator only: a token
+    of another operator is refused like a wrong one (resolve_session checks the tenant)."""
+    token = _bearer_token(authorization)
+    with transaction(ctx.sessions) as session:
+        return resolve_session(session, policy.operator_id, token, ctx.clock.now(),
+                               ctx.settings.limits)  # fmt: skip
+
+
+AuthDep = Annotated[Authenticated, Depends(authenticated)]
+
+
+def _bearer_token(authorization: str | None) -> str:
+    if not authorization or len(authorization) > _MAX_AUTHORIZATION:
+        raise AuthenticationError("send Authorization: Bearer <token>")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise AuthenticationError("send Authorization: Bearer <token>")
+    return token.strip()
+
+
+def customer_in(session: Session, auth: Authenticated) -> Customer:
+    """The caller's customer row, attached to this request's transaction."""
+    customer = session.get(Customer, auth.customer.id)
+    if customer is None:
+        raise AuthenticationError()
+    return customer
+
+
+def auth_session_in(session: Session, auth: Authenticated) -> AuthSession:
+    row = session.get(AuthSession, auth.session.id)
+    if row is None:
+        raise AuthenticationError()
+    return row
+
+
+def language(accept_language: Annotated[str | None, Header()] = None) -> str:
+    return negotiate_language(accept_language)
+
+
+LanguageDep = Annotated[str, Depends(language)]
+
+
+def negotiate_language(header: str | None) -> str:
+    """The best of ru, en and zh for an Accept-Language header (q-values respected)."""
+    best: tuple[float, int, str] | None = None
+    for position, part in enumerate((header or "")[:500].split(",")):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().split("-")[0].lower()
+        quality = _quality(params)
+        if primary not in LANGUAGES or quality <= 0:
+            continue
+        candidate = (-quality, position, primary)
+        if best is None or candidate < best:
+            best = candidate
+    return best[2] if best else DEFAULT_LANGUAGE
+
+
+def _quality(params: str) -> float:
+    text = params.strip()
+    if not text.startswith("q="):
+        return 1.0
+    try:
+        return float(text[2:])
+    except ValueError:
+        return 0.0
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def user_agent(request: Request) -> str | None:
+    return request.headers.get("user-agent")

@@ -1,0 +1,216 @@
+"""The API's request and response bodies. Requests refuse unknown fields and oversized strings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Timestamp = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class RequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# --- requests -------------------------------------------------------------------------------
+
+
+class LoginRequest(RequestBody):
+    login: str = Field(min_length=1, max_length=254, description="E.164 phone number or e-mail")
+    # security.md: at least 64 characters allowed; more than 128 is no password we issued.
+    password: str = Field(min_length=1, max_length=128)
+
+
+class QuoteRequest(RequestBody):
+    refund_to: str | None = Field(default=None, max_length=20)
+
+
+class CancellationRequest(RequestBody):
+    reason: str = Field(min_length=1, max_length=40)
+    comment: str | None = Field(default=None, max_length=500)
+    refund_to: str | None = Field(default=None, max_length=20)
+
+
+class SmsVerification(RequestBody):
+    method: Literal["sms"]
+    code: str = Field(min_length=1, max_length=12)
+
+
+class PasswordVerification(RequestBody):
+    method: Literal["password"]
+    password: str = Field(min_length=1, max_length=128)
+
+
+Verification = Annotated[SmsVerification | PasswordVerification, Field(discriminator="method")]
+
+
+# --- responses ------------------------------------------------------------------------------
+
+
+class MoneyOut(BaseModel):
+    amount: str = Field(examples=["350.00"])
+    currency: str = Field(examples=["RUB"])
+
+
+class SessionOut(BaseModel):
+    token: str
+    expires_at: Timestamp
+
+
+class OperatorOut(BaseModel):
+    id: str
+    name: str
+    hotline: str
+    hotline_hours: str
+    support_email: str
+
+
+class OperatorList(BaseModel):
+    items: list[OperatorOut]
+
+
+class PlanOut(BaseModel):
+    code: str
+    name: str
+    monthly_fee: MoneyOut
+
+
+class BalanceOut(BaseModel):
+    cash: MoneyOut
+    bonus: MoneyOut
+
+
+class EsimOut(BaseModel):
+    id: int
+    iccid: str
+    msisdn: str
+    label: str | None
+    status: str
+    profile_state: str
+    plan: PlanOut
+    balance: BalanceOut
+
+
+class EsimList(BaseModel):
+    items: list[EsimOut]
+
+
+class ReasonOut(BaseModel):
+    code: str
+    label: str
+
+
+class ReasonList(BaseModel):
+    items: list[ReasonOut]
+
+
+class WarningOut(BaseModel):
+    code: str
+    message: str
+
+
+class QuoteOut(BaseModel):
+    final_bill: MoneyOut
+    final_bill_fee: MoneyOut
+    final_bill_usage: MoneyOut
+    refund: MoneyOut
+    debt: MoneyOut
+    bonus_forfeited: MoneyOut
+    balance: BalanceOut
+    refund_route: str
+    refund_destination: str | None
+    effective_at: Timestamp
+    number_quarantine_until: Timestamp
+    warnings: list[WarningOut]
+
+
+class VerificationInfo(BaseModel):
+    methods: list[str]
+    sms_sent_to: str | None = Field(description="masked; null when no code was sent")
+    sms_delivery: Literal["failed"] | None = Field(
+        default=None, description='"failed" when the SMS gateway refused; ask for a new code'
+    )
+
+
+class CancellationCreated(BaseModel):
+    id: int
+    reference: str
+    status: str
+    quote: QuoteOut
+    verification: VerificationInfo
+
+
+class CodeSent(BaseModel):
+    sms_sent_to: str
+    expires_at: Timestamp
+    sms_delivery: Literal["sent", "failed"]
+
+
+class StatusOut(BaseModel):
+    status: str
+
+
+class StepOut(BaseModel):
+    name: str
+    status: str
+    attempts: int
+    outcome: str | None
+    last_error: str | None
+    finished_at: Timestamp | None
+
+
+class RefundOut(BaseModel):
+    amount: str
+    currency: str
+    status: str
+    route: str
+    destination: str | None
+
+
+class FinalBillOut(BaseModel):
+    amount: str
+    currency: str
+    fee: MoneyOut
+    usage: MoneyOut
+    period_start: Timestamp
+    period_end: Timestamp
+    issued_at: Timestamp
+
+
+class DeviceInstructions(BaseModel):
+    ios: list[str]
+    android: list[str]
+
+
+class CancellationOut(BaseModel):
+    id: int
+    reference: str
+    status: str
+    reason: str
+    esim_id: int
+    quote: QuoteOut
+    steps: list[StepOut]
+    refund: RefundOut | None
+    final_bill: FinalBillOut | None
+    failure_reason: str | None
+    created_at: Timestamp
+    completed_at: Timestamp | None
+    effective_at: Timestamp
+    device_instructions: DeviceInstructions | None
+
+
+class OutboxItem(BaseModel):
+    to: str
+    channel: str
+    subject: str | None
+    body: str
+    sent_at: Timestamp
+
+
+class OutboxList(BaseModel):
+    items: list[OutboxItem]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]

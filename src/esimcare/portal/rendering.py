@@ -1,0 +1,92 @@
+"""Rendering portal pages: one Jinja2 environment, the footer's data and safe headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Request
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from starlette.responses import HTMLResponse, RedirectResponse
+
+from esimcare.kit.ids import InvalidIdentifierError, Msisdn
+from esimcare.operators.policy import Policy
+from esimcare.portal import texts
+from esimcare.portal.deps import (
+    ANON_COOKIE,
+    LANG_COOKIE,
+    LANG_COOKIE_MAX_AGE,
+    csrf_for_page,
+    get_ctx,
+    language_of,
+    set_cookie,
+)
+from esimcare.portal.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
+
+_ENV = Environment(
+    loader=PackageLoader("esimcare.portal", "templates"),
+    autoescape=select_autoescape(("html",)),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+
+def format_number(number: str) -> str:
+    """+79160000001 -> +7 916 000-00-01; other countries stay in plain E.164."""
+    try:
+        value = Msisdn.parse(number).value
+    except InvalidIdentifierError:
+        return number
+    if value.startswith("+7") and len(value) == 12:
+        return f"+7 {value[2:5]} {value[5:8]}-{value[8:10]}-{value[10:]}"
+    return value
+
+
+def masked_number(number: str) -> str:
+    try:
+        return Msisdn.parse(number).masked()
+    except InvalidIdentifierError:
+        return "***"
+
+
+def group_digits(text: str, size: int = 4) -> str:
+    return " ".join(text[i : i + size] for i in range(0, len(text), size))
+
+
+_ENV.filters.update(phone=format_number, masked=masked_number, grouped=group_digits)
+_ENV.globals.update(texts=texts)
+
+
+def render(
+    request: Request, template: str, *, policy: Policy | None, status: int = 200, **values: Any
+) -> HTMLResponse:
+    ctx = get_ctx(request)
+    translator = Translator(language_of(request))
+    token, fresh_anon = csrf_for_page(request, ctx)
+    html = _ENV.get_template(template).render(
+        _=translator.gettext, t=translator, lang=translator.language, policy=policy,
+        policies=ctx.policies, csrf=token, languages=[(code, LANGUAGE_NAMES[code])
+                                                      for code in LANGUAGES],
+        path=request.url.path, **values,
+    )  # fmt: skip
+    response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+    if fresh_anon:
+        set_cookie(response, ANON_COOKIE, fresh_anon)
+    if request.query_params.get("lang") in LANGUAGES:
+        set_cookie(response, LANG_COOKIE, translator.language, max_age=LANG_COOKIE_MAX_AGE)
+    return response
+
+
+def redirect(url: str) -> RedirectResponse:
+    """Post/Redirect/Get: always 303, so a reload never sends a form twice."""
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
