@@ -195,7 +195,7 @@ def code_matches(code: str, stored_hash: str) -> bool:
 
 def clear_order(profile: EmulatedProfile) -> None:
     """Back to stock: nothing of the cancelled order may stick to the profile."""
-    pass
+    profile.eid = None
     profile.matching_id = None
     profile.confirmation_code_hash = None
     profile.smds_address = None

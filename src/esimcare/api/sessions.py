@@ -1,0 +1,41 @@
+"""Logging in and out: POST /api/v1/{operator}/sessions, DELETE .../sessions/current."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response, status
+
+from esimcare.api.deps import (
+    AuthDep,
+    CtxDep,
+    PolicyDep,
+    auth_session_in,
+    client_ip,
+    user_agent,
+)
+from esimcare.api.schemas import LoginRequest, SessionOut
+from esimcare.customers.service import log_in
+from esimcare.customers.sessions import revoke_session
+from esimcare.db import transaction
+from esimcare.kit.clock import iso
+
+router = APIRouter(prefix="/api/v1/{operator}/sessions", tags=["sessions"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, summary="Log in")
+def create_session(
+    body: LoginRequest, policy: PolicyDep, ctx: CtxDep, request: Request, response: Response
+) -> SessionOut:
+    """The same 401 for an unknown login and a wrong password."""
+    with transaction(ctx.sessions) as session:
+        _, issued = log_in(session, policy.operator_id, body.login, body.password,
+                           now=ctx.clock.now(), limits=ctx.settings.limits,
+                           ip=client_ip(request), user_agent=user_agent(request))  # fmt: skip
+    response.headers["Cache-Control"] = "no-store"
+    return SessionOut(token=issued.token, expires_at=iso(issued.expires_at))
+
+
+@router.delete("/current", status_code=status.HTTP_204_NO_CONTENT, summary="Log out")
+def delete_session(auth: AuthDep, ctx: CtxDep) -> Response:
+    with transaction(ctx.sessions) as session:
+        revoke_session(session, auth_session_in(session, auth), ctx.clock.now())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
