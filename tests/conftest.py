@@ -25,13 +25,20 @@ def make_context(tmp_path: Path) -> Iterator[MakeContext]:
     built: list[Context] = []
 
     def make(
-        *, clock: FrozenClock | None = None, database_url: str | None = None, seed: bool = True,
+        *,
+        clock: FrozenClock | None = None,
+        database_url: str | None = None,
+        seed: bool = True,
         **settings_changes: object,
-    ) -> Context:  # fmt: skip
+    ) -> Context:
         data_dir = tmp_path / f"deployment-{len(built)}"
         data_dir.mkdir()
-        settings = Settings.from_env(data_dir=data_dir, mode=Mode.DEVELOPMENT,
-                                     secret_key=b"test-secret-key", **settings_changes)  # fmt: skip
+        settings = Settings.from_env(
+            data_dir=data_dir,
+            mode=Mode.DEVELOPMENT,
+            secret_key=b"test-secret-key",
+            **settings_changes,
+        )
         if database_url:
             settings = settings.with_changes(database_url=database_url)
         write_demo_operators_file(settings.operators_file)

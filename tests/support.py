@@ -26,7 +26,11 @@ def request_and_verify_mts(ctx: Context, esim_index: int = 0) -> tuple[int, dict
         esim_id = list_esims(session, "mts", anna.id)[esim_index].esim.id
         requested = service.request_cancellation(session, ctx, anna, esim_id, reason="not_needed")
         assert requested.code is not None
-        code, cancellation_id, quote = requested.code.code, requested.cancellation.id, requested.quote
+        code, cancellation_id, quote = (
+            requested.code.code,
+            requested.cancellation.id,
+            requested.quote,
+        )
     with transaction(ctx.sessions) as session:
         fresh = session.get(Customer, anna.id)
         assert fresh is not None

@@ -34,7 +34,7 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
     app = FastAPI(
         title="esimcare",
         version="0.1.0",
-        description="eSIM self-care: self-service cancellation across contract, network and SM-DP+.",
+        description="eSIM self-care: cancellation across contract, network and SM-DP+.",
         openapi_url="/api/openapi.json",
         docs_url="/api/docs",
         redoc_url=None,
@@ -77,8 +77,9 @@ def _lifespan(ctx: Context, run_worker: bool):  # type: ignore[no-untyped-def]
         thread = None
         if run_worker:
             worker = build_worker(ctx)
-            thread = threading.Thread(target=worker.run_forever, args=(stop,), name="worker",
-                                      daemon=True)  # fmt: skip
+            thread = threading.Thread(
+                target=worker.run_forever, args=(stop,), name="worker", daemon=True
+            )
             thread.start()
             log.info("worker.started", in_process=True)
         try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import structlog
 
 from esimcare.config import Mode, Settings
-from esimcare.operators.demo import DEMO_PASSWORD, CUSTOMERS, seed_demo, write_demo_operators_file
+from esimcare.operators.demo import CUSTOMERS, DEMO_PASSWORD, seed_demo, write_demo_operators_file
 from esimcare.runtime import build_context, build_worker, prepare_database
 
 log = structlog.get_logger()

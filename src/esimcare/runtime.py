@@ -36,10 +36,18 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     smdp_emulator = SmdpEmulator(emulators, clock)
     smdp: dict[str, SmdpGateway] = dict.fromkeys(policies, smdp_emulator)
     return Context(
-        settings=settings, clock=clock, engine=engine, sessions=session_factory(engine),
-        policies=policies, smdp=smdp, network=gateways.network, payouts=gateways.payouts,
-        sms=gateways.sms, email=gateways.email, emulators=emulators,
-    )  # fmt: skip
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        sessions=session_factory(engine),
+        policies=policies,
+        smdp=smdp,
+        network=gateways.network,
+        payouts=gateways.payouts,
+        sms=gateways.sms,
+        email=gateways.email,
+        emulators=emulators,
+    )
 
 
 def sync_operators(session: Session, policies: dict[str, Policy], now: datetime) -> None:
@@ -66,8 +74,9 @@ def worker_id() -> str:
 
 
 def build_worker(ctx: Context, name: str | None = None) -> Worker:
-    queue = JobQueue(ctx.sessions, ctx.clock, worker_id=name or worker_id(),
-                     lease_s=ctx.settings.job_lease_s)  # fmt: skip
+    queue = JobQueue(
+        ctx.sessions, ctx.clock, worker_id=name or worker_id(), lease_s=ctx.settings.job_lease_s
+    )
     workflow = CancellationWorkflow(ctx, queue)
 
     def expire_job(job: ClaimedJob) -> None:

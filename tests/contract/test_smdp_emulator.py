@@ -416,9 +416,8 @@ def test_every_call_is_in_the_history_with_its_answer(
         SmdpFunction.CANCEL_ORDER,
     ]
     assert [c.function_call_id for c in history] == ["call-1", None, "call-3"]
-    assert [c.status for c in history] == [ExecutionStatus.SUCCESS, ExecutionStatus.FAILED] * 1 + [
-        ExecutionStatus.SUCCESS
-    ]
+    ok, failed = ExecutionStatus.SUCCESS, ExecutionStatus.FAILED
+    assert [c.status for c in history] == [ok, failed, ok]
     assert history[1].code == codes.INVALID_STATE_TRANSITION
     assert history[2].state_after is S.AVAILABLE
     assert smdp.calls(iccids[1]) == []

@@ -65,7 +65,8 @@ class SmdpMachine(RuleBasedStateMachine):
         stock += self.smdp.generate_inventory("iot", 2, iccid_prefix="89990020")
         self.iccids = [*stock, UNKNOWN_ICCID]
         self.model = {
-            iccid: Modelled(t) for iccid, t in zip(stock, ["consumer"] * 4 + ["iot"] * 2, strict=True)
+            iccid: Modelled(t)
+            for iccid, t in zip(stock, ["consumer"] * 4 + ["iot"] * 2, strict=True)
         }
         self.fault: str | None = None
 
@@ -75,7 +76,11 @@ class SmdpMachine(RuleBasedStateMachine):
 
     # --- ES2+ -----------------------------------------------------------------------------
 
-    @rule(i=st.none() | iccid_index, ptype=st.sampled_from([None, None, None, *TYPES, "ghost"]), eid=eids)
+    @rule(
+        i=st.none() | iccid_index,
+        ptype=st.sampled_from([None, None, None, *TYPES, "ghost"]),
+        eid=eids,
+    )
     def download_order(self, i: int | None, ptype: str | None, eid: str | None) -> None:
         iccid = None if i is None else self.iccids[i]
         expected = self._expect_download_order(iccid, ptype, eid)
@@ -94,7 +99,9 @@ class SmdpMachine(RuleBasedStateMachine):
 
     @rule(
         i=iccid_index,
-        final=st.sampled_from([*[FinalProfileStatus.AVAILABLE] * 3, FinalProfileStatus.UNAVAILABLE]),
+        final=st.sampled_from(
+            [*[FinalProfileStatus.AVAILABLE] * 3, FinalProfileStatus.UNAVAILABLE]
+        ),
         eid=eids,
         mid=st.sampled_from(["none", "current", "current", "WRONG"]),
     )

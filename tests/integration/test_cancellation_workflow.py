@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
+from tests.support import customer, request_and_verify_mts
 
 from esimcare.audit.service import verify_chain
 from esimcare.billing.ledger import balance_of
@@ -26,7 +27,6 @@ from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid
 from esimcare.notices.models import Notice
 from esimcare.runtime import build_worker
-from tests.support import customer, request_and_verify_mts
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -56,7 +56,10 @@ def load(ctx: Context, cancellation_id: int) -> tuple[Cancellation, Esim]:
 
 def steps(ctx: Context, cancellation_id: int) -> dict[str, tuple[StepStatus, int, str | None]]:
     with transaction(ctx.sessions) as session:
-        return {s.name.value: (s.status, s.attempts, s.outcome) for s in service.steps_of(session, cancellation_id)}
+        return {
+            s.name.value: (s.status, s.attempts, s.outcome)
+            for s in service.steps_of(session, cancellation_id)
+        }
 
 
 def emulator(ctx: Context) -> SmdpEmulator:
@@ -79,7 +82,9 @@ def test_an_installed_esim_is_cancelled_in_all_three_layers(ctx: Context) -> Non
     with transaction(ctx.sessions) as session:
         refund = session.scalar(select(Refund).where(Refund.cancellation_id == cancellation_id))
         bill = session.scalar(select(Bill).where(Bill.cancellation_id == cancellation_id))
-        quarantine = session.scalar(select(NumberQuarantine).where(NumberQuarantine.cancellation_id == cancellation_id))
+        quarantine = session.scalar(
+            select(NumberQuarantine).where(NumberQuarantine.cancellation_id == cancellation_id)
+        )
         balance = balance_of(session, esim.id, "RUB")
         notices = session.scalar(select(func.count()).select_from(Notice))
         assert verify_chain(session, "mts") is None
@@ -89,12 +94,16 @@ def test_an_installed_esim_is_cancelled_in_all_three_layers(ctx: Context) -> Non
     # 22.5 days of 650.00 in November, plus 45.00 of roaming SMS, paid first from 200.00 bonus.
     assert quote["final_bill"]["amount"] == "532.50"
     assert quote["refund"]["amount"] == "1167.50"
-    assert quarantine is not None and quarantine.until == cancellation.effective_at + timedelta(days=90)
+    assert quarantine is not None and quarantine.until == cancellation.effective_at + timedelta(
+        days=90
+    )
     assert balance.cash.minor == 0 and balance.bonus.minor == 0
     assert notices == 4  # requested + completed, each by SMS and e-mail
 
 
-def test_a_profile_never_downloaded_is_cancelled_at_the_smdp_with_cancel_order(ctx: Context) -> None:
+def test_a_profile_never_downloaded_is_cancelled_at_the_smdp_with_cancel_order(
+    ctx: Context,
+) -> None:
     cancellation_id, _ = request_and_verify_mts(ctx, esim_index=1)
     drain(ctx)
     cancellation, esim = load(ctx, cancellation_id)
@@ -136,7 +145,9 @@ def test_transient_smdp_failures_are_retried_until_they_pass(ctx: Context) -> No
     assert steps(ctx, cancellation_id)["profile"][1] == 4
 
 
-def test_a_step_that_keeps_failing_leaves_the_cancellation_failed_with_its_reason(ctx: Context) -> None:
+def test_a_step_that_keeps_failing_leaves_the_cancellation_failed_with_its_reason(
+    ctx: Context,
+) -> None:
     cancellation_id, _ = request_and_verify_mts(ctx, esim_index=0)
     ctx.network.fail_next(100)  # type: ignore[attr-defined]
     drain(ctx, rounds=20, step=timedelta(minutes=30))
@@ -155,13 +166,16 @@ def test_a_grace_period_delays_the_work_and_undo_stops_it(ctx: Context, clock: F
     with transaction(ctx.sessions) as session:
         esim_id = session.scalar(select(Esim.id).where(Esim.customer_id == li.id))
         assert esim_id is not None
-        requested = service.request_cancellation(session, ctx, li, esim_id, reason="not_needed",
-                                                 refund_to="+79031112233")  # fmt: skip
+        requested = service.request_cancellation(
+            session, ctx, li, esim_id, reason="not_needed", refund_to="+79031112233"
+        )
         cancellation_id = requested.cancellation.id
     with transaction(ctx.sessions) as session:
         fresh = session.get(Customer, li.id)
         assert fresh is not None
-        service.verify(session, ctx, fresh, cancellation_id, method="password", secret="demo-password-1")
+        service.verify(
+            session, ctx, fresh, cancellation_id, method="password", secret="demo-password-1"
+        )
     build_worker(ctx).run_until_idle()
     assert load(ctx, cancellation_id)[0].status is CancellationStatus.SCHEDULED
     clock.advance(timedelta(hours=1))
@@ -179,18 +193,27 @@ def test_a_grace_period_delays_the_work_and_undo_stops_it(ctx: Context, clock: F
         service.undo(session, ctx, cancellation, actor="customer")
 
 
-def test_after_the_grace_period_the_cancellation_runs_by_itself(ctx: Context, clock: FrozenClock) -> None:
+def test_after_the_grace_period_the_cancellation_runs_by_itself(
+    ctx: Context, clock: FrozenClock
+) -> None:
     li = customer(ctx, "beeline", "+79030000001")
     with transaction(ctx.sessions) as session:
         esim_id = session.scalar(select(Esim.id).where(Esim.customer_id == li.id))
         assert esim_id is not None
-        requested = service.request_cancellation(session, ctx, li, esim_id, reason="too_expensive",
-                                                 refund_to="+79031112233")  # fmt: skip
+        requested = service.request_cancellation(
+            session, ctx, li, esim_id, reason="too_expensive", refund_to="+79031112233"
+        )
     with transaction(ctx.sessions) as session:
         fresh = session.get(Customer, li.id)
         assert fresh is not None
-        service.verify(session, ctx, fresh, requested.cancellation.id, method="password",
-                       secret="demo-password-1")  # fmt: skip
+        service.verify(
+            session,
+            ctx,
+            fresh,
+            requested.cancellation.id,
+            method="password",
+            secret="demo-password-1",
+        )
     clock.advance(timedelta(hours=24, seconds=1))
     drain(ctx, rounds=2)
     cancellation, _ = load(ctx, requested.cancellation.id)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from tests.support import request_and_verify_mts
 
 from esimcare.billing.ledger import balance_of
 from esimcare.billing.models import Bill, EntryKind, LedgerEntry, Refund
@@ -21,7 +22,6 @@ from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.kit.clock import SystemClock
-from tests.support import request_and_verify_mts
 
 pytestmark = pytest.mark.slow
 
@@ -30,9 +30,13 @@ LEASE_S = "1"
 
 def worker_env(data_dir: Path, crash_at: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESIMCARE_")}
-    env.update(ESIMCARE_DATA_DIR=str(data_dir), ESIMCARE_MODE="development",
-               ESIMCARE_JOB_LEASE_S=LEASE_S, ESIMCARE_JOB_POLL_S="0.05",
-               ESIMCARE_JOB_BACKOFF_BASE_S="0.1")  # fmt: skip
+    env.update(
+        ESIMCARE_DATA_DIR=str(data_dir),
+        ESIMCARE_MODE="development",
+        ESIMCARE_JOB_LEASE_S=LEASE_S,
+        ESIMCARE_JOB_POLL_S="0.05",
+        ESIMCARE_JOB_BACKOFF_BASE_S="0.1",
+    )
     if crash_at:
         env["ESIMCARE_CRASH_AT"] = crash_at
     return env
@@ -47,7 +51,9 @@ def start_worker(ctx: Context, crash_at: str | None = None) -> subprocess.Popen[
     )
 
 
-def wait_for_status(ctx: Context, cancellation_id: int, status: CancellationStatus, timeout: float) -> None:
+def wait_for_status(
+    ctx: Context, cancellation_id: int, status: CancellationStatus, timeout: float
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with transaction(ctx.sessions) as session:
@@ -71,16 +77,25 @@ def assert_settled_exactly_once(ctx: Context, cancellation_id: int, quoted_refun
     with transaction(ctx.sessions) as session:
         cancellation = session.get(Cancellation, cancellation_id)
         assert cancellation is not None
-        bills = session.scalar(select(func.count()).select_from(Bill).where(Bill.cancellation_id == cancellation_id))
-        refunds = list(session.scalars(select(Refund).where(Refund.cancellation_id == cancellation_id)))
+        bills = session.scalar(
+            select(func.count()).select_from(Bill).where(Bill.cancellation_id == cancellation_id)
+        )
+        refunds = list(
+            session.scalars(select(Refund).where(Refund.cancellation_id == cancellation_id))
+        )
         refund_entries = session.scalar(
-            select(func.count()).select_from(LedgerEntry).where(
+            select(func.count())
+            .select_from(LedgerEntry)
+            .where(
                 LedgerEntry.esim_id == cancellation.esim_id, LedgerEntry.kind == EntryKind.REFUND
             )
         )
         balance = balance_of(session, cancellation.esim_id, "RUB")
-    payouts = [p for p in PayoutLedger(ctx.emulators, ctx.clock).payouts()
-               if p.idempotency_key == refunds[0].idempotency_key]  # fmt: skip
+    payouts = [
+        p
+        for p in PayoutLedger(ctx.emulators, ctx.clock).payouts()
+        if p.idempotency_key == refunds[0].idempotency_key
+    ]
     assert bills == 1
     assert len(refunds) == 1
     assert f"{refunds[0].amount_minor / 100:.2f}" == quoted_refund
@@ -91,9 +106,16 @@ def assert_settled_exactly_once(ctx: Context, cancellation_id: int, quoted_refun
 
 @pytest.mark.parametrize(
     "crash_at",
-    ["after_call:final_bill", "after_call:profile", "before_call:network", "after_call:network",
-     "before_call:refund", "after_call:refund", "after_call:notice"],
-)  # fmt: skip
+    [
+        "after_call:final_bill",
+        "after_call:profile",
+        "before_call:network",
+        "after_call:network",
+        "before_call:refund",
+        "after_call:refund",
+        "after_call:notice",
+    ],
+)
 def test_a_worker_killed_mid_step_is_replaced_and_nothing_happens_twice(
     make_context, crash_at: str
 ) -> None:

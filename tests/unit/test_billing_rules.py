@@ -24,11 +24,15 @@ def test_a_billing_cycle_starts_on_the_billing_day_at_or_before_the_moment() -> 
     moment = datetime(2026, 11, 23, 12, tzinfo=UTC)
     assert cycle_start_on_or_before(moment, 1) == datetime(2026, 11, 1, tzinfo=UTC)
     assert cycle_start_on_or_before(moment, 25) == datetime(2026, 10, 25, tzinfo=UTC)
-    assert cycle_start_on_or_before(datetime(2026, 1, 5, tzinfo=UTC), 10) == datetime(2025, 12, 10, tzinfo=UTC)
+    assert cycle_start_on_or_before(datetime(2026, 1, 5, tzinfo=UTC), 10) == datetime(
+        2025, 12, 10, tzinfo=UTC
+    )
 
 
 def test_billing_day_31_falls_on_the_last_day_of_short_months() -> None:
-    assert next_cycle_start(datetime(2027, 1, 31, tzinfo=UTC), 31) == datetime(2027, 2, 28, tzinfo=UTC)
+    assert next_cycle_start(datetime(2027, 1, 31, tzinfo=UTC), 31) == datetime(
+        2027, 2, 28, tzinfo=UTC
+    )
 
 
 def test_the_fee_is_prorated_by_the_second_within_the_cycle() -> None:
@@ -67,10 +71,10 @@ def test_an_operator_without_refunds_refunds_nothing() -> None:
     assert settle(Balance(rub(5000), rub(0)), rub(100), refunds_allowed=False).refund == rub(0)
 
 
-@given(
-    st.integers(-10**7, 10**7), st.integers(0, 10**7), st.integers(0, 10**7), st.booleans()
-)
-def test_settlement_accounts_for_every_kopek(cash: int, bonus: int, bill: int, refunds: bool) -> None:
+@given(st.integers(-(10**7), 10**7), st.integers(0, 10**7), st.integers(0, 10**7), st.booleans())
+def test_settlement_accounts_for_every_kopek(
+    cash: int, bonus: int, bill: int, refunds: bool
+) -> None:
     result = settle(Balance(rub(cash), rub(bonus)), rub(bill), refunds_allowed=refunds)
     assert result.bonus_used + result.cash_used == rub(bill)
     assert result.bonus_used + result.bonus_forfeited == rub(bonus)

@@ -41,9 +41,13 @@ def test_an_eid_must_have_32_digits_and_valid_check_digits() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("+7 916 000-00-01", "+79160000001"), ("8 (916) 000 00 01", "+79160000001"),
-     ("0079160000001", "+79160000001"), ("+86 138 0013 8000", "+8613800138000")],
-)  # fmt: skip
+    [
+        ("+7 916 000-00-01", "+79160000001"),
+        ("8 (916) 000 00 01", "+79160000001"),
+        ("0079160000001", "+79160000001"),
+        ("+86 138 0013 8000", "+8613800138000"),
+    ],
+)
 def test_phone_numbers_are_normalised_to_e164(raw: str, expected: str) -> None:
     assert Msisdn.parse(raw).value == expected
 

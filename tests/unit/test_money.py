@@ -41,6 +41,8 @@ def test_proration_rounds_half_up_to_the_minor_unit() -> None:
     st.integers(min_value=0, max_value=10**6),
     st.integers(min_value=1, max_value=10**6),
 )
-def test_proration_never_exceeds_the_whole_nor_goes_negative(fee: int, used: int, length: int) -> None:
+def test_proration_never_exceeds_the_whole_nor_goes_negative(
+    fee: int, used: int, length: int
+) -> None:
     part = prorate(Money(fee, "RUB"), used, length)
     assert 0 <= part.minor <= fee

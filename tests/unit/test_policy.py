@@ -47,7 +47,11 @@ def test_no_refund_has_no_payout_route() -> None:
 
 
 def test_final_cancellation_statuses_have_no_way_out() -> None:
-    for status in (CancellationStatus.COMPLETED, CancellationStatus.UNDONE, CancellationStatus.EXPIRED):
+    for status in (
+        CancellationStatus.COMPLETED,
+        CancellationStatus.UNDONE,
+        CancellationStatus.EXPIRED,
+    ):
         assert status.is_final
         assert not TRANSITIONS[status]
 

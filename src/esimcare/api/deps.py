@@ -40,8 +40,9 @@ def authenticated(
     of another operator is refused like a wrong one (resolve_session checks the tenant)."""
     token = _bearer_token(authorization)
     with transaction(ctx.sessions) as session:
-        return resolve_session(session, policy.operator_id, token, ctx.clock.now(),
-                               ctx.settings.limits)  # fmt: skip
+        return resolve_session(
+            session, policy.operator_id, token, ctx.clock.now(), ctx.settings.limits
+        )
 
 
 AuthDep = Annotated[Authenticated, Depends(authenticated)]

@@ -29,15 +29,25 @@ class IdempotentCall:
 
     @classmethod
     def of(
-        cls, ctx: Context, key: str | None, *, operator_id: str, customer_id: int, path: str,
+        cls,
+        ctx: Context,
+        key: str | None,
+        *,
+        operator_id: str,
+        customer_id: int,
+        path: str,
         body: BaseModel,
-    ) -> IdempotentCall:  # fmt: skip
+    ) -> IdempotentCall:
         if key is None:
             raise IdempotencyKeyMissingError()
         store = IdempotencyStore(ctx.sessions, ctx.clock, ctx.settings.limits.idempotency_ttl_s)
         canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
-        return cls(store=store, scope=f"{operator_id}:{customer_id}:POST {path}", key=key,
-                   request_hash=store.request_hash("POST", path, canonical))  # fmt: skip
+        return cls(
+            store=store,
+            scope=f"{operator_id}:{customer_id}:POST {path}",
+            key=key,
+            request_hash=store.request_hash("POST", path, canonical),
+        )
 
     def start(self) -> StoredResponse | None:
         """The stored answer to replay, or None when this request owns the key and runs."""

@@ -21,9 +21,15 @@ _HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-la
 
 
 def problem(
-    request: Request, *, status: int, code: str, title: str, detail: str,
-    extra: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
-) -> Response:  # fmt: skip
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     """The one renderer; extension members never overwrite the standard ones."""
     body = {
         **jsonable_encoder(dict(extra or {})),
@@ -49,28 +55,48 @@ def problem_for_error(request: Request, error: DomainError) -> Response:
         headers["Retry-After"] = str(retry_after)
     if error.status == HTTPStatus.UNAUTHORIZED:
         headers["WWW-Authenticate"] = "Bearer"
-    return problem(request, status=error.status, code=error.code, title=error.title,
-                   detail=error.detail, extra=error.extra, headers=headers)  # fmt: skip
+    return problem(
+        request,
+        status=error.status,
+        code=error.code,
+        title=error.title,
+        detail=error.detail,
+        extra=error.extra,
+        headers=headers,
+    )
 
 
 def problem_for_validation(request: Request, error: RequestValidationError) -> Response:
     """Unparseable JSON is 400; JSON of the wrong shape is 422 with each field's complaint."""
     errors = error.errors()
     if any(item.get("type") == "json_invalid" for item in errors):
-        return problem(request, status=400, code="malformed-json", title="Malformed JSON",
-                       detail="The request body is not valid JSON.")  # fmt: skip
-    return problem(request, status=422, code="invalid-input", title="Invalid input",
-                   detail="Some fields are missing or have the wrong type.",
-                   extra={"errors": _field_errors(errors)})  # fmt: skip
+        return problem(
+            request,
+            status=400,
+            code="malformed-json",
+            title="Malformed JSON",
+            detail="The request body is not valid JSON.",
+        )
+    return problem(
+        request,
+        status=422,
+        code="invalid-input",
+        title="Invalid input",
+        detail="Some fields are missing or have the wrong type.",
+        extra={"errors": _field_errors(errors)},
+    )
 
 
 def _field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     # The offending input is left out on purpose: it may be a password.
     return [
-        {"loc": [part for part in item.get("loc", ()) if isinstance(part, str | int)],
-         "msg": str(item.get("msg", "")), "type": str(item.get("type", ""))}
+        {
+            "loc": [part for part in item.get("loc", ()) if isinstance(part, str | int)],
+            "msg": str(item.get("msg", "")),
+            "type": str(item.get("type", "")),
+        }
         for item in errors
-    ]  # fmt: skip
+    ]
 
 
 def problem_for_http(request: Request, error: StarletteHTTPException) -> Response:
@@ -81,5 +107,6 @@ def problem_for_http(request: Request, error: StarletteHTTPException) -> Respons
         phrase = "Error"
     code = _HTTP_CODES.get(status, phrase.lower().replace(" ", "-"))
     detail = str(error.detail) if error.detail else phrase
-    return problem(request, status=status, code=code, title=phrase, detail=detail,
-                   headers=error.headers)  # fmt: skip
+    return problem(
+        request, status=status, code=code, title=phrase, detail=detail, headers=error.headers
+    )

@@ -32,12 +32,19 @@ def plan_name(plan: Plan, language: str) -> str:
 def esim_out(view: EsimView, language: str) -> schemas.EsimOut:
     esim, plan = view.esim, view.plan
     return schemas.EsimOut(
-        id=esim.id, iccid=esim.iccid, msisdn=esim.msisdn, label=esim.label,
-        status=esim.status.value, profile_state=esim.profile_state.value,
-        plan=schemas.PlanOut(code=plan.code, name=plan_name(plan, language),
-                             monthly_fee=money(plan.monthly_fee_minor, plan.currency)),
+        id=esim.id,
+        iccid=esim.iccid,
+        msisdn=esim.msisdn,
+        label=esim.label,
+        status=esim.status.value,
+        profile_state=esim.profile_state.value,
+        plan=schemas.PlanOut(
+            code=plan.code,
+            name=plan_name(plan, language),
+            monthly_fee=money(plan.monthly_fee_minor, plan.currency),
+        ),
         balance=schemas.BalanceOut.model_validate(view.balance.to_json()),
-    )  # fmt: skip
+    )
 
 
 def reasons_out(policy: Policy, language: str) -> schemas.ReasonList:
@@ -47,9 +54,13 @@ def reasons_out(policy: Policy, language: str) -> schemas.ReasonList:
 
 
 def operator_out(policy: Policy, language: str) -> schemas.OperatorOut:
-    return schemas.OperatorOut(id=policy.operator_id, name=policy.name, hotline=policy.hotline,
-                               hotline_hours=policy.hours(language),
-                               support_email=policy.support_email)  # fmt: skip
+    return schemas.OperatorOut(
+        id=policy.operator_id,
+        name=policy.name,
+        hotline=policy.hotline,
+        hotline_hours=policy.hours(language),
+        support_email=policy.support_email,
+    )
 
 
 def quote_out(quote: dict[str, Any], language: str) -> schemas.QuoteOut:
@@ -91,43 +102,63 @@ def load_details(session: Session, cancellation: Cancellation) -> CancellationDe
 def cancellation_out(details: CancellationDetails, language: str) -> schemas.CancellationOut:
     c = details.cancellation
     return schemas.CancellationOut(
-        id=c.id, reference=c.reference, status=c.status.value, reason=c.reason,
-        esim_id=c.esim_id, quote=quote_out(c.quote, language),
+        id=c.id,
+        reference=c.reference,
+        status=c.status.value,
+        reason=c.reason,
+        esim_id=c.esim_id,
+        quote=quote_out(c.quote, language),
         steps=[step_out(step) for step in details.steps],
-        refund=refund_out(details.refund), final_bill=bill_out(details.bill),
-        failure_reason=c.failure_reason, created_at=iso(c.created_at),
+        refund=refund_out(details.refund),
+        final_bill=bill_out(details.bill),
+        failure_reason=c.failure_reason,
+        created_at=iso(c.created_at),
         completed_at=iso(c.completed_at) if c.completed_at else None,
         effective_at=iso(c.effective_at),
         device_instructions=device_out(language) if details.esim.profile_state.on_device else None,
-    )  # fmt: skip
+    )
 
 
 def step_out(step: CancellationStep) -> schemas.StepOut:
-    return schemas.StepOut(name=step.name.value, status=step.status.value, attempts=step.attempts,
-                           outcome=step.outcome, last_error=step.last_error,
-                           finished_at=iso(step.finished_at) if step.finished_at else None)  # fmt: skip
+    return schemas.StepOut(
+        name=step.name.value,
+        status=step.status.value,
+        attempts=step.attempts,
+        outcome=step.outcome,
+        last_error=step.last_error,
+        finished_at=iso(step.finished_at) if step.finished_at else None,
+    )
 
 
 def refund_out(refund: Refund | None) -> schemas.RefundOut | None:
     if refund is None:
         return None
     amount = Money(refund.amount_minor, refund.currency)
-    return schemas.RefundOut(amount=amount.amount_text(), currency=amount.currency,
-                             status=refund.status.value, route=refund.route,
-                             destination=masked_number(refund.destination) or None)  # fmt: skip
+    return schemas.RefundOut(
+        amount=amount.amount_text(),
+        currency=amount.currency,
+        status=refund.status.value,
+        route=refund.route,
+        destination=masked_number(refund.destination) or None,
+    )
 
 
 def bill_out(bill: Bill | None) -> schemas.FinalBillOut | None:
     if bill is None:
         return None
     total = Money(bill.total_minor, bill.currency)
-    return schemas.FinalBillOut(amount=total.amount_text(), currency=total.currency,
-                                fee=money(bill.fee_minor, bill.currency),
-                                usage=money(bill.usage_minor, bill.currency),
-                                period_start=iso(bill.period_start),
-                                period_end=iso(bill.period_end), issued_at=iso(bill.issued_at))  # fmt: skip
+    return schemas.FinalBillOut(
+        amount=total.amount_text(),
+        currency=total.currency,
+        fee=money(bill.fee_minor, bill.currency),
+        usage=money(bill.usage_minor, bill.currency),
+        period_start=iso(bill.period_start),
+        period_end=iso(bill.period_end),
+        issued_at=iso(bill.issued_at),
+    )
 
 
 def device_out(language: str) -> schemas.DeviceInstructions:
-    return schemas.DeviceInstructions(ios=list(device_steps("ios", language)),
-                                      android=list(device_steps("android", language)))  # fmt: skip
+    return schemas.DeviceInstructions(
+        ios=list(device_steps("ios", language)), android=list(device_steps("android", language))
+    )

@@ -27,9 +27,16 @@ def create_session(
 ) -> SessionOut:
     """The same 401 for an unknown login and a wrong password."""
     with transaction(ctx.sessions) as session:
-        _, issued = log_in(session, policy.operator_id, body.login, body.password,
-                           now=ctx.clock.now(), limits=ctx.settings.limits,
-                           ip=client_ip(request), user_agent=user_agent(request))  # fmt: skip
+        _, issued = log_in(
+            session,
+            policy.operator_id,
+            body.login,
+            body.password,
+            now=ctx.clock.now(),
+            limits=ctx.settings.limits,
+            ip=client_ip(request),
+            user_agent=user_agent(request),
+        )
     response.headers["Cache-Control"] = "no-store"
     return SessionOut(token=issued.token, expires_at=iso(issued.expires_at))
 

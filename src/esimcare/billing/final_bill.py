@@ -50,8 +50,9 @@ def next_cycle_start(cycle_start: datetime, billing_day: int) -> datetime:
 def _billing_date(year: int, month: int, day: int, like: datetime) -> datetime:
     # Billing day 31 in a 30-day month falls on the 30th.
     last = calendar.monthrange(year, month)[1]
-    return like.replace(year=year, month=month, day=min(day, last), hour=0, minute=0, second=0,
-                        microsecond=0)  # fmt: skip
+    return like.replace(
+        year=year, month=month, day=min(day, last), hour=0, minute=0, second=0, microsecond=0
+    )
 
 
 def prorated_fee(plan: Plan, start: datetime, end: datetime) -> Money:
@@ -80,7 +81,9 @@ def unbilled_usage(session: Session, esim_id: int, until: datetime, currency: st
     return Money(int(amount or 0), currency)
 
 
-def compute_final_bill(session: Session, esim: Esim, plan: Plan, effective_at: datetime) -> FinalBill:
+def compute_final_bill(
+    session: Session, esim: Esim, plan: Plan, effective_at: datetime
+) -> FinalBill:
     start = esim.billed_until
     end = max(effective_at, start)
     return FinalBill(

@@ -37,9 +37,17 @@ def balance_of(session: Session, esim_id: int, currency: str) -> Balance:
 
 
 def post(
-    session: Session, esim: Esim, *, kind: EntryKind, cash: Money, bonus: Money,
-    description: str, now: datetime, reference: str | None = None, source: str | None = None,
-) -> LedgerEntry:  # fmt: skip
+    session: Session,
+    esim: Esim,
+    *,
+    kind: EntryKind,
+    cash: Money,
+    bonus: Money,
+    description: str,
+    now: datetime,
+    reference: str | None = None,
+    source: str | None = None,
+) -> LedgerEntry:
     entry = LedgerEntry(
         operator_id=esim.operator_id,
         esim_id=esim.id,

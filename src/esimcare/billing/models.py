@@ -61,9 +61,7 @@ class Bill(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"))
     esim_id: Mapped[int] = mapped_column(ForeignKey("esims.id"), index=True)
-    cancellation_id: Mapped[int | None] = mapped_column(
-        ForeignKey("cancellations.id"), unique=True
-    )
+    cancellation_id: Mapped[int | None] = mapped_column(ForeignKey("cancellations.id"), unique=True)
     period_start: Mapped[datetime] = mapped_column(UtcDateTime)
     period_end: Mapped[datetime] = mapped_column(UtcDateTime)
     fee_minor: Mapped[int] = mapped_column(Integer)

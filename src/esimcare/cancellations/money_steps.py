@@ -43,9 +43,14 @@ class RefundStep:
             refund = self._create(session, run)
         if refund.status is not RefundStatus.PENDING:
             return None
-        return PayoutCall(refund.id, refund.idempotency_key, Money(refund.amount_minor, refund.currency),
-                          RefundRoute(refund.route), refund.destination,
-                          f"refund {run.cancellation.reference}")  # fmt: skip
+        return PayoutCall(
+            refund.id,
+            refund.idempotency_key,
+            Money(refund.amount_minor, refund.currency),
+            RefundRoute(refund.route),
+            refund.destination,
+            f"refund {run.cancellation.reference}",
+        )
 
     def _create(self, session: Session, run: StepInput) -> Refund:
         esim, cancellation = run.esim, run.cancellation
@@ -55,12 +60,18 @@ class RefundStep:
         cash = balance_of(session, esim.id, plan.currency).cash
         due = policy.refund_route is not RefundRoute.NONE and cash.minor > 0
         destination = self._destination(session, run, policy.refund_route) if due else None
-        refund = Refund(operator_id=esim.operator_id, cancellation_id=cancellation.id, esim_id=esim.id,
-                        amount_minor=cash.minor if due else 0, currency=plan.currency,
-                        route=policy.refund_route.value, destination=destination or "",
-                        idempotency_key=f"esimcare-refund-{esim.operator_id}-{cancellation.reference}",
-                        status=RefundStatus.PENDING if due and destination else RefundStatus.NOT_DUE,
-                        created_at=run.now)  # fmt: skip
+        refund = Refund(
+            operator_id=esim.operator_id,
+            cancellation_id=cancellation.id,
+            esim_id=esim.id,
+            amount_minor=cash.minor if due else 0,
+            currency=plan.currency,
+            route=policy.refund_route.value,
+            destination=destination or "",
+            idempotency_key=f"esimcare-refund-{esim.operator_id}-{cancellation.reference}",
+            status=RefundStatus.PENDING if due and destination else RefundStatus.NOT_DUE,
+            created_at=run.now,
+        )
         session.add(refund)
         session.flush()
         return refund
@@ -78,9 +89,13 @@ class RefundStep:
             return None
         route = prepared.route.payout_route
         assert route is not None
-        return self.ctx.payouts.payout(idempotency_key=prepared.key, amount=prepared.amount,
-                                       route=route, destination=prepared.destination,
-                                       description=prepared.description)  # fmt: skip
+        return self.ctx.payouts.payout(
+            idempotency_key=prepared.key,
+            amount=prepared.amount,
+            route=route,
+            destination=prepared.destination,
+            description=prepared.description,
+        )
 
     def record(self, session: Session, run: StepInput, result: PayoutReceipt | None) -> str:
         refund = session.scalar(select(Refund).where(Refund.cancellation_id == run.cancellation.id))
@@ -90,9 +105,16 @@ class RefundStep:
         refund.status = RefundStatus.SUCCEEDED
         refund.provider_reference = result.reference
         refund.completed_at = run.now
-        post(session, run.esim, kind=EntryKind.REFUND, cash=-Money(refund.amount_minor, refund.currency),
-             bonus=Money.zero(refund.currency), description=f"refund {run.cancellation.reference}",
-             now=run.now, reference=f"refund:{run.cancellation.id}")  # fmt: skip
+        post(
+            session,
+            run.esim,
+            kind=EntryKind.REFUND,
+            cash=-Money(refund.amount_minor, refund.currency),
+            bonus=Money.zero(refund.currency),
+            description=f"refund {run.cancellation.reference}",
+            now=run.now,
+            reference=f"refund:{run.cancellation.id}",
+        )
         return "refunded"
 
 
@@ -119,12 +141,16 @@ class NoticeStep:
         if run.esim.profile_state.on_device:
             device = render("delete_on_device_hint", customer.language)[1]
         notify_all_channels(
-            session, customer, template="cancellation_completed",
-            event_key=f"cancellation:{run.cancellation.id}:completed", now=run.now,
-            operator_name=self.ctx.policy(customer.operator_id).name, msisdn=run.esim.msisdn,
+            session,
+            customer,
+            template="cancellation_completed",
+            event_key=f"cancellation:{run.cancellation.id}:completed",
+            now=run.now,
+            operator_name=self.ctx.policy(customer.operator_id).name,
+            msisdn=run.esim.msisdn,
             reference=run.cancellation.reference,
             bill=Money(bill.total_minor if bill else 0, currency).display(locale),
             refund=Money(refund.amount_minor if refund else 0, currency).display(locale),
             device=device,
-        )  # fmt: skip
+        )
         return "notified"

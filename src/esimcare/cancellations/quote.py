@@ -57,12 +57,19 @@ def effective_time(policy: Policy, now: datetime) -> datetime:
 
 
 def compute_quote(
-    session: Session, policy: Policy, customer: Customer, esim: Esim, plan: Plan,
-    effective_at: datetime, refund_to: str | None = None,
-) -> Quote:  # fmt: skip
+    session: Session,
+    policy: Policy,
+    customer: Customer,
+    esim: Esim,
+    plan: Plan,
+    effective_at: datetime,
+    refund_to: str | None = None,
+) -> Quote:
     balance = balance_of(session, esim.id, plan.currency)
     bill = compute_final_bill(session, esim, plan, effective_at)
-    settlement = settle(balance, bill.total, refunds_allowed=policy.refund_route is not RefundRoute.NONE)
+    settlement = settle(
+        balance, bill.total, refunds_allowed=policy.refund_route is not RefundRoute.NONE
+    )
     return Quote(
         effective_at=effective_at,
         number_quarantine_until=effective_at + timedelta(days=policy.number_quarantine_days),

@@ -66,30 +66,47 @@ def quote_for(
     policy = ctx.policy(customer.operator_id)
     view = get_esim(session, customer.operator_id, customer.id, esim_id)
     now = ctx.clock.now()
-    return compute_quote(session, policy, customer, view.esim, view.plan,
-                         effective_time(policy, now), refund_to)  # fmt: skip
+    return compute_quote(
+        session, policy, customer, view.esim, view.plan, effective_time(policy, now), refund_to
+    )
 
 
 def request_cancellation(
-    session: Session, ctx: Context, customer: Customer, esim_id: int, *, reason: str,
-    comment: str | None = None, refund_to: str | None = None, ip: str | None = None,
-) -> Requested:  # fmt: skip
+    session: Session,
+    ctx: Context,
+    customer: Customer,
+    esim_id: int,
+    *,
+    reason: str,
+    comment: str | None = None,
+    refund_to: str | None = None,
+    ip: str | None = None,
+) -> Requested:
     policy = ctx.policy(customer.operator_id)
     now = ctx.clock.now()
     view = get_esim(session, customer.operator_id, customer.id, esim_id)
     refund_to = _check_request(session, policy, customer, view, reason, refund_to)
-    quote = compute_quote(session, policy, customer, view.esim, view.plan,
-                          effective_time(policy, now), refund_to)  # fmt: skip
+    quote = compute_quote(
+        session, policy, customer, view.esim, view.plan, effective_time(policy, now), refund_to
+    )
     if quote.debt_before.minor > 0 and policy.debt_blocks_cancellation:
         raise DebtOutstandingError(
             f"pay the debt of {quote.debt_before.amount_text()} {quote.debt_before.currency} first",
             debt=quote.debt_before.to_json(),
         )
     cancellation = Cancellation(
-        reference=_new_reference(), operator_id=customer.operator_id, customer_id=customer.id,
-        esim_id=view.esim.id, status=CancellationStatus.AWAITING_VERIFICATION, reason=reason, comment=comment, refund_to=refund_to,
-        quote=quote.to_json(), effective_at=quote.effective_at, created_at=now,
-    )  # fmt: skip
+        reference=_new_reference(),
+        operator_id=customer.operator_id,
+        customer_id=customer.id,
+        esim_id=view.esim.id,
+        status=CancellationStatus.AWAITING_VERIFICATION,
+        reason=reason,
+        comment=comment,
+        refund_to=refund_to,
+        quote=quote.to_json(),
+        effective_at=quote.effective_at,
+        created_at=now,
+    )
     try:
         with session.begin_nested():
             session.add(cancellation)
@@ -98,12 +115,24 @@ def request_cancellation(
         # Another request won the race for this eSIM; the partial unique index said so.
         raise CancellationInProgressError() from None
     record_start(session, cancellation, actor=f"customer:{customer.id}", now=now, note=reason)
-    enqueue(session, kind=EXPIRE_JOB, payload={"cancellation_id": cancellation.id}, now=now,
-            run_after=now + timedelta(seconds=ctx.settings.limits.verification_window_s),
-            dedupe_key=f"expire:{cancellation.id}")  # fmt: skip
-    record(session, operator_id=customer.operator_id, actor=f"customer:{customer.id}",
-           action="cancellation.requested", subject=f"cancellation:{cancellation.reference}",
-           at=now, ip=ip, data={"esim_id": view.esim.id, "reason": reason})  # fmt: skip
+    enqueue(
+        session,
+        kind=EXPIRE_JOB,
+        payload={"cancellation_id": cancellation.id},
+        now=now,
+        run_after=now + timedelta(seconds=ctx.settings.limits.verification_window_s),
+        dedupe_key=f"expire:{cancellation.id}",
+    )
+    record(
+        session,
+        operator_id=customer.operator_id,
+        actor=f"customer:{customer.id}",
+        action="cancellation.requested",
+        subject=f"cancellation:{cancellation.reference}",
+        at=now,
+        ip=ip,
+        data={"esim_id": view.esim.id, "reason": reason},
+    )
     code = None
     if VerificationMethod.SMS in policy.verification_methods:
         code = _issue_code(session, ctx, customer, cancellation, now)
@@ -111,9 +140,13 @@ def request_cancellation(
 
 
 def _check_request(
-    session: Session, policy: Policy, customer: Customer, view: EsimView, reason: str,
+    session: Session,
+    policy: Policy,
+    customer: Customer,
+    view: EsimView,
+    reason: str,
     refund_to: str | None,
-) -> str | None:  # fmt: skip
+) -> str | None:
     if customer.cancellation_lock:
         raise AccountLockedError("lift the account's cancellation lock first (hotline or office)")
     if policy.reason(reason) is None:
@@ -150,9 +183,16 @@ def _issue_code(
     session: Session, ctx: Context, customer: Customer, cancellation: Cancellation, now: datetime
 ) -> IssuedCode:
     # The code goes to the account's verified contact number, never to a number typed now.
-    return issue_code(session, customer, purpose=CODE_PURPOSE, subject=str(cancellation.id),
-                      destination=customer.phone, now=now, limits=ctx.settings.limits,
-                      key=ctx.settings.secret_key)  # fmt: skip
+    return issue_code(
+        session,
+        customer,
+        purpose=CODE_PURPOSE,
+        subject=str(cancellation.id),
+        destination=customer.phone,
+        now=now,
+        limits=ctx.settings.limits,
+        key=ctx.settings.secret_key,
+    )
 
 
 def resend_code(
@@ -170,11 +210,17 @@ def deliver_code(
 ) -> None:
     """Sent straight after commit rather than through the notice outbox, so the code itself
     is never stored in clear; if sending fails the customer asks for a new code."""
-    _, body = render("verification_code", customer.language,
-                     operator=ctx.policy(customer.operator_id).name, code=code.code,
-                     msisdn=msisdn, minutes=ctx.settings.limits.code_lifetime_s // 60)  # fmt: skip
-    ctx.sms.send(to=customer.phone, body=body,
-                 message_key=f"otp:{cancellation.id}:{digest(code.code)[:12]}")  # fmt: skip
+    _, body = render(
+        "verification_code",
+        customer.language,
+        operator=ctx.policy(customer.operator_id).name,
+        code=code.code,
+        msisdn=msisdn,
+        minutes=ctx.settings.limits.code_lifetime_s // 60,
+    )
+    ctx.sms.send(
+        to=customer.phone, body=body, message_key=f"otp:{cancellation.id}:{digest(code.code)[:12]}"
+    )
 
 
 def get_cancellation(session: Session, customer: Customer, cancellation_id: int) -> Cancellation:
@@ -188,7 +234,9 @@ def get_cancellation(session: Session, customer: Customer, cancellation_id: int)
     return cancellation
 
 
-def _awaiting(session: Session, ctx: Context, customer: Customer, cancellation_id: int) -> Cancellation:
+def _awaiting(
+    session: Session, ctx: Context, customer: Customer, cancellation_id: int
+) -> Cancellation:
     cancellation = get_cancellation(session, customer, cancellation_id)
     now = ctx.clock.now()
     if cancellation.status is CancellationStatus.AWAITING_VERIFICATION and now >= (
@@ -202,9 +250,15 @@ def _awaiting(session: Session, ctx: Context, customer: Customer, cancellation_i
 
 
 def verify(
-    session: Session, ctx: Context, customer: Customer, cancellation_id: int, *, method: str,
-    secret: str, ip: str | None = None,
-) -> Cancellation:  # fmt: skip
+    session: Session,
+    ctx: Context,
+    customer: Customer,
+    cancellation_id: int,
+    *,
+    method: str,
+    secret: str,
+    ip: str | None = None,
+) -> Cancellation:
     policy = ctx.policy(customer.operator_id)
     try:
         chosen = VerificationMethod(method)
@@ -216,30 +270,55 @@ def verify(
     now = ctx.clock.now()
     limits = ctx.settings.limits
     if chosen is VerificationMethod.SMS:
-        check_code(session, customer, purpose=CODE_PURPOSE, subject=str(cancellation.id),
-                   code=secret, now=now, limits=limits, key=ctx.settings.secret_key)  # fmt: skip
+        check_code(
+            session,
+            customer,
+            purpose=CODE_PURPOSE,
+            subject=str(cancellation.id),
+            code=secret,
+            now=now,
+            limits=limits,
+            key=ctx.settings.secret_key,
+        )
     elif not check_password(session, customer, secret, now=now, limits=limits):
         raise WrongCodeError("the password is wrong")
     cancellation.verification_method = chosen.value
     cancellation.verified_at = now
-    record(session, operator_id=customer.operator_id, actor=f"customer:{customer.id}",
-           action="cancellation.verified", subject=f"cancellation:{cancellation.reference}",
-           at=now, ip=ip, data={"method": chosen.value})  # fmt: skip
+    record(
+        session,
+        operator_id=customer.operator_id,
+        actor=f"customer:{customer.id}",
+        action="cancellation.verified",
+        subject=f"cancellation:{cancellation.reference}",
+        at=now,
+        ip=ip,
+        data={"method": chosen.value},
+    )
     _schedule(session, ctx, customer, cancellation, policy, now)
     return cancellation
 
 
 def _schedule(
-    session: Session, ctx: Context, customer: Customer, cancellation: Cancellation,
-    policy: Policy, now: datetime,
-) -> None:  # fmt: skip
+    session: Session,
+    ctx: Context,
+    customer: Customer,
+    cancellation: Cancellation,
+    policy: Policy,
+    now: datetime,
+) -> None:
     actor = f"customer:{customer.id}"
     move(session, cancellation, CancellationStatus.SCHEDULED, actor=actor, now=now)
     esim = view_esim(session, cancellation)
     move_esim(esim, EsimStatus.CANCELLATION_PENDING)
     for position, name in enumerate(STEP_ORDER):
-        session.add(CancellationStep(cancellation_id=cancellation.id, name=name,
-                                     position=position, status=StepStatus.PENDING))  # fmt: skip
+        session.add(
+            CancellationStep(
+                cancellation_id=cancellation.id,
+                name=name,
+                position=position,
+                status=StepStatus.PENDING,
+            )
+        )
     undo_text = ""
     if policy.has_grace_period:
         token = new_token()
@@ -248,14 +327,27 @@ def _schedule(
         undo_text = render("undo_hint", customer.language, link=link)[1]
     if cancellation.effective_at <= now:
         move(session, cancellation, CancellationStatus.PROCESSING, actor="system", now=now)
-    enqueue(session, kind=STEP_JOB, payload={"cancellation_id": cancellation.id}, now=now,
-            run_after=max(cancellation.effective_at, now),
-            dedupe_key=f"cancellation:{cancellation.id}:start")  # fmt: skip
-    notify_all_channels(session, customer, template="cancellation_requested",
-                        event_key=f"cancellation:{cancellation.id}:requested", now=now,
-                        operator_name=policy.name, msisdn=esim.msisdn,
-                        reference=cancellation.reference, effective=iso(cancellation.effective_at),
-                        undo=undo_text, hotline=policy.hotline)  # fmt: skip
+    enqueue(
+        session,
+        kind=STEP_JOB,
+        payload={"cancellation_id": cancellation.id},
+        now=now,
+        run_after=max(cancellation.effective_at, now),
+        dedupe_key=f"cancellation:{cancellation.id}:start",
+    )
+    notify_all_channels(
+        session,
+        customer,
+        template="cancellation_requested",
+        event_key=f"cancellation:{cancellation.id}:requested",
+        now=now,
+        operator_name=policy.name,
+        msisdn=esim.msisdn,
+        reference=cancellation.reference,
+        effective=iso(cancellation.effective_at),
+        undo=undo_text,
+        hotline=policy.hotline,
+    )
 
 
 def view_esim(session: Session, cancellation: Cancellation) -> Esim:
@@ -275,14 +367,27 @@ def undo(
     move(session, cancellation, CancellationStatus.UNDONE, actor=actor, now=now)
     esim = view_esim(session, cancellation)
     move_esim(esim, EsimStatus.ACTIVE)
-    record(session, operator_id=cancellation.operator_id, actor=actor, action="cancellation.undone",
-           subject=f"cancellation:{cancellation.reference}", at=now, ip=ip)  # fmt: skip
+    record(
+        session,
+        operator_id=cancellation.operator_id,
+        actor=actor,
+        action="cancellation.undone",
+        subject=f"cancellation:{cancellation.reference}",
+        at=now,
+        ip=ip,
+    )
     customer = session.get(Customer, cancellation.customer_id)
     assert customer is not None
-    notify_all_channels(session, customer, template="cancellation_undone",
-                        event_key=f"cancellation:{cancellation.id}:undone", now=now,
-                        operator_name=ctx.policy(cancellation.operator_id).name,
-                        msisdn=esim.msisdn, reference=cancellation.reference)  # fmt: skip
+    notify_all_channels(
+        session,
+        customer,
+        template="cancellation_undone",
+        event_key=f"cancellation:{cancellation.id}:undone",
+        now=now,
+        operator_name=ctx.policy(cancellation.operator_id).name,
+        msisdn=esim.msisdn,
+        reference=cancellation.reference,
+    )
     return cancellation
 
 
@@ -300,8 +405,14 @@ def find_by_undo_token(session: Session, operator_id: str, token: str) -> Cancel
 def expire(session: Session, ctx: Context, cancellation_id: int) -> None:
     cancellation = session.get(Cancellation, cancellation_id)
     if cancellation is not None and cancellation.status is CancellationStatus.AWAITING_VERIFICATION:
-        move(session, cancellation, CancellationStatus.EXPIRED, actor="system", now=ctx.clock.now(),
-             note="not verified in time")  # fmt: skip
+        move(
+            session,
+            cancellation,
+            CancellationStatus.EXPIRED,
+            actor="system",
+            now=ctx.clock.now(),
+            note="not verified in time",
+        )
 
 
 def steps_of(session: Session, cancellation_id: int) -> list[CancellationStep]:

@@ -20,7 +20,6 @@ from esimcare.billing.ledger import balance_of, post
 from esimcare.billing.models import Bill, EntryKind, UsageRecord
 from esimcare.billing.settlement import settle
 from esimcare.cancellations.models import Cancellation, NumberQuarantine
-from esimcare.cancellations.states import StepName
 from esimcare.context import Context
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import ProfileState
@@ -69,28 +68,56 @@ class FinalBillStep:
         plan = session.get(Plan, esim.plan_id)
         assert plan is not None
         bill = compute_final_bill(session, esim, plan, cancellation.effective_at)
-        row = Bill(operator_id=esim.operator_id, esim_id=esim.id, cancellation_id=cancellation.id,
-                   period_start=bill.period_start, period_end=bill.period_end,
-                   fee_minor=bill.fee.minor, usage_minor=bill.usage.minor,
-                   total_minor=bill.total.minor, currency=plan.currency, issued_at=run.now)  # fmt: skip
+        row = Bill(
+            operator_id=esim.operator_id,
+            esim_id=esim.id,
+            cancellation_id=cancellation.id,
+            period_start=bill.period_start,
+            period_end=bill.period_end,
+            fee_minor=bill.fee.minor,
+            usage_minor=bill.usage.minor,
+            total_minor=bill.total.minor,
+            currency=plan.currency,
+            issued_at=run.now,
+        )
         session.add(row)
         session.flush()
         session.execute(
             update(UsageRecord)
-            .where(UsageRecord.esim_id == esim.id, UsageRecord.bill_id.is_(None),
-                   UsageRecord.occurred_at <= bill.period_end)  # fmt: skip
+            .where(
+                UsageRecord.esim_id == esim.id,
+                UsageRecord.bill_id.is_(None),
+                UsageRecord.occurred_at <= bill.period_end,
+            )
             .values(bill_id=row.id)
         )
         policy = self.ctx.policy(esim.operator_id)
-        settlement = settle(balance_of(session, esim.id, plan.currency), bill.total,
-                            refunds_allowed=policy.refund_route is not RefundRoute.NONE)  # fmt: skip
-        post(session, esim, kind=EntryKind.FINAL_BILL, cash=-settlement.cash_used,
-             bonus=-settlement.bonus_used, description=f"final bill {cancellation.reference}",
-             now=run.now, reference=f"final-bill:{cancellation.id}")  # fmt: skip
+        settlement = settle(
+            balance_of(session, esim.id, plan.currency),
+            bill.total,
+            refunds_allowed=policy.refund_route is not RefundRoute.NONE,
+        )
+        post(
+            session,
+            esim,
+            kind=EntryKind.FINAL_BILL,
+            cash=-settlement.cash_used,
+            bonus=-settlement.bonus_used,
+            description=f"final bill {cancellation.reference}",
+            now=run.now,
+            reference=f"final-bill:{cancellation.id}",
+        )
         if settlement.bonus_forfeited.minor:
-            post(session, esim, kind=EntryKind.BONUS_FORFEIT, cash=Money.zero(plan.currency),
-                 bonus=-settlement.bonus_forfeited, description="bonus ends with the contract",
-                 now=run.now, reference=f"bonus-forfeit:{cancellation.id}")  # fmt: skip
+            post(
+                session,
+                esim,
+                kind=EntryKind.BONUS_FORFEIT,
+                cash=Money.zero(plan.currency),
+                bonus=-settlement.bonus_forfeited,
+                description="bonus ends with the contract",
+                now=run.now,
+                reference=f"bonus-forfeit:{cancellation.id}",
+            )
         esim.billed_until = bill.period_end
         esim.billing_stopped_at = cancellation.effective_at
         return "billed"
@@ -115,17 +142,24 @@ class ProfileStep:
 
     def prepare(self, session: Session, run: StepInput) -> ProfileCall:
         esim = run.esim
-        return ProfileCall(esim.operator_id, esim.iccid, esim.eid, esim.matching_id,
-                           self.ctx.policy(esim.operator_id).smdp_final_status,
-                           esim.profile_state.never_downloaded)  # fmt: skip
+        return ProfileCall(
+            esim.operator_id,
+            esim.iccid,
+            esim.eid,
+            esim.matching_id,
+            self.ctx.policy(esim.operator_id).smdp_final_status,
+            esim.profile_state.never_downloaded,
+        )
 
     def call(self, prepared: ProfileCall) -> Es2Outcome | None:
         if not prepared.cancel_at_smdp:
             return None
         return self.ctx.smdp_for(prepared.operator_id).cancel_order(
-            iccid=prepared.iccid, final_status=prepared.final_status, eid=prepared.eid,
+            iccid=prepared.iccid,
+            final_status=prepared.final_status,
+            eid=prepared.eid,
             matching_id=prepared.matching_id,
-        )  # fmt: skip
+        )
 
     def record(self, session: Session, run: StepInput, result: Es2Outcome | None) -> str:
         esim = run.esim
@@ -140,12 +174,15 @@ class ProfileStep:
             # The phone got there first: from now on it is the installed path.
             esim.profile_state = ProfileState.DOWNLOADED
             return "delete_on_device"
-        if run.attempt > 1 and (result.is_code(INVALID_STATE_TRANSITION) or result.is_code(ICCID_UNKNOWN)):
+        if run.attempt > 1 and (
+            result.is_code(INVALID_STATE_TRANSITION) or result.is_code(ICCID_UNKNOWN)
+        ):
             # An earlier attempt's CancelOrder went through but its answer was lost in a crash:
             # the profile is already out of the order's states, which is the effect we wanted.
             esim.profile_state = cancelled_state
             return "cancelled_at_smdp_reconciled"
-        raise PermanentJobError(f"SM-DP+ refused CancelOrder: {result.code} {result.code.message if result.code else ''}")
+        detail = result.code.message if result.code else ""
+        raise PermanentJobError(f"SM-DP+ refused CancelOrder: {result.code} {detail}".strip())
 
 
 @dataclass(frozen=True)
@@ -162,18 +199,29 @@ class NetworkStep:
         self.ctx = ctx
 
     def prepare(self, session: Session, run: StepInput) -> NetworkCall:
-        return NetworkCall(run.esim.imsi, run.esim.msisdn, f"cancellation-{run.cancellation.reference}")
+        return NetworkCall(
+            run.esim.imsi, run.esim.msisdn, f"cancellation-{run.cancellation.reference}"
+        )
 
     def call(self, prepared: NetworkCall) -> None:
         network = self.ctx.network
-        network.bar(imsi=prepared.imsi, msisdn=prepared.msisdn, request_id=prepared.request_id + "-bar")
-        network.remove(imsi=prepared.imsi, msisdn=prepared.msisdn, request_id=prepared.request_id + "-remove")
+        network.bar(
+            imsi=prepared.imsi, msisdn=prepared.msisdn, request_id=prepared.request_id + "-bar"
+        )
+        network.remove(
+            imsi=prepared.imsi, msisdn=prepared.msisdn, request_id=prepared.request_id + "-remove"
+        )
 
     def record(self, session: Session, run: StepInput, result: None) -> str:
         policy = self.ctx.policy(run.esim.operator_id)
         since = max(run.cancellation.effective_at, run.now)
-        session.add(NumberQuarantine(operator_id=run.esim.operator_id, msisdn=run.esim.msisdn,
-                                     cancellation_id=run.cancellation.id, since=since,
-                                     until=run.cancellation.effective_at
-                                     + timedelta(days=policy.number_quarantine_days)))  # fmt: skip
+        session.add(
+            NumberQuarantine(
+                operator_id=run.esim.operator_id,
+                msisdn=run.esim.msisdn,
+                cancellation_id=run.cancellation.id,
+                since=since,
+                until=run.cancellation.effective_at + timedelta(days=policy.number_quarantine_days),
+            )
+        )
         return "removed_from_network"

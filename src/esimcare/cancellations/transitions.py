@@ -14,9 +14,14 @@ from esimcare.esims.states import EsimStatus, can_change_status
 
 
 def move(
-    session: Session, cancellation: Cancellation, target: CancellationStatus, *, actor: str,
-    now: datetime, note: str | None = None,
-) -> None:  # fmt: skip
+    session: Session,
+    cancellation: Cancellation,
+    target: CancellationStatus,
+    *,
+    actor: str,
+    now: datetime,
+    note: str | None = None,
+) -> None:
     current = cancellation.status
     if not can_transition(current, target):
         raise InvalidTransitionError(f"a {current.value} cancellation cannot become {target.value}")

@@ -21,14 +21,16 @@ WARNING_TEXTS: dict[str, dict[str, str]] = {
         "them to another number before you cancel.",
         "ru": "Банки, госуслуги и мессенджеры могут присылать коды на этот номер. Перенесите "
         "их на другой номер до отмены.",
-        "zh": "银行、政务服务和即时通讯应用可能会向此号码发送验证码。取消前请将它们改绑到其他号码。",
+        "zh": "银行、政务服务和即时通讯应用可能会向此号码发送验证码。"
+        "取消前请将它们改绑到其他号码。",
     },
     "delete_profile_on_device": {
         "en": "The eSIM profile is installed on your phone. It stays there until you delete it "
         "on the phone; we show you how after cancelling.",
         "ru": "Профиль eSIM установлен в телефоне и останется там, пока вы не удалите его в "
         "телефоне; после отмены мы покажем, как это сделать.",
-        "zh": "eSIM 配置文件已安装在您的手机上，在您于手机上删除之前会一直保留；取消后我们会告诉您如何删除。",
+        "zh": "eSIM 配置文件已安装在您的手机上，在您于手机上删除之前会一直保留；"
+        "取消后我们会告诉您如何删除。",
     },
     "bonus_forfeited": {
         "en": "Bonus money is not refunded and is lost when the eSIM is cancelled.",
@@ -61,21 +63,36 @@ WARNING_TEXTS: dict[str, dict[str, str]] = {
 
 DEVICE_STEPS: dict[str, dict[str, tuple[str, ...]]] = {
     "ios": {
-        "en": ("Open Settings > Mobile Data (or Cellular).", "Tap this number's plan.",
-               "Tap Delete eSIM and confirm."),
-        "ru": ("Откройте Настройки > Сотовая связь.", "Выберите тариф этого номера.",
-               "Нажмите «Удалить eSIM» и подтвердите."),
+        "en": (
+            "Open Settings > Mobile Data (or Cellular).",
+            "Tap this number's plan.",
+            "Tap Delete eSIM and confirm.",
+        ),
+        "ru": (
+            "Откройте Настройки > Сотовая связь.",
+            "Выберите тариф этого номера.",
+            "Нажмите «Удалить eSIM» и подтвердите.",
+        ),
         "zh": ("打开“设置” > “蜂窝网络”。", "轻点此号码的套餐。", "轻点“删除 eSIM”并确认。"),
     },
     "android": {
-        "en": ("Open Settings > Network & internet > SIMs.", "Tap this number's eSIM.",
-               "Tap Erase SIM (or Delete) and confirm."),
-        "ru": ("Откройте Настройки > Сеть и интернет > SIM-карты.", "Выберите eSIM этого номера.",
-               "Нажмите «Стереть SIM-карту» (или «Удалить») и подтвердите."),
-        "zh": ("打开“设置” > “网络和互联网” > “SIM 卡”。", "轻点此号码的 eSIM。",
-               "轻点“清除 SIM 卡”（或“删除”）并确认。"),
+        "en": (
+            "Open Settings > Network & internet > SIMs.",
+            "Tap this number's eSIM.",
+            "Tap Erase SIM (or Delete) and confirm.",
+        ),
+        "ru": (
+            "Откройте Настройки > Сеть и интернет > SIM-карты.",
+            "Выберите eSIM этого номера.",
+            "Нажмите «Стереть SIM-карту» (или «Удалить») и подтвердите.",
+        ),
+        "zh": (
+            "打开“设置” > “网络和互联网” > “SIM 卡”。",
+            "轻点此号码的 eSIM。",
+            "轻点“清除 SIM 卡”（或“删除”）并确认。",
+        ),
     },
-}  # fmt: skip
+}
 
 
 def warning_text(code: str, language: str) -> str:

@@ -23,8 +23,14 @@ from esimcare.esims.states import EsimStatus
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue
 from esimcare.kit.faults import crash_point
 
-_SETTLED = frozenset({CancellationStatus.UNDONE, CancellationStatus.EXPIRED,
-                      CancellationStatus.COMPLETED, CancellationStatus.FAILED})  # fmt: skip
+_SETTLED = frozenset(
+    {
+        CancellationStatus.UNDONE,
+        CancellationStatus.EXPIRED,
+        CancellationStatus.COMPLETED,
+        CancellationStatus.FAILED,
+    }
+)
 
 
 class CancellationWorkflow:
@@ -61,8 +67,14 @@ class CancellationWorkflow:
                 self.queue.finish(session, job)
                 return None
             if cancellation.status is CancellationStatus.SCHEDULED:
-                move(session, cancellation, CancellationStatus.PROCESSING, actor="system", now=now,
-                     note="grace period over")  # fmt: skip
+                move(
+                    session,
+                    cancellation,
+                    CancellationStatus.PROCESSING,
+                    actor="system",
+                    now=now,
+                    note="grace period over",
+                )
             step = self._current_step(session, cancellation.id)
             if step is None:
                 self._complete(session, cancellation, now)
@@ -88,8 +100,13 @@ class CancellationWorkflow:
             if self._current_step(session, cancellation.id) is None:
                 self._complete(session, cancellation, now)
             else:
-                enqueue(session, kind=STEP_JOB, payload={"cancellation_id": cancellation.id},
-                        now=now, dedupe_key=f"cancellation:{cancellation.id}:after:{name.value}")  # fmt: skip
+                enqueue(
+                    session,
+                    kind=STEP_JOB,
+                    payload={"cancellation_id": cancellation.id},
+                    now=now,
+                    dedupe_key=f"cancellation:{cancellation.id}:after:{name.value}",
+                )
             self.queue.finish(session, job)
 
     def _complete(self, session: Any, cancellation: Cancellation, now: Any) -> None:
@@ -98,9 +115,14 @@ class CancellationWorkflow:
         esim = view_esim(session, cancellation)
         move_esim(esim, EsimStatus.CANCELLED)
         esim.cancelled_at = now
-        audit(session, operator_id=cancellation.operator_id, actor="system",
-              action="cancellation.completed", subject=f"cancellation:{cancellation.reference}",
-              at=now)  # fmt: skip
+        audit(
+            session,
+            operator_id=cancellation.operator_id,
+            actor="system",
+            action="cancellation.completed",
+            subject=f"cancellation:{cancellation.reference}",
+            at=now,
+        )
 
     def _note_error(self, job: ClaimedJob, name: StepName, error: Exception) -> None:
         with transaction(self.ctx.sessions) as session:
@@ -121,18 +143,32 @@ class CancellationWorkflow:
                 step.status = StepStatus.FAILED
                 step.last_error = error[:2000]
             cancellation.failure_reason = error[:2000]
-            move(session, cancellation, CancellationStatus.FAILED, actor="system", now=now,
-                 note=error[:300])  # fmt: skip
-            audit(session, operator_id=cancellation.operator_id, actor="system",
-                  action="cancellation.failed", subject=f"cancellation:{cancellation.reference}",
-                  at=now, data={"error": error[:500]})  # fmt: skip
+            move(
+                session,
+                cancellation,
+                CancellationStatus.FAILED,
+                actor="system",
+                now=now,
+                note=error[:300],
+            )
+            audit(
+                session,
+                operator_id=cancellation.operator_id,
+                actor="system",
+                action="cancellation.failed",
+                subject=f"cancellation:{cancellation.reference}",
+                at=now,
+                data={"error": error[:500]},
+            )
 
     @staticmethod
     def _current_step(session: Any, cancellation_id: int) -> CancellationStep | None:
         return session.scalar(  # type: ignore[no-any-return]
             select(CancellationStep)
-            .where(CancellationStep.cancellation_id == cancellation_id,
-                   CancellationStep.status != StepStatus.DONE)  # fmt: skip
+            .where(
+                CancellationStep.cancellation_id == cancellation_id,
+                CancellationStep.status != StepStatus.DONE,
+            )
             .order_by(CancellationStep.position)
             .limit(1)
         )
@@ -140,8 +176,9 @@ class CancellationWorkflow:
     @staticmethod
     def _step(session: Any, cancellation_id: int, name: StepName) -> CancellationStep:
         step = session.scalar(
-            select(CancellationStep).where(CancellationStep.cancellation_id == cancellation_id,
-                                           CancellationStep.name == name)  # fmt: skip
+            select(CancellationStep).where(
+                CancellationStep.cancellation_id == cancellation_id, CancellationStep.name == name
+            )
         )
         assert step is not None
         return step  # type: ignore[no-any-return]

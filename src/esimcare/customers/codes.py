@@ -27,9 +27,16 @@ class IssuedCode:
 
 
 def issue_code(
-    session: Session, customer: Customer, *, purpose: str, subject: str, destination: str,
-    now: datetime, limits: Limits, key: bytes,
-) -> IssuedCode:  # fmt: skip
+    session: Session,
+    customer: Customer,
+    *,
+    purpose: str,
+    subject: str,
+    destination: str,
+    now: datetime,
+    limits: Limits,
+    key: bytes,
+) -> IssuedCode:
     ensure_not_locked(customer, now)
     _throttle(session, destination, now, limits)
     code = new_numeric_code()
@@ -65,9 +72,16 @@ def _throttle(session: Session, destination: str, now: datetime, limits: Limits)
 
 
 def check_code(
-    session: Session, customer: Customer, *, purpose: str, subject: str, code: str,
-    now: datetime, limits: Limits, key: bytes,
-) -> None:  # fmt: skip
+    session: Session,
+    customer: Customer,
+    *,
+    purpose: str,
+    subject: str,
+    code: str,
+    now: datetime,
+    limits: Limits,
+    key: bytes,
+) -> None:
     """Consume the newest live code for this purpose and subject, or raise why not."""
     ensure_not_locked(customer, now)
     row = session.scalar(

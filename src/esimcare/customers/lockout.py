@@ -25,7 +25,9 @@ def ensure_not_locked(customer: Customer, now: datetime) -> None:
         )
 
 
-def record_failure(session: Session, customer: Customer, kind: str, now: datetime, limits: Limits) -> None:
+def record_failure(
+    session: Session, customer: Customer, kind: str, now: datetime, limits: Limits
+) -> None:
     session.add(VerificationFailure(customer_id=customer.id, kind=kind, at=now))
     session.flush()
     recent = session.scalar(

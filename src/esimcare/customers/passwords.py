@@ -15,11 +15,26 @@ MIN_LENGTH = 8
 MAX_LENGTH = 128
 _COMMON = frozenset(
     {
-        "password", "password1", "12345678", "123456789", "1234567890", "qwerty123",
-        "11111111", "iloveyou", "qwertyuiop", "1q2w3e4r", "00000000", "abc12345",
-        "password123", "qwerty12", "123123123", "987654321", "йцукенгш", "87654321",
+        "password",
+        "password1",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "qwerty123",
+        "11111111",
+        "iloveyou",
+        "qwertyuiop",
+        "1q2w3e4r",
+        "00000000",
+        "abc12345",
+        "password123",
+        "qwerty12",
+        "123123123",
+        "987654321",
+        "йцукенгш",
+        "87654321",
     }
-)  # fmt: skip
+)
 
 
 def hash_password(password: str) -> str:

@@ -29,9 +29,16 @@ def find_by_login(session: Session, operator_id: str, login: str) -> Customer | 
 
 
 def log_in(
-    session: Session, operator_id: str, login: str, password: str, *, now: datetime,
-    limits: Limits, ip: str | None = None, user_agent: str | None = None,
-) -> tuple[Customer, IssuedSession]:  # fmt: skip
+    session: Session,
+    operator_id: str,
+    login: str,
+    password: str,
+    *,
+    now: datetime,
+    limits: Limits,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> tuple[Customer, IssuedSession]:
     customer = find_by_login(session, operator_id, login)
     valid = verify_password(customer.password_hash if customer else None, password)
     if customer is None:

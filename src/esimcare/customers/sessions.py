@@ -28,9 +28,13 @@ class Authenticated:
 
 
 def open_session(
-    session: Session, customer: Customer, now: datetime, limits: Limits,
-    ip: str | None = None, user_agent: str | None = None,
-) -> IssuedSession:  # fmt: skip
+    session: Session,
+    customer: Customer,
+    now: datetime,
+    limits: Limits,
+    ip: str | None = None,
+    user_agent: str | None = None,
+) -> IssuedSession:
     token = new_token()
     row = AuthSession(
         operator_id=customer.operator_id,

@@ -26,7 +26,9 @@ def list_esims(session: Session, operator_id: str, customer_id: int) -> list[Esi
         .where(Esim.operator_id == operator_id, Esim.customer_id == customer_id)
         .order_by(Esim.id)
     ).all()
-    return [EsimView(esim, plan, balance_of(session, esim.id, plan.currency)) for esim, plan in rows]
+    return [
+        EsimView(esim, plan, balance_of(session, esim.id, plan.currency)) for esim, plan in rows
+    ]
 
 
 def get_esim(session: Session, operator_id: str, customer_id: int, esim_id: int) -> EsimView:

@@ -17,9 +17,15 @@ DELIVER_JOB = "notice.deliver"
 
 
 def notify_all_channels(
-    session: Session, customer: Customer, *, template: str, event_key: str, now: datetime,
-    operator_name: str, **params: Any,
-) -> list[Notice]:  # fmt: skip
+    session: Session,
+    customer: Customer,
+    *,
+    template: str,
+    event_key: str,
+    now: datetime,
+    operator_name: str,
+    **params: Any,
+) -> list[Notice]:
     """Every contact channel hears of it at once (FCC 23-95 practice), each exactly once."""
     subject, body = render(template, customer.language, operator=operator_name, **params)
     destinations = [(Channel.SMS, customer.phone)]
@@ -44,7 +50,12 @@ def notify_all_channels(
         )
         session.add(notice)
         session.flush()
-        enqueue(session, kind=DELIVER_JOB, payload={"notice_id": notice.id}, now=now,
-                dedupe_key=f"notice:{notice.id}")  # fmt: skip
+        enqueue(
+            session,
+            kind=DELIVER_JOB,
+            payload={"notice_id": notice.id},
+            now=now,
+            dedupe_key=f"notice:{notice.id}",
+        )
         notices.append(notice)
     return notices

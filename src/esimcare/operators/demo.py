@@ -23,7 +23,7 @@ from esimcare.esims.states import EsimStatus, ProfileState
 from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.kit.ids import Eid, Iccid
 
-DEMO_PASSWORD = "demo-password-1"
+DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - the published demo login
 POLICIES = Path(__file__).with_name("demo_policies.toml")
 
 
@@ -51,24 +51,59 @@ class DemoCustomer:
 
 
 PLANS = {
-    "mts": [("smart", {"ru": "Smart", "en": "Smart", "zh": "Smart 套餐"}, 65000, "mts-consumer"),
-            ("travel", {"ru": "Путешествия", "en": "Travel", "zh": "旅行套餐"}, 30000, "mts-travel")],
-    "beeline": [("unlimited", {"ru": "Безлимит", "en": "Unlimited", "zh": "无限套餐"}, 75000, "bee-consumer")],
-    "megafon": [("basic", {"ru": "Базовый", "en": "Basic", "zh": "基础套餐"}, 40000, "mf-consumer")],
-}  # fmt: skip
+    "mts": [
+        ("smart", {"ru": "Smart", "en": "Smart", "zh": "Smart 套餐"}, 65000, "mts-consumer"),
+        ("travel", {"ru": "Путешествия", "en": "Travel", "zh": "旅行套餐"}, 30000, "mts-travel"),
+    ],
+    "beeline": [
+        (
+            "unlimited",
+            {"ru": "Безлимит", "en": "Unlimited", "zh": "无限套餐"},
+            75000,
+            "bee-consumer",
+        )
+    ],
+    "megafon": [
+        ("basic", {"ru": "Базовый", "en": "Basic", "zh": "基础套餐"}, 40000, "mf-consumer")
+    ],
+}
 
 CUSTOMERS = (
-    DemoCustomer("mts", "Anna Ivanova", "+79160000001", "anna@example.com", "ru", (
-        DemoEsim("8970101000000000001", "+79160000001", "smart", True, 150000, 20000, 4500, "Main"),
-        DemoEsim("8970101000000000002", "+79160000002", "travel", False, 50000, 0, 0, "Travel"),
-    )),
-    DemoCustomer("beeline", "Li Wei", "+79030000001", "li.wei@example.com", "zh", (
-        DemoEsim("8970199000000000001", "+79030000001", "unlimited", True, 100000, 5000, 0, "主号"),
-    )),
-    DemoCustomer("megafon", "Viktor Petrov", "+79250000001", "viktor@example.com", "en", (
-        DemoEsim("8970102000000000001", "+79250000001", "basic", True, -25000, 0, 0, "Phone"),
-    ), payout_account="40817810 **** 7301"),
-)  # fmt: skip
+    DemoCustomer(
+        "mts",
+        "Anna Ivanova",
+        "+79160000001",
+        "anna@example.com",
+        "ru",
+        (
+            DemoEsim(
+                "8970101000000000001", "+79160000001", "smart", True, 150000, 20000, 4500, "Main"
+            ),
+            DemoEsim("8970101000000000002", "+79160000002", "travel", False, 50000, 0, 0, "Travel"),
+        ),
+    ),
+    DemoCustomer(
+        "beeline",
+        "Li Wei",
+        "+79030000001",
+        "li.wei@example.com",
+        "zh",
+        (
+            DemoEsim(
+                "8970199000000000001", "+79030000001", "unlimited", True, 100000, 5000, 0, "主号"
+            ),
+        ),
+    ),
+    DemoCustomer(
+        "megafon",
+        "Viktor Petrov",
+        "+79250000001",
+        "viktor@example.com",
+        "en",
+        (DemoEsim("8970102000000000001", "+79250000001", "basic", True, -25000, 0, 0, "Phone"),),
+        payout_account="40817810 **** 7301",
+    ),
+)
 
 
 def write_demo_operators_file(path: Path) -> None:
@@ -85,9 +120,17 @@ def seed_demo(ctx: Context) -> bool:
         now = ctx.clock.now()
         for operator_id, plans in PLANS.items():
             for code, names, fee, profile_type in plans:
-                session.add(Plan(operator_id=operator_id, code=code, names=names,
-                                 monthly_fee_minor=fee, currency="RUB", billing_day=1,
-                                 profile_type=profile_type))  # fmt: skip
+                session.add(
+                    Plan(
+                        operator_id=operator_id,
+                        code=code,
+                        names=names,
+                        monthly_fee_minor=fee,
+                        currency="RUB",
+                        billing_day=1,
+                        profile_type=profile_type,
+                    )
+                )
         session.flush()
         for demo in CUSTOMERS:
             _seed_customer(session, ctx, demo, now)
@@ -95,34 +138,56 @@ def seed_demo(ctx: Context) -> bool:
 
 
 def _seed_customer(session: Session, ctx: Context, demo: DemoCustomer, now: datetime) -> None:
-    customer = Customer(operator_id=demo.operator_id, name=demo.name, phone=demo.phone,
-                        email=demo.email, password_hash=hash_password(DEMO_PASSWORD),
-                        language=demo.language, payout_account=demo.payout_account,
-                        created_at=now - timedelta(days=400))  # fmt: skip
+    customer = Customer(
+        operator_id=demo.operator_id,
+        name=demo.name,
+        phone=demo.phone,
+        email=demo.email,
+        password_hash=hash_password(DEMO_PASSWORD),
+        language=demo.language,
+        payout_account=demo.payout_account,
+        created_at=now - timedelta(days=400),
+    )
     session.add(customer)
     session.flush()
     for index, item in enumerate(demo.esims):
-        plan = session.scalar(select(Plan).where(Plan.operator_id == demo.operator_id,
-                                                 Plan.code == item.plan))  # fmt: skip
+        plan = session.scalar(
+            select(Plan).where(Plan.operator_id == demo.operator_id, Plan.code == item.plan)
+        )
         assert plan is not None
         _seed_esim(session, ctx, customer, plan, item, index, now)
 
 
 def _seed_esim(
-    session: Session, ctx: Context, customer: Customer, plan: Plan, item: DemoEsim, index: int,
+    session: Session,
+    ctx: Context,
+    customer: Customer,
+    plan: Plan,
+    item: DemoEsim,
+    index: int,
     now: datetime,
-) -> None:  # fmt: skip
+) -> None:
     iccid = Iccid.from_body(item.serial[:15] + item.serial[-3:]).value
     eid = Eid.from_body(f"8904903200000000000000{customer.id:04d}{index:04d}").value
-    profile = _provision_profile(ctx, demo_emulator(ctx, customer.operator_id), plan, iccid, eid,
-                                 item.installed)  # fmt: skip
+    profile = _provision_profile(
+        ctx, demo_emulator(ctx, customer.operator_id), plan, iccid, eid, item.installed
+    )
     imsi = f"25001{customer.id:05d}{index:05d}"
-    esim = Esim(operator_id=customer.operator_id, customer_id=customer.id, plan_id=plan.id,
-                iccid=iccid, msisdn=item.msisdn, imsi=imsi, eid=eid if item.installed else None,
-                matching_id=profile, label=item.label or None, status=EsimStatus.ACTIVE,
-                profile_state=ProfileState.INSTALLED if item.installed else ProfileState.RELEASED,
-                activated_at=now - timedelta(days=100),
-                billed_until=cycle_start_on_or_before(now, plan.billing_day))  # fmt: skip
+    esim = Esim(
+        operator_id=customer.operator_id,
+        customer_id=customer.id,
+        plan_id=plan.id,
+        iccid=iccid,
+        msisdn=item.msisdn,
+        imsi=imsi,
+        eid=eid if item.installed else None,
+        matching_id=profile,
+        label=item.label or None,
+        status=EsimStatus.ACTIVE,
+        profile_state=ProfileState.INSTALLED if item.installed else ProfileState.RELEASED,
+        activated_at=now - timedelta(days=100),
+        billed_until=cycle_start_on_or_before(now, plan.billing_day),
+    )
     session.add(esim)
     session.flush()
     registry = getattr(ctx.network, "provision", None)
@@ -153,17 +218,34 @@ def _provision_profile(
 
 
 def _seed_money(session: Session, esim: Esim, item: DemoEsim, now: datetime) -> None:
-    def entry(kind: EntryKind, cash: int, bonus: int, text: str, days: int, source: str | None = None) -> None:
-        session.add(LedgerEntry(operator_id=esim.operator_id, esim_id=esim.id, kind=kind,
-                                cash_minor=cash, bonus_minor=bonus, currency="RUB",
-                                description=text, source=source,
-                                created_at=now - timedelta(days=days)))  # fmt: skip
+    def entry(
+        kind: EntryKind, cash: int, bonus: int, text: str, days: int, source: str | None = None
+    ) -> None:
+        session.add(
+            LedgerEntry(
+                operator_id=esim.operator_id,
+                esim_id=esim.id,
+                kind=kind,
+                cash_minor=cash,
+                bonus_minor=bonus,
+                currency="RUB",
+                description=text,
+                source=source,
+                created_at=now - timedelta(days=days),
+            )
+        )
 
     entry(EntryKind.TOP_UP, max(item.cash, 0) + 50000, 0, "top-up", 40, "card **** 4242")
     entry(EntryKind.CHARGE, -50000 + min(item.cash, 0), 0, "monthly fee, previous cycle", 22)
     if item.bonus:
         entry(EntryKind.BONUS, 0, item.bonus, "loyalty bonus", 10)
     if item.usage:
-        session.add(UsageRecord(esim_id=esim.id, occurred_at=now - timedelta(days=3),
-                                amount_minor=item.usage, currency="RUB",
-                                description="roaming SMS"))  # fmt: skip
+        session.add(
+            UsageRecord(
+                esim_id=esim.id,
+                occurred_at=now - timedelta(days=3),
+                amount_minor=item.usage,
+                currency="RUB",
+                description="roaming SMS",
+            )
+        )

@@ -6,6 +6,7 @@ form replays the first answer (a redirect to the same cancellation) instead of f
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -17,18 +18,29 @@ from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.service import Requested, deliver_code, quote_for, request_cancellation
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.context import Context
+from esimcare.customers.codes import IssuedCode
 from esimcare.customers.models import Customer
 from esimcare.db import transaction
-from esimcare.errors import CancellationInProgressError, DomainError
+from esimcare.errors import (
+    CancellationInProgressError,
+    DomainError,
+    IdempotencyKeyInFlightError,
+)
 from esimcare.esims.service import EsimView, get_esim
 from esimcare.esims.states import EsimStatus
-from esimcare.idempotency.service import IdempotencyStore
+from esimcare.idempotency.service import IdempotencyStore, StoredResponse
 from esimcare.integrations.errors import IntegrationError
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.tokens import new_token
 from esimcare.operators.policy import Policy, RefundRoute
 from esimcare.portal import texts
-from esimcare.portal.deps import CsrfChecked, authenticate, client_ip, get_ctx
+from esimcare.portal.deps import (
+    CsrfChecked,
+    LoginRequiredError,
+    authenticate,
+    client_ip,
+    get_ctx,
+)
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect, render
 from esimcare.portal.views import latest_cancellation
@@ -36,6 +48,8 @@ from esimcare.portal.views import latest_cancellation
 log = structlog.get_logger()
 router = APIRouter()
 MAX_COMMENT = 500
+IN_FLIGHT_POLLS = 40
+IN_FLIGHT_WAIT_S = 0.25
 
 
 @dataclass
@@ -113,22 +127,36 @@ def cancel_submit(
         return _show_form(request, op, esim_id, form, status=422)
     store = IdempotencyStore(ctx.sessions, ctx.clock, ctx.settings.limits.idempotency_ttl_s)
     scope = f"portal-cancel:{op}:{customer.id}"
-    replay = store.start(scope, form_token, f"esim:{esim_id}")
+    replay = _start(store, scope, form_token, f"esim:{esim_id}")
     if replay is not None:
         return redirect(str(replay.body["location"]))
     try:
-        requested, location = _request(request, ctx, op, view, form, store, scope, form_token)
+        customer, requested = _request(request, ctx, op, view, form, store, scope, form_token)
     except DomainError as error:
         store.abandon(scope, form_token)
         return _refused(request, op, esim_id, form, error)
-    _send_code(ctx, requested, view.esim.msisdn)
-    return redirect(location)
+    except LoginRequiredError:
+        store.abandon(scope, form_token)
+        raise
+    cancellation = requested.cancellation
+    send_code(ctx, customer, cancellation, requested.code, view.esim.msisdn)
+    return redirect(follow_url(op, cancellation))
+
+
+def _start(store: IdempotencyStore, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
+    """A double click sends the form twice at once: the second waits for the first's answer."""
+    for _ in range(IN_FLIGHT_POLLS):
+        try:
+            return store.start(scope, key, fingerprint)
+        except IdempotencyKeyInFlightError:
+            time.sleep(IN_FLIGHT_WAIT_S)
+    return store.start(scope, key, fingerprint)
 
 
 def _request(
     request: Request, ctx: Context, op: str, view: EsimView, form: CancelForm,
     store: IdempotencyStore, scope: str, key: str,
-) -> tuple[Requested, str]:  # fmt: skip
+) -> tuple[Customer, Requested]:  # fmt: skip
     with transaction(ctx.sessions) as session:
         customer = authenticate(request, session, op).customer
         requested = request_cancellation(
@@ -137,7 +165,7 @@ def _request(
         )  # fmt: skip
         location = follow_url(op, requested.cancellation)
         store.finish(session, scope, key, 303, {"location": location})
-        return requested, location
+        return customer, requested
 
 
 def _refused(
@@ -149,17 +177,16 @@ def _refused(
     return _show_form(request, op, esim_id, form, error=message, status=error.status)
 
 
-def _send_code(ctx: Context, requested: Requested, msisdn: str) -> None:
+def send_code(
+    ctx: Context, customer: Customer, cancellation: Cancellation, code: IssuedCode | None,
+    msisdn: str,
+) -> None:  # fmt: skip
     """After commit: a code that fails to send is simply asked for again on the next page."""
-    if requested.code is None:
+    if code is None:
         return
-    customer = _detached_customer(requested)
     try:
-        deliver_code(ctx, customer, requested.cancellation, requested.code, msisdn)
+        deliver_code(ctx, customer, cancellation, code, msisdn)
     except IntegrationError as error:
-        log.warning("portal.code_not_sent", cancellation=requested.cancellation.id, error=str(error))
+        log.warning("portal.code_not_sent", cancellation=cancellation.id, error=str(error))
 
 
-def _detached_customer(requested: Requested) -> Customer:
-    customer = requested.cancellation.customer_id
-    raise NotImplementedError(customer)

@@ -1,0 +1,193 @@
+"""Quote, request, verify, follow and undo a cancellation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import structlog
+from fastapi import APIRouter, Body, Header, Request, status
+from fastapi.responses import JSONResponse
+
+from esimcare.api.deps import AuthDep, CtxDep, LanguageDep, client_ip, customer_in
+from esimcare.api.idempotent import IdempotentCall
+from esimcare.api.render import cancellation_out, load_details, masked_number, quote_out
+from esimcare.api.schemas import (
+    CancellationCreated,
+    CancellationOut,
+    CancellationRequest,
+    CodeSent,
+    QuoteOut,
+    QuoteRequest,
+    StatusOut,
+    Verification,
+    VerificationInfo,
+)
+from esimcare.api.types import EntityId
+from esimcare.cancellations import service
+from esimcare.cancellations.models import Cancellation
+from esimcare.cancellations.service import Requested
+from esimcare.context import Context
+from esimcare.customers.codes import IssuedCode
+from esimcare.customers.models import Customer
+from esimcare.db import transaction
+from esimcare.integrations.errors import IntegrationError
+from esimcare.kit.clock import iso
+
+log = structlog.get_logger()
+router = APIRouter(prefix="/api/v1/{operator}", tags=["cancellations"])
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+@router.post("/esims/{esim_id}/cancellation-quote", summary="What cancelling would do")
+def quote(
+    esim_id: EntityId,
+    auth: AuthDep,
+    ctx: CtxDep,
+    language: LanguageDep,
+    body: Annotated[QuoteRequest | None, Body()] = None,
+) -> QuoteOut:
+    """A dry run by the code that later executes; changes nothing."""
+    refund_to = body.refund_to if body else None
+    with transaction(ctx.sessions) as session:
+        customer = customer_in(session, auth)
+        result = service.quote_for(session, ctx, customer, esim_id, refund_to)
+        return quote_out(result.to_json(), language)
+
+
+@router.post(
+    "/esims/{esim_id}/cancellations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CancellationCreated,
+    summary="Request a cancellation (Idempotency-Key required)",
+)
+def create_cancellation(
+    esim_id: EntityId,
+    body: CancellationRequest,
+    auth: AuthDep,
+    ctx: CtxDep,
+    language: LanguageDep,
+    request: Request,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    path = f"/api/v1/{auth.customer.operator_id}/esims/{esim_id}/cancellations"
+    call = IdempotentCall.of(
+        ctx,
+        idempotency_key,
+        operator_id=auth.customer.operator_id,
+        customer_id=auth.customer.id,
+        path=path,
+        body=body,
+    )
+    stored = call.start()
+    if stored is not None:
+        return JSONResponse(stored.body, status_code=stored.status_code)
+    with call.running(), transaction(ctx.sessions) as session:
+        customer = customer_in(session, auth)
+        requested = service.request_cancellation(
+            session,
+            ctx,
+            customer,
+            esim_id,
+            reason=body.reason,
+            comment=body.comment,
+            refund_to=body.refund_to,
+            ip=client_ip(request),
+        )
+        answer = _created(ctx, customer, requested, language)
+        msisdn = service.view_esim(session, requested.cancellation).msisdn
+        call.finish(session, status.HTTP_201_CREATED, answer)
+    code = requested.code
+    if code is not None and not _sent(ctx, customer, requested.cancellation, code, msisdn):
+        answer["verification"]["sms_delivery"] = "failed"
+    return JSONResponse(answer, status_code=status.HTTP_201_CREATED)
+
+
+def _created(
+    ctx: Context, customer: Customer, requested: Requested, language: str
+) -> dict[str, Any]:
+    methods = [m.value for m in ctx.policy(customer.operator_id).verification_methods]
+    cancellation = requested.cancellation
+    sms_to = masked_number(requested.sms_to) if requested.sms_to else None
+    return CancellationCreated(
+        id=cancellation.id,
+        reference=cancellation.reference,
+        status=cancellation.status.value,
+        quote=quote_out(cancellation.quote, language),
+        verification=VerificationInfo(methods=methods, sms_sent_to=sms_to),
+    ).model_dump(mode="json")
+
+
+def _sent(
+    ctx: Context, customer: Customer, cancellation: Cancellation, code: IssuedCode, msisdn: str
+) -> bool:
+    """Deliver the code after commit; a failed gateway leaves the request standing (the
+    customer asks for a new code), so it is logged and reported, never a 5xx."""
+    try:
+        service.deliver_code(ctx, customer, cancellation, code, msisdn)
+    except IntegrationError as error:
+        log.warning("api.sms_delivery_failed", cancellation_id=cancellation.id, error=str(error))
+        return False
+    return True
+
+
+@router.post(
+    "/cancellations/{cancellation_id}/verification-code",
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Send a new SMS code",
+)
+def resend_code(cancellation_id: EntityId, auth: AuthDep, ctx: CtxDep) -> CodeSent:
+    with transaction(ctx.sessions) as session:
+        customer = customer_in(session, auth)
+        cancellation, code = service.resend_code(session, ctx, customer, cancellation_id)
+        msisdn = service.view_esim(session, cancellation).msisdn
+    sent = _sent(ctx, customer, cancellation, code, msisdn)
+    return CodeSent(
+        sms_sent_to=masked_number(customer.phone),
+        expires_at=iso(code.expires_at),
+        sms_delivery="sent" if sent else "failed",
+    )
+
+
+@router.post("/cancellations/{cancellation_id}/verification", summary="Confirm it is you")
+def verify(
+    cancellation_id: EntityId,
+    body: Annotated[Verification, Body()],
+    auth: AuthDep,
+    ctx: CtxDep,
+    request: Request,
+) -> StatusOut:
+    secret = body.code if body.method == "sms" else body.password
+    with transaction(ctx.sessions) as session:
+        customer = customer_in(session, auth)
+        cancellation = service.verify(
+            session,
+            ctx,
+            customer,
+            cancellation_id,
+            method=body.method,
+            secret=secret,
+            ip=client_ip(request),
+        )
+        return StatusOut(status=cancellation.status.value)
+
+
+@router.get("/cancellations/{cancellation_id}", summary="Follow a cancellation")
+def get_cancellation(
+    cancellation_id: EntityId, auth: AuthDep, ctx: CtxDep, language: LanguageDep
+) -> CancellationOut:
+    with transaction(ctx.sessions) as session:
+        customer = customer_in(session, auth)
+        cancellation = service.get_cancellation(session, customer, cancellation_id)
+        return cancellation_out(load_details(session, cancellation), language)
+
+
+@router.post("/cancellations/{cancellation_id}/undo", summary="Undo while scheduled")
+def undo(cancellation_id: EntityId, auth: AuthDep, ctx: CtxDep, request: Request) -> StatusOut:
+    with transaction(ctx.sessions) as session:
+        customer = customer_in(session, auth)
+        cancellation = service.get_cancellation(session, customer, cancellation_id)
+        service.undo(
+            session, ctx, cancellation, actor=f"customer:{customer.id}", ip=client_ip(request)
+        )
+        return StatusOut(status=cancellation.status.value)

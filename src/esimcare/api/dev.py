@@ -1,0 +1,31 @@
+"""Development only: read what the SMS and e-mail stand-ins "delivered" (one-time codes too).
+
+Installed only when the server runs in development mode, so in production the path is a 404
+and is not in the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from esimcare.api.deps import CtxDep
+from esimcare.api.schemas import OutboxItem, OutboxList
+from esimcare.integrations.outbox import Outbox
+from esimcare.kit.clock import iso
+
+router = APIRouter(prefix="/api/v1/dev", tags=["development"])
+
+
+@router.get("/outbox", summary="Messages sent by the development outbox, newest first")
+def outbox(ctx: CtxDep, to: Annotated[str | None, Query(max_length=320)] = None) -> OutboxList:
+    messages = Outbox(ctx.emulators, ctx.clock).messages(to=to)
+    return OutboxList(
+        items=[
+            OutboxItem(
+                to=m.to, channel=m.channel, subject=m.subject, body=m.body, sent_at=iso(m.sent_at)
+            )
+            for m in messages
+        ]
+    )

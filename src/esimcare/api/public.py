@@ -1,0 +1,21 @@
+"""Endpoints that need no login: health and the list of operators."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from esimcare.api.deps import CtxDep, LanguageDep
+from esimcare.api.render import operator_out
+from esimcare.api.schemas import Health, OperatorList
+
+router = APIRouter(prefix="/api/v1", tags=["public"])
+
+
+@router.get("/health", summary="Liveness")
+def health() -> Health:
+    return Health(status="ok")
+
+
+@router.get("/operators", summary="Operators served here, with their support contacts")
+def operators(ctx: CtxDep, language: LanguageDep) -> OperatorList:
+    return OperatorList(items=[operator_out(p, language) for p in ctx.policies.values()])

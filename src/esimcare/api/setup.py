@@ -1,0 +1,17 @@
+"""Mounts the REST API (``/api/v1``) on the web app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from esimcare.api import cancellations, dev, esims, public, sessions
+from esimcare.context import Context
+
+
+def install_api(app: FastAPI, ctx: Context) -> None:
+    app.include_router(public.router)
+    app.include_router(sessions.router)
+    app.include_router(esims.router)
+    app.include_router(cancellations.router)
+    if ctx.settings.development:
+        app.include_router(dev.router)

@@ -1,0 +1,81 @@
+"""The cancellation's status page, and undo: from the page, or from the link in the message."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from esimcare.cancellations.service import find_by_undo_token, get_cancellation, undo, view_esim
+from esimcare.db import transaction
+from esimcare.errors import InvalidTransitionError, NotFoundError
+from esimcare.portal import texts
+from esimcare.portal.deps import CsrfChecked, authenticate, client_ip, get_ctx
+from esimcare.portal.rendering import redirect, render
+from esimcare.portal.views import status_view
+
+router = APIRouter()
+
+
+def _status_page(
+    request: Request, op: str, cancellation_id: int, *, error: str | None = None, status: int = 200
+) -> Response:
+    ctx = get_ctx(request)
+    policy = ctx.policy(op)
+    with transaction(ctx.sessions) as session:
+        customer = authenticate(request, session, op).customer
+        view = status_view(session, customer, cancellation_id)
+        return render(request, "status.html", policy=policy, status=status, view=view,
+                      error=error, now=ctx.clock.now())  # fmt: skip
+
+
+@router.get("/{op}/cancellations/{cancellation_id}")
+def cancellation_status(request: Request, op: str, cancellation_id: int) -> Response:
+    return _status_page(request, op, cancellation_id)
+
+
+@router.post("/{op}/cancellations/{cancellation_id}/undo")
+def undo_from_page(request: Request, op: str, cancellation_id: int, _csrf: CsrfChecked) -> Response:
+    ctx = get_ctx(request)
+    ctx.policy(op)
+    try:
+        with transaction(ctx.sessions) as session:
+            customer = authenticate(request, session, op).customer
+            cancellation = get_cancellation(session, customer, cancellation_id)
+            undo(session, ctx, cancellation, actor=f"customer:{customer.id}", ip=client_ip(request))
+    except InvalidTransitionError:
+        return _status_page(request, op, cancellation_id, status=409,
+                            error=texts.ERROR["invalid-transition"])  # fmt: skip
+    return redirect(f"/{op}/cancellations/{cancellation_id}")
+
+
+def _undo_page(request: Request, op: str, token: str, *, error: str | None = None,
+               status: int = 200) -> Response:  # fmt: skip
+    ctx = get_ctx(request)
+    policy = ctx.policy(op)
+    with transaction(ctx.sessions) as session:
+        try:
+            cancellation = find_by_undo_token(session, op, token)
+        except NotFoundError:
+            return render(request, "undo.html", policy=policy, status=404, cancellation=None,
+                          esim=None, error=None)  # fmt: skip
+        return render(request, "undo.html", policy=policy, status=status,
+                      cancellation=cancellation, esim=view_esim(session, cancellation),
+                      error=error)  # fmt: skip
+
+
+@router.get("/{op}/undo/{token}")
+def undo_link(request: Request, op: str, token: str) -> Response:
+    return _undo_page(request, op, token)
+
+
+@router.post("/{op}/undo/{token}")
+def undo_by_link(request: Request, op: str, token: str, _csrf: CsrfChecked) -> Response:
+    ctx = get_ctx(request)
+    ctx.policy(op)
+    try:
+        with transaction(ctx.sessions) as session:
+            cancellation = find_by_undo_token(session, op, token)
+            undo(session, ctx, cancellation, actor="customer:undo-link", ip=client_ip(request))
+    except InvalidTransitionError:
+        return _undo_page(request, op, token, status=409, error=texts.ERROR["invalid-transition"])
+    return redirect(f"/{op}/undo/{token}")
