@@ -15,6 +15,7 @@ from esimcare.errors import (
 )
 from esimcare.idempotency.models import IdempotencyRecord
 from esimcare.idempotency.service import (
+    IN_FLIGHT_LIMIT,
     IdempotencyRecordLostError,
     IdempotencyStore,
     StoredResponse,
@@ -185,3 +186,15 @@ def test_concurrent_requests_with_one_key_let_exactly_one_run(
     for thread in threads:
         thread.join(timeout=60)
     assert sorted(outcomes) == ["in-flight", "in-flight", "in-flight", "ran"]
+
+
+def test_a_placeholder_left_by_a_crashed_request_can_be_claimed_after_the_in_flight_limit(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    store = IdempotencyStore(sessions, clock)
+    digest = IdempotencyStore.request_hash("POST", "/x", b"{}")
+    assert store.start("scope", "crashed-key", digest) is None
+    with pytest.raises(IdempotencyKeyInFlightError):
+        store.start("scope", "crashed-key", digest)
+    clock.advance(IN_FLIGHT_LIMIT + timedelta(seconds=1))
+    assert store.start("scope", "crashed-key", digest) is None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, delete, select, update
@@ -35,6 +35,10 @@ class IdempotencyRecordLostError(ConflictError):
 
     code = "idempotency-record-lost"
     title = "The request took too long to be recorded; retry it with the same Idempotency-Key"
+
+
+# Longer than any request may run (requests time out far sooner).
+IN_FLIGHT_LIMIT = timedelta(seconds=120)
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,7 @@ class IdempotencyStore:
             # FOR UPDATE: two requests replacing the same expired record must queue, so the
             # second one sees the first's fresh placeholder.
             record = self._find(session, scope, key, for_update=True)
-            if record is not None and record.expires_at > now:
+            if record is not None and record.expires_at > now and not self._stale(record, now):
                 return _replay(record, request_hash)
             if record is None:
                 record = IdempotencyRecord(scope=scope, key=key)
@@ -93,6 +97,12 @@ class IdempotencyStore:
             record.created_at = now
             record.expires_at = now + self.ttl
             return None
+
+    def _stale(self, record: IdempotencyRecord, now: datetime) -> bool:
+        """A placeholder whose process died before finishing or abandoning it would otherwise
+        answer 409 for 24 hours; after a generous in-flight limit the key may be claimed anew.
+        Nothing was committed under it, because the work and the response commit together."""
+        return record.status_code is None and now - record.created_at > IN_FLIGHT_LIMIT
 
     def _judge_existing(self, scope: str, key: str, request_hash: str) -> StoredResponse | None:
         with transaction(self.sessions) as session:
