@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
+# Before esimcare is imported: cheap argon2 parameters for the hundreds of logins in the suite.
+os.environ.setdefault("ESIMCARE_FAST_PASSWORD_HASHING", "1")
+
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path

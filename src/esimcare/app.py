@@ -15,7 +15,7 @@ from starlette.responses import Response
 from esimcare.api.problems import problem_for_error, problem_for_http, problem_for_validation
 from esimcare.api.setup import install_api
 from esimcare.context import Context
-from esimcare.errors import DomainError
+from esimcare.errors import DomainError, InternalError
 from esimcare.portal.errors import error_page
 from esimcare.portal.setup import install_portal
 from esimcare.runtime import build_worker
@@ -62,6 +62,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         if wants_problem_json(request):
             return problem_for_validation(request, error)
         return error_page(request, 422, "Invalid input", "Please check the form and try again.")
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, error: Exception) -> Response:
+        # A bug, not an answer: logged with its traceback, shown without one.
+        log.exception("request.failed", path=request.url.path)
+        if wants_problem_json(request):
+            return problem_for_error(request, InternalError())
+        return error_page(request, 500, InternalError.title, "")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:

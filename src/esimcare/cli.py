@@ -11,9 +11,10 @@ from pathlib import Path
 
 import structlog
 
+from esimcare.cli_smdp import add_smdp_commands
 from esimcare.config import Mode, Settings
 from esimcare.operators.demo import CUSTOMERS, DEMO_PASSWORD, seed_demo, write_demo_operators_file
-from esimcare.runtime import build_context, build_worker, prepare_database
+from esimcare.runtime import build_context, build_worker, prepare_database, worker_id
 
 log = structlog.get_logger()
 
@@ -22,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # Alembic narrates its plugin set-up at INFO; only its migrations are worth showing.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
@@ -41,22 +44,50 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the web process (API and portal)")
     _common(serve, default_port=8000)
     serve.add_argument("--with-worker", action="store_true", help="also run a worker thread")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="web processes (uvicorn workers; default 1)"
+    )
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser("worker", help="run a background worker")
     _common(worker)
+    worker.add_argument(
+        "--concurrency", type=int, default=1, help="worker threads in this process (default 1)"
+    )
     worker.set_defaults(handler=_worker)
 
     data = commands.add_parser("demo-data", help="write the demo operators and seed them")
     _common(data)
     data.set_defaults(handler=_demo_data)
+    _add_seed_command(commands)
 
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(metavar="ACTION")
     upgrade = db_commands.add_parser("upgrade", help="apply migrations")
     _common(upgrade)
     upgrade.set_defaults(handler=_db_upgrade)
+
+    add_smdp_commands(commands)
     return parser
+
+
+def _add_seed_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    seed = commands.add_parser(
+        "seed",
+        help="bulk-insert synthetic customers and eSIMs (benchmarks, load tests)",
+        description=(
+            "Appends synthetic customers (+7999nnnnnnn) with eSIMs and ledger entries. All "
+            f"share ONE password hash (of {DEMO_PASSWORD!r}): hashing each would take hours. "
+            "The eSIMs have no SM-DP+ emulator profile or network subscriber, so they serve "
+            "reads, not end-to-end cancellations."
+        ),
+    )
+    _common(seed)
+    seed.add_argument("--customers", type=int, required=True, help="how many customers to add")
+    seed.add_argument("--esims-per-customer", type=int, default=3)
+    seed.add_argument("--operator", default="mts", help="operator id (default mts)")
+    seed.add_argument("--batch", type=int, default=5000, help="customers per transaction")
+    seed.set_defaults(handler=_seed)
 
 
 def _common(parser: argparse.ArgumentParser, default_port: int | None = None) -> None:
@@ -104,7 +135,32 @@ def _print_banner(url: str, settings: Settings, fresh: bool) -> None:
 def _serve(args: argparse.Namespace) -> int:
     ctx = build_context(_settings(args))
     prepare_database(ctx)
+    if args.workers > 1:
+        return _run_web_processes(ctx.settings, args)
     return _run_web(ctx, args, run_worker=args.with_worker)
+
+
+def _run_web_processes(settings: Settings, args: argparse.Namespace) -> int:
+    """Several web processes: each builds its own context from the environment."""
+    import os
+
+    import uvicorn
+
+    if args.with_worker:
+        log.error("serve.refused", reason="--with-worker needs --workers 1; run `esimcare worker`")
+        return 2
+    os.environ["ESIMCARE_DATA_DIR"] = str(settings.data_dir)
+    os.environ["ESIMCARE_DATABASE_URL"] = settings.database_url
+    uvicorn.run(
+        "esimcare.asgi:create_app_from_env",
+        factory=True,
+        workers=args.workers,
+        host=args.host,
+        port=args.port,
+        log_level="info",
+        proxy_headers=False,
+    )
+    return 0
 
 
 def _run_web(ctx: object, args: argparse.Namespace, *, run_worker: bool) -> int:
@@ -121,13 +177,49 @@ def _run_web(ctx: object, args: argparse.Namespace, *, run_worker: bool) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     ctx = build_context(_settings(args))
-    worker = build_worker(ctx)
     stop = threading.Event()
     # SIGTERM lets the current step finish and commit, then the loop ends.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    log.info("worker.started", database=ctx.engine.url.render_as_string(hide_password=True))
-    worker.run_forever(stop)
+    # One Worker (own worker id, own leases) per thread; they share the connection pool.
+    names = (
+        [worker_id()]
+        if args.concurrency <= 1
+        else [f"{worker_id()}/{n}" for n in range(args.concurrency)]
+    )
+    threads = [
+        threading.Thread(target=build_worker(ctx, name).run_forever, args=(stop,), name=name)
+        for name in names
+    ]
+    for thread in threads:
+        thread.start()
+    log.info(
+        "worker.started",
+        database=ctx.engine.url.render_as_string(hide_password=True),
+        concurrency=len(threads),
+    )
+    while not stop.wait(1.0):
+        pass
+    for thread in threads:
+        thread.join()
+    return 0
+
+
+def _seed(args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from esimcare.seeding import SeedRequest, seed_customers
+
+    settings = _settings(args, mode=Mode.DEVELOPMENT)
+    write_demo_operators_file(settings.operators_file)
+    ctx = build_context(settings)
+    prepare_database(ctx)
+    request = SeedRequest(args.customers, args.esims_per_customer, args.operator, args.batch)
+    started = time.monotonic()
+    report = seed_customers(ctx, request)
+    summary = {**vars(report), "seconds": round(time.monotonic() - started, 1)}
+    sys.stdout.write(json.dumps(summary) + "\n")
     return 0
 
 

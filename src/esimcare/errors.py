@@ -145,3 +145,11 @@ class RefundDestinationRequiredError(DomainError):
     status = 422
     code = "refund-destination-required"
     title = "This operator refunds to another phone number: give it as refund_to"
+
+
+class InternalError(DomainError):
+    """Rendered for unexpected exceptions: no details leak, the log has them."""
+
+    status = 500
+    code = "internal-error"
+    title = "Something went wrong on our side; nothing was changed, please try again"

@@ -12,6 +12,7 @@ from esimcare.customers.models import AuthSession, Customer, OneTimeCode, Verifi
 from esimcare.db import Base
 from esimcare.esims.models import Esim, Plan
 from esimcare.idempotency.models import IdempotencyRecord
+from esimcare.integrations.smdp.call_log import Es2PlusCall
 from esimcare.jobs.models import Job
 from esimcare.notices.models import Notice
 from esimcare.operators.models import Operator
@@ -26,6 +27,7 @@ __all__ = [
     "CancellationStep",
     "CancellationTransition",
     "Customer",
+    "Es2PlusCall",
     "Esim",
     "IdempotencyRecord",
     "Job",

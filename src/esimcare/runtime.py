@@ -12,6 +12,7 @@ from esimcare.cancellations.service import EXPIRE_JOB, STEP_JOB, expire
 from esimcare.cancellations.workflow import CancellationWorkflow
 from esimcare.config import Settings
 from esimcare.context import Context
+from esimcare.customers.passwords import FAST_HASHING
 from esimcare.db import make_engine, session_factory, transaction
 from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.factory import build_gateways
@@ -27,6 +28,8 @@ from esimcare.operators.policy import Policy, load_policies
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:
+    if FAST_HASHING and not settings.development:
+        raise ValueError("ESIMCARE_FAST_PASSWORD_HASHING is for tests; never in production")
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
     policies = load_policies(settings.operators_file)

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response
 from sqlalchemy import func, select
 
 import esimcare.models  # noqa: F401 - registers every table on Base.metadata
@@ -49,9 +49,14 @@ def installed_esim(client: TestClient, operator: str, auth: dict[str, str]) -> d
 
 
 def request_cancellation(
-    client: TestClient, operator: str, auth: dict[str, str], esim_id: int, *,
-    key: str | None = "key-1", **body: Any,
-) -> Response:  # fmt: skip
+    client: TestClient,
+    operator: str,
+    auth: dict[str, str],
+    esim_id: int,
+    *,
+    key: str | None = "key-1",
+    **body: Any,
+) -> Response:
     headers = dict(auth)
     if key is not None:
         headers["Idempotency-Key"] = key

@@ -41,12 +41,15 @@ def test_an_mts_cancellation_completes_with_the_quoted_refund(
     body = created.json()
     assert body["status"] == "awaiting_verification"
     assert body["verification"] == {
-        "methods": ["sms"], "sms_sent_to": "+7********01", "sms_delivery": None,
-    }  # fmt: skip
+        "methods": ["sms"],
+        "sms_sent_to": "+7********01",
+        "sms_delivery": None,
+    }
     assert body["quote"] == quote.json()
 
-    verified = verify(client, "mts", auth, body["id"], method="sms",
-                      code=latest_code(client, LOGINS["mts"]))  # fmt: skip
+    verified = verify(
+        client, "mts", auth, body["id"], method="sms", code=latest_code(client, LOGINS["mts"])
+    )
     assert verified.status_code == 200, verified.text
     assert verified.json() == {"status": "processing"}
     build_worker(demo).run_until_idle()
@@ -54,9 +57,12 @@ def test_an_mts_cancellation_completes_with_the_quoted_refund(
     done = client.get(f"/api/v1/mts/cancellations/{body['id']}", headers=auth).json()
     assert done["status"] == "completed"
     assert [(s["name"], s["status"]) for s in done["steps"]] == [
-        ("final_bill", "done"), ("profile", "done"), ("network", "done"), ("refund", "done"),
+        ("final_bill", "done"),
+        ("profile", "done"),
+        ("network", "done"),
+        ("refund", "done"),
         ("notice", "done"),
-    ]  # fmt: skip
+    ]
     assert done["refund"]["amount"] == quote.json()["refund"]["amount"]
     assert done["refund"]["status"] == "succeeded"
     assert done["final_bill"]["amount"] == quote.json()["final_bill"]["amount"]
@@ -79,12 +85,16 @@ def test_a_quote_changes_nothing(client: TestClient, demo: Context) -> None:
 def test_a_quote_is_worded_in_the_requested_language(client: TestClient) -> None:
     auth = log_in(client, "mts")
     esim = installed_esim(client, "mts", auth)
-    quote = client.post(f"/api/v1/mts/esims/{esim['id']}/cancellation-quote",
-                        headers={**auth, "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}).json()  # fmt: skip
+    quote = client.post(
+        f"/api/v1/mts/esims/{esim['id']}/cancellation-quote",
+        headers={**auth, "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"},
+    ).json()
     codes = [w["code"] for w in quote["warnings"]]
     assert "delete_profile_on_device" in codes
     assert all(w["message"] != w["code"] for w in quote["warnings"])
-    assert "手机" in next(w["message"] for w in quote["warnings"] if w["code"] == "delete_profile_on_device")
+    assert "手机" in next(
+        w["message"] for w in quote["warnings"] if w["code"] == "delete_profile_on_device"
+    )
     assert quote["effective_at"] == "2026-11-23T12:00:00Z"
 
 
@@ -115,8 +125,9 @@ def test_a_beeline_cancellation_verified_by_password_can_be_undone_once(
     assert created.json()["verification"]["methods"] == ["sms", "password"]
     cancellation_id = created.json()["id"]
 
-    verified = verify(client, "beeline", auth, cancellation_id, method="password",
-                      password="demo-password-1")  # fmt: skip
+    verified = verify(
+        client, "beeline", auth, cancellation_id, method="password", password="demo-password-1"
+    )
     assert verified.json() == {"status": "scheduled"}
     pending = client.get(f"/api/v1/beeline/esims/{esim['id']}", headers=auth).json()
     assert pending["status"] == "cancellation_pending"
@@ -178,8 +189,10 @@ def test_health_answers_ok(client: TestClient) -> None:
 def test_the_openapi_document_lists_every_endpoint(client: TestClient) -> None:
     paths = client.get("/api/openapi.json").json()["paths"]
     assert {
-        "/api/v1/{operator}/sessions", "/api/v1/{operator}/sessions/current",
-        "/api/v1/{operator}/esims", "/api/v1/{operator}/esims/{esim_id}",
+        "/api/v1/{operator}/sessions",
+        "/api/v1/{operator}/sessions/current",
+        "/api/v1/{operator}/esims",
+        "/api/v1/{operator}/esims/{esim_id}",
         "/api/v1/{operator}/cancellation-reasons",
         "/api/v1/{operator}/esims/{esim_id}/cancellation-quote",
         "/api/v1/{operator}/esims/{esim_id}/cancellations",
@@ -187,5 +200,7 @@ def test_the_openapi_document_lists_every_endpoint(client: TestClient) -> None:
         "/api/v1/{operator}/cancellations/{cancellation_id}/verification",
         "/api/v1/{operator}/cancellations/{cancellation_id}/verification-code",
         "/api/v1/{operator}/cancellations/{cancellation_id}/undo",
-        "/api/v1/operators", "/api/v1/health", "/api/v1/dev/outbox",
-    } <= set(paths)  # fmt: skip
+        "/api/v1/operators",
+        "/api/v1/health",
+        "/api/v1/dev/outbox",
+    } <= set(paths)

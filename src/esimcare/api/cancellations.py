@@ -71,28 +71,14 @@ def create_cancellation(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     path = f"/api/v1/{auth.customer.operator_id}/esims/{esim_id}/cancellations"
-    call = IdempotentCall.of(
-        ctx,
-        idempotency_key,
-        operator_id=auth.customer.operator_id,
-        customer_id=auth.customer.id,
-        path=path,
-        body=body,
-    )
+    call = IdempotentCall.of(ctx, idempotency_key, auth.customer, path=path, body=body)
     stored = call.start()
     if stored is not None:
         return JSONResponse(stored.body, status_code=stored.status_code)
     with call.running(), transaction(ctx.sessions) as session:
         customer = customer_in(session, auth)
         requested = service.request_cancellation(
-            session,
-            ctx,
-            customer,
-            esim_id,
-            reason=body.reason,
-            comment=body.comment,
-            refund_to=body.refund_to,
-            ip=client_ip(request),
+            session, ctx, customer, esim_id, **body.model_dump(), ip=client_ip(request)
         )
         answer = _created(ctx, customer, requested, language)
         msisdn = service.view_esim(session, requested.cancellation).msisdn

@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1/dev", tags=["development"])
 
 @router.get("/outbox", summary="Messages sent by the development outbox, newest first")
 def outbox(ctx: CtxDep, to: Annotated[str | None, Query(max_length=320)] = None) -> OutboxList:
-    messages = Outbox(ctx.emulators, ctx.clock).messages(to=to)
+    messages = Outbox(ctx.emulators, ctx.clock).messages(to=_recipient(to))
     return OutboxList(
         items=[
             OutboxItem(
@@ -29,3 +29,11 @@ def outbox(ctx: CtxDep, to: Annotated[str | None, Query(max_length=320)] = None)
             for m in messages
         ]
     )
+
+
+def _recipient(to: str | None) -> str | None:
+    """An unencoded ``?to=+7916...`` arrives as " 7916..." (a "+" in a query is a space)."""
+    if to is None:
+        return None
+    text = to.strip()
+    return "+" + text if text.isdigit() else text

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from esimcare.context import Context
+from esimcare.customers.models import Customer
 from esimcare.errors import IdempotencyKeyMissingError
 from esimcare.idempotency.service import IdempotencyStore, StoredResponse
 
@@ -29,22 +30,16 @@ class IdempotentCall:
 
     @classmethod
     def of(
-        cls,
-        ctx: Context,
-        key: str | None,
-        *,
-        operator_id: str,
-        customer_id: int,
-        path: str,
-        body: BaseModel,
+        cls, ctx: Context, key: str | None, customer: Customer, *, path: str, body: BaseModel
     ) -> IdempotentCall:
+        """Scoped to the operator, the customer and the path: keys never collide across them."""
         if key is None:
             raise IdempotencyKeyMissingError()
         store = IdempotencyStore(ctx.sessions, ctx.clock, ctx.settings.limits.idempotency_ttl_s)
         canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True).encode()
         return cls(
             store=store,
-            scope=f"{operator_id}:{customer_id}:POST {path}",
+            scope=f"{customer.operator_id}:{customer.id}:POST {path}",
             key=key,
             request_hash=store.request_hash("POST", path, canonical),
         )

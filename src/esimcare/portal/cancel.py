@@ -143,7 +143,9 @@ def cancel_submit(
     return redirect(follow_url(op, cancellation))
 
 
-def _start(store: IdempotencyStore, scope: str, key: str, fingerprint: str) -> StoredResponse | None:
+def _start(
+    store: IdempotencyStore, scope: str, key: str, fingerprint: str
+) -> StoredResponse | None:
     """A double click sends the form twice at once: the second waits for the first's answer."""
     for _ in range(IN_FLIGHT_POLLS):
         try:
@@ -188,5 +190,3 @@ def send_code(
         deliver_code(ctx, customer, cancellation, code, msisdn)
     except IntegrationError as error:
         log.warning("portal.code_not_sent", cancellation=cancellation.id, error=str(error))
-
-

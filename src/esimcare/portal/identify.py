@@ -47,7 +47,9 @@ def _by_iccid(policies: dict[str, Policy], text: str) -> Identification:
         else:
             message = N_("An ICCID has 19 or 20 digits. Please check the number.")
         return Identification("iccid", text, error=message)
-    found = tuple(p for p in policies.values() if any(iccid.startswith(x) for x in p.iccid_prefixes))
+    found = tuple(
+        p for p in policies.values() if any(iccid.startswith(x) for x in p.iccid_prefixes)
+    )
     return Identification("iccid", iccid, found)
 
 
@@ -57,5 +59,7 @@ def _by_number(policies: dict[str, Policy], text: str) -> Identification:
     except InvalidIdentifierError:
         message = N_("This does not look like a phone number or an ICCID. Please check it.")
         return Identification("number", text, error=message)
-    found = tuple(p for p in policies.values() if any(number.startswith(x) for x in p.msisdn_prefixes))
+    found = tuple(
+        p for p in policies.values() if any(number.startswith(x) for x in p.msisdn_prefixes)
+    )
     return Identification("number", number, found)

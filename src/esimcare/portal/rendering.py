@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from fastapi import Request
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse, RedirectResponse
 
+from esimcare.cancellations.warning_texts import warning_text
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.operators.policy import Policy
 from esimcare.portal import texts
@@ -15,6 +17,7 @@ from esimcare.portal.deps import (
     ANON_COOKIE,
     LANG_COOKIE,
     LANG_COOKIE_MAX_AGE,
+    SESSION_COOKIE,
     csrf_for_page,
     get_ctx,
     language_of,
@@ -41,14 +44,18 @@ SECURITY_HEADERS = {
 }
 
 
+NBSP, NB_HYPHEN = "\u00a0", "\u2011"
+
+
 def format_number(number: str) -> str:
-    """+79160000001 -> +7 916 000-00-01; other countries stay in plain E.164."""
+    """+79160000001 -> +7 916 000-00-01, never broken across lines; others stay in E.164."""
     try:
         value = Msisdn.parse(number).value
     except InvalidIdentifierError:
         return number
     if value.startswith("+7") and len(value) == 12:
-        return f"+7 {value[2:5]} {value[5:8]}-{value[8:10]}-{value[10:]}"
+        spaced = f"+7 {value[2:5]} {value[5:8]}-{value[8:10]}-{value[10:]}"
+        return spaced.replace(" ", NBSP).replace("-", NB_HYPHEN)
     return value
 
 
@@ -73,18 +80,36 @@ def render(
     ctx = get_ctx(request)
     translator = Translator(language_of(request))
     token, fresh_anon = csrf_for_page(request, ctx)
-    html = _ENV.get_template(template).render(
-        _=translator.gettext, t=translator, lang=translator.language, policy=policy,
-        policies=ctx.policies, csrf=token, languages=[(code, LANGUAGE_NAMES[code])
-                                                      for code in LANGUAGES],
-        path=request.url.path, **values,
-    )  # fmt: skip
+    language = translator.language
+    page = {
+        "_": translator.gettext,
+        "t": translator,
+        "lang": language,
+        "warning": partial(warning_text, language=language),
+        "policy": policy,
+        "policies": ctx.policies,
+        "csrf": token,
+        "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+        "switch_path": _switch_path(request),
+        "logged_in": policy is not None and SESSION_COOKIE in request.cookies,
+    }
+    html = _ENV.get_template(template).render(**page, **values)
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
     if fresh_anon:
         set_cookie(response, ANON_COOKIE, fresh_anon)
     if request.query_params.get("lang") in LANGUAGES:
         set_cookie(response, LANG_COOKIE, translator.language, max_age=LANG_COOKIE_MAX_AGE)
     return response
+
+
+def _switch_path(request: Request) -> str:
+    """Where the language links lead: this page, or for a form answer the page it came from."""
+    path = request.url.path
+    if request.method == "GET":
+        return path
+    if path == "/identify":
+        return "/"
+    return path.removesuffix("/resend").removesuffix("/undo")
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -91,31 +91,6 @@ REFUND_ROUTE = {
     RefundRoute.NONE: N_("not refunded under this operator's rules"),
 }
 
-WARNING = {
-    "backup_data": N_(
-        "Back up what you need first: contacts and messages stored on the SIM, and anything "
-        "tied to this number."
-    ),
-    "number_used_for_codes": N_(
-        "Banks, government services and messengers may send codes to this number. Move them to "
-        "another number before you cancel."
-    ),
-    "delete_profile_on_device": N_(
-        "The eSIM profile is installed on your phone. It stays there until you delete it on "
-        "the phone; we show you how after cancelling."
-    ),
-    "bonus_forfeited": N_("Bonus money is not refunded and is lost when the eSIM is cancelled."),
-    "debt_remains": N_("The final bill is more than your balance: a debt remains to be paid."),
-    "no_refund_by_policy": N_("This operator does not refund the remaining balance."),
-    "grace_period_undo": N_(
-        "The cancellation takes effect after a waiting period; until then you can undo it with "
-        "the link we send you."
-    ),
-    "number_quarantine": N_(
-        "Your number will not be given to anyone else until the quarantine date below."
-    ),
-}
-
 # What a domain error means to a subscriber; the key is DomainError.code.
 ERROR = {
     "debt-outstanding": N_("Your account has a debt. Pay it first, then cancel the eSIM."),

@@ -32,8 +32,11 @@ def moment_from_json(value: str) -> datetime:
 def latest_cancellation(session: Session, customer: Customer, esim_id: int) -> Cancellation | None:
     return session.scalar(
         select(Cancellation)
-        .where(Cancellation.esim_id == esim_id, Cancellation.customer_id == customer.id,
-               Cancellation.operator_id == customer.operator_id)  # fmt: skip
+        .where(
+            Cancellation.esim_id == esim_id,
+            Cancellation.customer_id == customer.id,
+            Cancellation.operator_id == customer.operator_id,
+        )
         .order_by(Cancellation.created_at.desc(), Cancellation.id.desc())
         .limit(1)
     )

@@ -1,0 +1,123 @@
+"""A small HTTP/1.1 load generator, run as its own process: `python -m benchmarks.loadgen SPEC`.
+
+SPEC is a JSON file: {"host", "port", "concurrency", "duration_s", "warmup_s", "requests":
+[[path, bearer token or null], ...]}. Each of ``concurrency`` keep-alive connections sends one
+request at a time (closed loop), cycling through the requests; latencies after the warm-up are
+kept. Prints JSON: requests, requests_per_s, p50_ms, p90_ms, p99_ms, errors.
+
+Raw asyncio streams (on uvloop when installed) rather than an HTTP client library, so the load
+generator costs as little CPU as possible and the server, not the client, is what is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+def build_requests(spec: dict[str, Any]) -> list[bytes]:
+    host = f"{spec['host']}:{spec['port']}"
+    built = []
+    for path, token in spec["requests"]:
+        lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Accept: application/json"]
+        if token:
+            lines.append(f"Authorization: Bearer {token}")
+        built.append(("\r\n".join(lines) + "\r\n\r\n").encode())
+    return built
+
+
+async def read_response(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.strip().lower() == "content-length":
+            length = int(value.strip())
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def client(
+    spec: dict[str, Any],
+    requests: list[bytes],
+    start: int,
+    tally: Tally,
+    clock: tuple[float, float],
+) -> None:
+    warm_until, deadline = clock
+    reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
+    index = start
+    try:
+        while (began := time.perf_counter()) < deadline:
+            writer.write(requests[index % len(requests)])
+            index += 1
+            status = await read_response(reader)
+            if began < warm_until:
+                continue
+            tally.latencies.append(time.perf_counter() - began)
+            tally.statuses[status] = tally.statuses.get(status, 0) + 1
+            if status >= 400:
+                tally.errors += 1
+    finally:
+        writer.close()
+
+
+async def run(spec: dict[str, Any]) -> dict[str, Any]:
+    requests = build_requests(spec)
+    tally = Tally()
+    now = time.perf_counter()
+    clock = (now + spec["warmup_s"], now + spec["warmup_s"] + spec["duration_s"])
+    step = max(len(requests) // spec["concurrency"], 1)
+    await asyncio.gather(
+        *(client(spec, requests, n * step, tally, clock) for n in range(spec["concurrency"]))
+    )
+    return summarise(tally, spec["duration_s"])
+
+
+def summarise(tally: Tally, duration_s: float) -> dict[str, Any]:
+    ordered = sorted(tally.latencies)
+
+    def percentile(p: float) -> float:
+        if not ordered:
+            return float("nan")
+        return round(1000 * ordered[min(int(p * len(ordered)), len(ordered) - 1)], 2)
+
+    return {
+        "requests": len(ordered),
+        "requests_per_s": round(len(ordered) / duration_s, 1),
+        "p50_ms": percentile(0.50),
+        "p90_ms": percentile(0.90),
+        "p99_ms": percentile(0.99),
+        "errors": tally.errors,
+        "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
+    }
+
+
+def main() -> None:
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    try:
+        import uvloop
+    except ImportError:
+        result = asyncio.run(run(spec))
+    else:
+        result = uvloop.run(run(spec))
+    sys.stdout.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""What the benchmarks share: the machine's description, prepared databases, web servers run
+with uvicorn on loopback, and the load generator in its own process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import random
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import structlog
+from psycopg import sql
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+
+from esimcare.config import Mode, Settings
+from esimcare.context import Context
+from esimcare.customers.models import Customer
+from esimcare.customers.sessions import open_session
+from esimcare.db import transaction
+from esimcare.operators.demo import write_demo_operators_file
+from esimcare.runtime import build_context, prepare_database
+from esimcare.seeding import CUSTOMER_PREFIX, SeedRequest, seed_customers
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+
+def quiet_logs() -> None:
+    """Warnings and errors to stderr only: stdout carries the benchmark's JSON."""
+    structlog.configure(
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+    )
+
+
+def machine(ctx: Context | None = None) -> dict[str, Any]:
+    pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    info: dict[str, Any] = {
+        "nproc": os.cpu_count(),
+        "ram_gib": round(pages / 2**30, 1),
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "platform": platform.platform(),
+        # Other work on the machine skews absolute figures; the ratios are measured side by side.
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+    if ctx is not None and ctx.engine.dialect.name == "postgresql":
+        with ctx.engine.connect() as conn:
+            info["postgresql"] = conn.scalar(text("SHOW server_version"))
+    return info
+
+
+def ensure_postgres_database(url: str) -> None:
+    """Create the benchmark's own database (not the test one) when it does not exist yet."""
+    parsed = make_url(url)
+    name = parsed.database
+    admin = parsed.set(drivername="postgresql", database="postgres")
+    conninfo = admin.render_as_string(hide_password=False)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            return
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name or "")))
+
+
+def prepared_context(data_dir: Path, database_url: str | None) -> Context:
+    """A development-mode deployment (emulators built in) on the given database, migrated."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    settings = Settings.from_env(data_dir=data_dir, mode=Mode.DEVELOPMENT)
+    if database_url:
+        if database_url.startswith("postgresql"):
+            ensure_postgres_database(database_url)
+        settings = settings.with_changes(database_url=database_url)
+    write_demo_operators_file(settings.operators_file)
+    ctx = build_context(settings)
+    prepare_database(ctx)
+    return ctx
+
+
+def synthetic_customers(ctx: Context, operator_id: str = "mts") -> int:
+    with ctx.engine.connect() as conn:
+        found = conn.scalar(
+            select(func.count())
+            .select_from(Customer)
+            .where(Customer.operator_id == operator_id, Customer.phone.like(f"{CUSTOMER_PREFIX}%"))
+        )
+    return int(found or 0)
+
+
+def ensure_customers(ctx: Context, customers: int) -> dict[str, Any]:
+    """Seed up to ``customers`` synthetic customers (3 eSIMs each); reuses what is there."""
+    present = synthetic_customers(ctx)
+    started = time.monotonic()
+    if present < customers:
+        seed_customers(ctx, SeedRequest(customers - present))
+    return {
+        "customers": customers,
+        "esims": 3 * customers,
+        "seeded_now": max(customers - present, 0),
+        "seed_s": round(time.monotonic() - started, 1),
+    }
+
+
+def login_tokens(ctx: Context, how_many: int, seed: int = 7) -> list[str]:
+    """Sessions for customers spread over the whole table, opened directly in the database
+    (logging in through the API would spend the time on argon2, not on the read path)."""
+    with transaction(ctx.sessions) as session:
+        ids = list(
+            session.scalars(select(Customer.id).where(Customer.phone.like(f"{CUSTOMER_PREFIX}%")))
+        )
+        chosen = random.Random(seed).sample(ids, min(how_many, len(ids)))
+        tokens = []
+        for customer_id in chosen:
+            customer = session.get(Customer, customer_id)
+            assert customer is not None
+            now = ctx.clock.now()
+            tokens.append(open_session(session, customer, now, ctx.settings.limits).token)
+    return tokens
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def server_env(ctx: Context) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ESIMCARE_")}
+    env.update(
+        ESIMCARE_DATA_DIR=str(ctx.settings.data_dir),
+        ESIMCARE_DATABASE_URL=ctx.settings.database_url,
+        ESIMCARE_MODE="development",
+    )
+    return env
+
+
+@contextmanager
+def uvicorn_server(factory: str, env: dict[str, str], workers: int, probe: str) -> Iterator[int]:
+    """Serve an app factory with uvicorn on loopback; yields the port once it answers."""
+    port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", HOST]
+    command += ["--port", str(port), "--workers", str(workers)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    # The server's own output goes to stderr: stdout carries the benchmark's JSON.
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=sys.stderr)
+    try:
+        _wait_until_answering(port, probe, process)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_until_answering(port: int, probe: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            httpx.get(f"http://{HOST}:{port}{probe}", timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("the server did not answer within 60 s")
+
+
+def run_load(
+    port: int,
+    requests: list[tuple[str, str | None]],
+    *,
+    concurrency: int,
+    duration_s: float,
+    warmup_s: float,
+) -> dict[str, Any]:
+    """Run benchmarks.loadgen in its own process against the server on ``port``."""
+    spec = {
+        "host": HOST,
+        "port": port,
+        "concurrency": concurrency,
+        "duration_s": duration_s,
+        "warmup_s": warmup_s,
+        "requests": requests,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(spec, handle)
+    try:
+        output = subprocess.run(
+            [sys.executable, "-m", "benchmarks.loadgen", handle.name],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=duration_s + warmup_s + 60,
+        ).stdout
+    finally:
+        Path(handle.name).unlink()
+    result: dict[str, Any] = json.loads(output)
+    return result

@@ -1,0 +1,21 @@
+"""The ASGI entry point for process managers.
+
+    uvicorn --factory esimcare.asgi:create_app_from_env --workers 4
+
+
+Each web process builds its own context from the environment (ESIMCARE_*), so any number of
+them can run side by side against one database. Migrations are not run here: one process
+(``esimcare db upgrade`` or ``esimcare serve``) applies them before the web processes start.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from esimcare.app import create_app
+from esimcare.config import Settings
+from esimcare.runtime import build_context
+
+
+def create_app_from_env() -> FastAPI:
+    return create_app(build_context(Settings.from_env()), run_worker=False)

@@ -1,0 +1,132 @@
+"""Every ES2+ call esimcare makes, written before it is sent and again when it ends.
+
+A row whose ``outcome`` is still empty is a call that was sent (or about to be) and never
+answered in this process: a crash, or a time-out the caller has not yet retried. Reconciling
+such calls needs exactly this record, so each write is its own short transaction on esimcare's
+main database and survives the caller's rollback. The functionCallIdentifier (SGP.22 v2.2
+section 6, JSON binding) is a random UUID, unique across processes and restarts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from esimcare.db import Base, UtcDateTime, enum_type, transaction
+from esimcare.integrations.smdp.interface import Es2Outcome, ExecutionStatus
+from esimcare.integrations.smdp.states import SmdpFunction
+
+_SECRET_FIELDS = frozenset({"confirmationCode"})
+_MESSAGE_LENGTH = 500
+
+
+class CallOutcome(StrEnum):
+    SUCCESS = "success"  # Executed-Success or Executed-WithWarning
+    FAILED = "failed"  # a definite ES2+ answer: Failed or Expired, with its code
+    TRANSIENT = "transient"  # network, time-out, 5xx: the same call may be retried
+    PERMANENT = "permanent"  # a reply that is no ES2+ answer at all (misconfiguration)
+
+
+class Es2PlusCall(Base):
+    """One ES2+ function call to an operator's SM-DP+ (SGP.22 v2.2 5.3.1 to 5.3.4)."""
+
+    __tablename__ = "es2plus_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # No foreign key: like the audit trail, the log must accept a call for any configured tenant.
+    operator_id: Mapped[str] = mapped_column(String(32), index=True)
+    function: Mapped[SmdpFunction] = mapped_column(enum_type(SmdpFunction))
+    function_call_id: Mapped[str] = mapped_column(String(64), unique=True)
+    iccid: Mapped[str | None] = mapped_column(String(20), index=True)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    outcome: Mapped[CallOutcome | None] = mapped_column(enum_type(CallOutcome))
+    status: Mapped[ExecutionStatus | None] = mapped_column(enum_type(ExecutionStatus))
+    subject_code: Mapped[str | None] = mapped_column(String(16))
+    reason_code: Mapped[str | None] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(String(_MESSAGE_LENGTH))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+
+
+@dataclass(frozen=True)
+class CallEnd:
+    """How a call ended, as the client saw it."""
+
+    outcome: CallOutcome
+    finished_at: datetime
+    duration_ms: int
+    es2: Es2Outcome | None = None
+    http_status: int | None = None
+    response: dict[str, Any] | None = None
+    message: str | None = None
+
+
+class CallLog:
+    """Writes ``es2plus_calls`` rows, each in its own transaction.
+
+    On SQLite the caller must not hold a write transaction on the same database while it
+    calls the SM-DP+ (it should not anyway: side effects happen after commit), or this
+    writer waits for that lock.
+    """
+
+    def __init__(self, sessions: sessionmaker[Session], operator_id: str) -> None:
+        self._sessions = sessions
+        self._operator_id = operator_id
+
+    def started(
+        self,
+        function: SmdpFunction,
+        call_id: str,
+        request: dict[str, Any],
+        sent_at: datetime,
+    ) -> int:
+        iccid = request.get("iccid")
+        row = Es2PlusCall(
+            operator_id=self._operator_id,
+            function=function,
+            function_call_id=call_id,
+            iccid=iccid if isinstance(iccid, str) else None,
+            request=redacted(request),
+            sent_at=sent_at,
+        )
+        with transaction(self._sessions) as session:
+            session.add(row)
+            session.flush()
+            return row.id
+
+    def finished(self, record_id: int, end: CallEnd) -> None:
+        with transaction(self._sessions) as session:
+            row = session.get(Es2PlusCall, record_id, with_for_update=True)
+            if row is None:
+                raise LookupError(f"es2plus_calls row {record_id} vanished")
+            _apply(row, end)
+
+
+def _apply(row: Es2PlusCall, end: CallEnd) -> None:
+    row.outcome = end.outcome
+    row.finished_at = end.finished_at
+    row.duration_ms = end.duration_ms
+    row.http_status = end.http_status
+    row.response = end.response
+    code = end.es2.code if end.es2 is not None else None
+    row.status = end.es2.status if end.es2 is not None else None
+    row.subject_code = code.subject if code else None
+    row.reason_code = code.reason if code else None
+    text = end.message or (code.message if code else None)
+    row.message = text[:_MESSAGE_LENGTH] if text else None
+    returned = end.es2.data.get("iccid") if end.es2 is not None else None
+    if row.iccid is None and returned:
+        row.iccid = returned  # DownloadOrder by profile type: the profile is known only now
+
+
+def redacted(body: dict[str, Any]) -> dict[str, Any]:
+    """The body without secrets: a confirmation code must never sit in a log table."""
+    return {key: "***" if key in _SECRET_FIELDS else value for key, value in body.items()}

@@ -1,0 +1,94 @@
+"""The SM-DP+ emulator's side of ES2+.HandleDownloadProgressInfo (SGP.22 v2.2 5.3.5).
+
+A real SM-DP+ tells the operator how a download goes: point 1 (eligibility and retry-limit
+check), 2 (confirmation-code failure), 3 (bound profile package downloaded), 4 (installed, or
+failed) and custom points from 100 agreed between the two. The emulator uses two custom ones:
+``deleted_point`` (default 102, the eUICC's delete notification) and ``disabled_point``
+(default 101). A notification is best effort: a failure is logged, never raised, exactly as
+a real SM-DP+ would not undo a download because the operator was unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+import httpx
+
+from esimcare.integrations.errors import IntegrationError
+from esimcare.integrations.http import send
+from esimcare.integrations.smdp.emulator_support import ProfileSnapshot
+from esimcare.integrations.smdp.interface import Es2Outcome, ExecutionStatus
+from esimcare.integrations.smdp.messages import (
+    JSON_HEADERS,
+    NOTIFICATION_PATH,
+    DownloadProgressInfo,
+)
+from esimcare.kit.clock import Clock, SystemClock
+
+_log = logging.getLogger("esimcare.integrations.smdp.notifications")
+
+ELIGIBILITY_CHECKED = 1
+CONFIRMATION_CODE_FAILED = 2
+PACKAGE_DOWNLOADED = 3
+INSTALLATION_RESULT = 4
+DEFAULT_DISABLED_POINT = 101
+DEFAULT_DELETED_POINT = 102
+EXECUTED = Es2Outcome(ExecutionStatus.SUCCESS)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What happened to one notification; shown to whoever drove the simulator."""
+
+    point: int
+    delivered: bool
+    detail: str = ""
+
+    def as_json(self) -> dict[str, object]:
+        return {"point": self.point, "delivered": self.delivered, "detail": self.detail}
+
+
+class NotificationSender:
+    """Posts HandleDownloadProgressInfo to ``{receiver_url}/gsma/rsp2/es2plus/...``."""
+
+    def __init__(
+        self,
+        receiver_url: str,
+        requester_id: str,
+        client: httpx.Client,
+        *,
+        clock: Clock | None = None,
+        deleted_point: int = DEFAULT_DELETED_POINT,
+        disabled_point: int = DEFAULT_DISABLED_POINT,
+    ) -> None:
+        for point in (deleted_point, disabled_point):
+            if point < 100:
+                raise ValueError("custom notification points start at 100 (0-99 are reserved)")
+        self.url = receiver_url.rstrip("/") + NOTIFICATION_PATH
+        self.requester_id = requester_id
+        self.deleted_point = deleted_point
+        self.disabled_point = disabled_point
+        self._client = client
+        self._clock = clock or SystemClock()
+
+    def notify(
+        self, profile: ProfileSnapshot, point: int, status: Es2Outcome = EXECUTED
+    ) -> Delivery:
+        """Send one point about ``profile``; never raises for the receiver's failures."""
+        info = DownloadProgressInfo(
+            iccid=profile.iccid,
+            profile_type=profile.profile_type,
+            timestamp=self._clock.now(),
+            point_id=point,
+            point_status=status,
+            eid=profile.eid,
+        )
+        body = info.body(self.requester_id, uuid.uuid4().hex)
+        try:
+            send(self._client, "POST", self.url, json=body, headers=JSON_HEADERS)
+        except IntegrationError as error:
+            _log.warning("es2plus.notification_failed point=%s error=%s", point, error)
+            return Delivery(point, delivered=False, detail=str(error))
+        return Delivery(point, delivered=True)
