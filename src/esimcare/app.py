@@ -16,7 +16,7 @@ from esimcare.api.problems import problem_for_error, problem_for_http, problem_f
 from esimcare.api.setup import install_api
 from esimcare.context import Context
 from esimcare.errors import DomainError, InternalError
-from esimcare.portal.errors import error_page
+from esimcare.portal.errors import error_page, unexpected_error_page
 from esimcare.portal.setup import install_portal
 from esimcare.runtime import build_worker
 from esimcare.web.limits import BodySizeLimitMiddleware
@@ -69,7 +69,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.exception("request.failed", path=request.url.path)
         if wants_problem_json(request):
             return problem_for_error(request, InternalError())
-        return error_page(request, 500, InternalError.title, "")
+        return unexpected_error_page(request)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:

@@ -18,8 +18,14 @@ from esimcare.context import Context
 from esimcare.kit.clock import SystemClock
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 PHONE = {"width": 390, "height": 844}
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
@@ -69,8 +75,13 @@ def live_server(make_context) -> Iterator[LiveServer]:  # type: ignore[no-untype
     """A real clock: the worker must see grace periods and code lifetimes pass for real."""
     port = _free_port()
     ctx = make_context(clock=SystemClock(), public_url=f"http://127.0.0.1:{port}")
-    config = uvicorn.Config(create_app(ctx, run_worker=True), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")  # fmt: skip
+    config = uvicorn.Config(
+        create_app(ctx, run_worker=True),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
@@ -86,8 +97,9 @@ def live_server(make_context) -> Iterator[LiveServer]:  # type: ignore[no-untype
 @pytest.fixture
 def phone(chromium):  # type: ignore[no-untyped-def]
     """A fresh phone-sized browser context per test (no shared cookies)."""
-    context = chromium.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True,
-                                   has_touch=True)  # fmt: skip
+    context = chromium.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
+    )
     context.set_default_timeout(10_000)
     yield context
     context.close()

@@ -17,6 +17,7 @@ from tests.contract.es2plus_support import Recorder
 from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.emulator_server import create_emulator_app, mount_emulator
+from esimcare.integrations.smdp.emulator_support import ProfileSnapshot
 from esimcare.integrations.smdp.notification_sender import NotificationSender
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.kit.clock import FrozenClock
@@ -286,3 +287,30 @@ def test_without_a_receiver_no_notification_is_sent_and_profiles_can_be_read(
 def test_custom_points_must_be_100_or_above(http_client: httpx.Client) -> None:
     with pytest.raises(ValueError, match="100"):
         NotificationSender("http://127.0.0.1:1", "smdp.test", http_client, deleted_point=5)
+
+
+def test_a_shared_emulator_routes_each_profile_to_its_operator(
+    serve_asgi: ServeAsgi, smdp: SmdpEmulator, receiver: Receiver, http_client: httpx.Client
+) -> None:
+    receiver_url = serve_asgi(receiver.recorder)
+    (other,) = smdp.generate_inventory("other", 1, iccid_prefix="89990020")
+
+    def route(profile: ProfileSnapshot) -> str | None:
+        return receiver_url if profile.iccid.startswith("89990010") else None
+
+    notify = NotificationSender(route, "smdp.test", http_client)
+    base_url = serve_asgi(create_emulator_app(smdp, notify=notify))
+    iccid, code = released(http_client, base_url, smdp)
+    es2(http_client, base_url, "downloadOrder", iccid=other)
+    es2(http_client, base_url, "confirmOrder", iccid=other, releaseFlag=True)
+
+    mine = post(http_client, f"{base_url}/simulator/download", {"activationCode": code, "eid": EID})
+    theirs = post(
+        http_client,
+        f"{base_url}/simulator/download",
+        {"activationCode": smdp.activation_code(other), "eid": EID},
+    )
+
+    assert [n["delivered"] for n in mine.json()["notifications"]] == [True, True]
+    assert [n["delivered"] for n in theirs.json()["notifications"]] == [False, False]
+    assert {n["iccid"] for n in receiver.received} == {iccid}

@@ -33,12 +33,17 @@ def csrf(html: str) -> str:
 
 def log_in(client: TestClient, op: str, login: str | None = None) -> Response:
     page = client.get(f"/{op}/login")
-    return client.post(f"/{op}/login", data={"csrf": csrf(page.text), "login": login or LOGINS[op],
-                                             "password": PASSWORD}, follow_redirects=False)  # fmt: skip
+    return client.post(
+        f"/{op}/login",
+        data={"csrf": csrf(page.text), "login": login or LOGINS[op], "password": PASSWORD},
+        follow_redirects=False,
+    )
 
 
 def esim_ids(client: TestClient, op: str) -> list[int]:
-    return [int(i) for i in re.findall(rf'href="/{op}/esims/(\d+)"', client.get(f"/{op}/esims").text)]
+    return [
+        int(i) for i in re.findall(rf'href="/{op}/esims/(\d+)"', client.get(f"/{op}/esims").text)
+    ]
 
 
 def text_of(html: str) -> str:

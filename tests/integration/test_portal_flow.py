@@ -20,7 +20,9 @@ def open_cancel_form(client: TestClient, op: str, index: int = 0) -> tuple[int, 
     return esim, client.get(f"/{op}/esims/{esim}/cancel")
 
 
-def submit_cancel(client: TestClient, op: str, esim: int, form: Response, **fields: str) -> Response:
+def submit_cancel(
+    client: TestClient, op: str, esim: int, form: Response, **fields: str
+) -> Response:
     data = {"csrf": csrf(form.text), "form_token": hidden(form.text, "form_token"), **fields}
     return client.post(f"/{op}/esims/{esim}/cancel", data=data)
 
@@ -30,13 +32,22 @@ def test_mts_cancellation_completes_through_the_forms(demo: Context) -> None:
     assert log_in(client, "mts").status_code == 303
     esim, form = open_cancel_form(client, "mts")
     quote = text_of(form.text)
-    for fact in ("Final bill", "Refund", "card **** 4242", "Balance now", "quarantine until",
-                 "Right after you confirm", "stays on your phone"):  # fmt: skip
+    for fact in (
+        "Final bill",
+        "Refund",
+        "card **** 4242",
+        "Balance now",
+        "quarantine until",
+        "Right after you confirm",
+        "stays on your phone",
+    ):
         assert fact in quote, fact
     verify = submit_cancel(client, "mts", esim, form, reason="leaving_country", comment="Bye")
     assert "We sent a code to +7********01." in text_of(verify.text)
-    status = client.post(verify.url.path, data={"csrf": csrf(verify.text), "method": "sms",
-                                                "secret": latest_code(demo, ANNA)})  # fmt: skip
+    status = client.post(
+        verify.url.path,
+        data={"csrf": csrf(verify.text), "method": "sms", "secret": latest_code(demo, ANNA)},
+    )
     assert re.search(r"Keep the reference for any questions: C-[A-Z0-9]{8}", text_of(status.text))
     assert 'data-refresh="yes"' in status.text  # processing: the page follows it
     build_worker(demo).run_until_idle()
@@ -59,8 +70,10 @@ def test_the_refund_shown_after_completion_equals_the_quote(demo: Context) -> No
     assert quoted
     assert "never downloaded" in form.text
     verify = submit_cancel(client, "mts", esim, form, reason="not_needed")
-    status = client.post(verify.url.path, data={"csrf": csrf(verify.text), "method": "sms",
-                                                "secret": latest_code(demo, ANNA)})  # fmt: skip
+    status = client.post(
+        verify.url.path,
+        data={"csrf": csrf(verify.text), "method": "sms", "secret": latest_code(demo, ANNA)},
+    )
     build_worker(demo).run_until_idle()
     done = client.get(status.url.path).text
     assert quoted.group(1) in done
@@ -84,8 +97,9 @@ def test_a_wrong_code_says_how_many_attempts_are_left(demo: Context) -> None:
     esim, form = open_cancel_form(client, "mts")
     verify = submit_cancel(client, "mts", esim, form, reason="not_needed")
     wrong = "000000" if latest_code(demo, ANNA) != "000000" else "111111"
-    answer = client.post(verify.url.path, data={"csrf": csrf(verify.text), "method": "sms",
-                                                "secret": wrong})  # fmt: skip
+    answer = client.post(
+        verify.url.path, data={"csrf": csrf(verify.text), "method": "sms", "secret": wrong}
+    )
     assert answer.status_code == 422
     assert "The code is wrong. Attempts left: 4." in text_of(answer.text)
 
@@ -117,8 +131,9 @@ def test_beeline_needs_another_number_for_the_refund(demo: Context) -> None:
     log_in(client, "beeline")
     esim, form = open_cancel_form(client, "beeline")
     assert 'name="refund_to"' in form.text
-    same = submit_cancel(client, "beeline", esim, form, reason="not_needed",
-                         refund_to="+79030000001")  # fmt: skip
+    same = submit_cancel(
+        client, "beeline", esim, form, reason="not_needed", refund_to="+79030000001"
+    )
     assert same.status_code == 422
     assert "another number than the one you are cancelling" in same.text
     bad = submit_cancel(client, "beeline", esim, form, reason="not_needed", refund_to="12")
@@ -128,11 +143,14 @@ def test_beeline_needs_another_number_for_the_refund(demo: Context) -> None:
 def scheduled_beeline(demo: Context, client: TestClient) -> Response:
     log_in(client, "beeline")
     esim, form = open_cancel_form(client, "beeline")
-    verify = submit_cancel(client, "beeline", esim, form, reason="leaving_country",
-                           refund_to="+79161234567")  # fmt: skip
+    verify = submit_cancel(
+        client, "beeline", esim, form, reason="leaving_country", refund_to="+79161234567"
+    )
     assert "or confirm with your password" in verify.text
-    return client.post(verify.url.path, data={"csrf": csrf(verify.text), "method": "password",
-                                              "secret": "demo-password-1"})  # fmt: skip
+    return client.post(
+        verify.url.path,
+        data={"csrf": csrf(verify.text), "method": "password", "secret": "demo-password-1"},
+    )
 
 
 def test_beeline_cancellation_is_scheduled_and_undone_from_the_status_page(demo: Context) -> None:
@@ -148,8 +166,11 @@ def test_beeline_cancellation_is_scheduled_and_undone_from_the_status_page(demo:
 def test_beeline_undo_link_from_the_message_works_without_logging_in(demo: Context) -> None:
     scheduled_beeline(demo, portal_client(demo, "en"))
     build_worker(demo).run_until_idle()  # delivers the notice with the undo link
-    link = next(re.search(r"https?://\S+/beeline/undo/\S+", m.body)
-                for m in demo.sms.messages(to="+79030000001") if "/undo/" in m.body)  # fmt: skip
+    link = next(
+        re.search(r"https?://\S+/beeline/undo/\S+", m.body)
+        for m in demo.sms.messages(to="+79030000001")
+        if "/undo/" in m.body
+    )
     assert link
     path = "/" + link.group(0).split("/", 3)[3]
     stranger = portal_client(demo, "zh-CN")
@@ -176,8 +197,10 @@ def test_megafon_debt_blocks_the_cancellation_with_a_clear_message(demo: Context
     assert "Pay the debt first" in page
     assert "Your account has a debt of" in page
     assert 'name="reason"' not in form.text
-    forced = client.post(f"/megafon/esims/{esim}/cancel", data={
-        "csrf": csrf(form.text), "form_token": "t1", "reason": "not_needed"})  # fmt: skip
+    forced = client.post(
+        f"/megafon/esims/{esim}/cancel",
+        data={"csrf": csrf(form.text), "form_token": "t1", "reason": "not_needed"},
+    )
     assert forced.status_code == 409
     assert "Pay the debt first" in text_of(forced.text)
 

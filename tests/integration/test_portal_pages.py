@@ -8,16 +8,34 @@ from portal_support import csrf, esim_ids, hidden, log_in, portal_client, text_o
 from esimcare.context import Context
 
 HEADINGS = {
-    "ru": {"home": "Управление eSIM", "login": "Войти", "list": "Мои eSIM",
-           "cancel": "Что будет при отмене", "verify": "Подтвердите отмену",
-           "status": "Заявка принята", "demo": "Демо-оператор"},
-    "en": {"home": "Manage your eSIM", "login": "Log in", "list": "My eSIMs",
-           "cancel": "What cancelling means for you", "verify": "Confirm the cancellation",
-           "status": "Your request is accepted", "demo": "Demo operator"},
-    "zh": {"home": "管理您的 eSIM", "login": "登录", "list": "我的 eSIM",
-           "cancel": "取消对您意味着什么", "verify": "确认取消",
-           "status": "您的申请已受理", "demo": "演示运营商"},
-}  # fmt: skip
+    "ru": {
+        "home": "Управление eSIM",
+        "login": "Войти",
+        "list": "Мои eSIM",
+        "cancel": "Что будет при отмене",
+        "verify": "Подтвердите отмену",
+        "status": "Заявка принята",
+        "demo": "Демо-оператор",
+    },
+    "en": {
+        "home": "Manage your eSIM",
+        "login": "Log in",
+        "list": "My eSIMs",
+        "cancel": "What cancelling means for you",
+        "verify": "Confirm the cancellation",
+        "status": "Your request is accepted",
+        "demo": "Demo operator",
+    },
+    "zh": {
+        "home": "管理您的 eSIM",
+        "login": "登录",
+        "list": "我的 eSIM",
+        "cancel": "取消对您意味着什么",
+        "verify": "确认取消",
+        "status": "您的申请已受理",
+        "demo": "演示运营商",
+    },
+}
 HTML_LANG = {"ru": 'lang="ru"', "en": 'lang="en"', "zh": 'lang="zh-Hans"'}
 
 
@@ -45,9 +63,14 @@ def test_each_page_of_the_cancellation_renders_in_the_chosen_language(
     assert_page(client.get(f"/mts/esims/{esim}").text, language, "ICCID")
     cancel = client.get(f"/mts/esims/{esim}/cancel")
     assert_page(cancel.text, language, words["cancel"])
-    verify = client.post(f"/mts/esims/{esim}/cancel", data={
-        "csrf": csrf(cancel.text), "form_token": hidden(cancel.text, "form_token"),
-        "reason": "leaving_country"})  # fmt: skip
+    verify = client.post(
+        f"/mts/esims/{esim}/cancel",
+        data={
+            "csrf": csrf(cancel.text),
+            "form_token": hidden(cancel.text, "form_token"),
+            "reason": "leaving_country",
+        },
+    )
     assert verify.url.path.endswith("/verify")
     assert_page(verify.text, language, words["verify"])
     assert "+7********01" in verify.text
@@ -60,11 +83,19 @@ def test_the_status_page_renders_in_each_language(demo: Context, language: str) 
     log_in(client, "beeline")  # password verification: no SMS needed
     esim = esim_ids(client, "beeline")[0]
     cancel = client.get(f"/beeline/esims/{esim}/cancel")
-    verify = client.post(f"/beeline/esims/{esim}/cancel", data={
-        "csrf": csrf(cancel.text), "form_token": hidden(cancel.text, "form_token"),
-        "reason": "too_expensive", "refund_to": "+79031234567"})  # fmt: skip
-    status = client.post(verify.url.path, data={
-        "csrf": csrf(verify.text), "method": "password", "secret": "demo-password-1"})  # fmt: skip
+    verify = client.post(
+        f"/beeline/esims/{esim}/cancel",
+        data={
+            "csrf": csrf(cancel.text),
+            "form_token": hidden(cancel.text, "form_token"),
+            "reason": "too_expensive",
+            "refund_to": "+79031234567",
+        },
+    )
+    status = client.post(
+        verify.url.path,
+        data={"csrf": csrf(verify.text), "method": "password", "secret": "demo-password-1"},
+    )
     assert status.status_code == 200
     assert HTML_LANG[language] in status.text
     assert HEADINGS[language]["status"] in status.text
@@ -106,9 +137,14 @@ def test_the_esim_page_offers_cancel_and_later_links_to_the_open_cancellation(
     esim = esim_ids(client, "mts")[0]
     assert f"/mts/esims/{esim}/cancel" in client.get(f"/mts/esims/{esim}").text
     cancel = client.get(f"/mts/esims/{esim}/cancel")
-    client.post(f"/mts/esims/{esim}/cancel", data={
-        "csrf": csrf(cancel.text), "form_token": hidden(cancel.text, "form_token"),
-        "reason": "not_needed"})  # fmt: skip
+    client.post(
+        f"/mts/esims/{esim}/cancel",
+        data={
+            "csrf": csrf(cancel.text),
+            "form_token": hidden(cancel.text, "form_token"),
+            "reason": "not_needed",
+        },
+    )
     page = client.get(f"/mts/esims/{esim}").text
     assert f"/mts/esims/{esim}/cancel" not in page
     assert "waiting for your confirmation" in page

@@ -4,6 +4,7 @@ server-side logout, tenant isolation."""
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 from portal_support import csrf, esim_ids, hidden, log_in, portal_client
 
 from esimcare.context import Context
@@ -13,8 +14,9 @@ from esimcare.portal.deps import SESSION_COOKIE
 def failed_login(demo: Context, login: str, password: str) -> tuple[int, str]:
     client = portal_client(demo, "en")
     page = client.get("/mts/login")
-    answer = client.post("/mts/login", data={"csrf": csrf(page.text), "login": login,
-                                             "password": password})  # fmt: skip
+    answer = client.post(
+        "/mts/login", data={"csrf": csrf(page.text), "login": login, "password": password}
+    )
     body = answer.text.replace(login, "<login>")  # the form keeps what was typed
     return answer.status_code, body.replace(csrf(answer.text), "<csrf>")
 
@@ -98,8 +100,10 @@ def test_a_cancel_form_without_csrf_creates_nothing(demo: Context) -> None:
     log_in(client, "mts")
     esim = esim_ids(client, "mts")[0]
     form = client.get(f"/mts/esims/{esim}/cancel").text
-    answer = client.post(f"/mts/esims/{esim}/cancel", data={
-        "csrf": "0" * 64, "form_token": hidden(form, "form_token"), "reason": "not_needed"})  # fmt: skip
+    answer = client.post(
+        f"/mts/esims/{esim}/cancel",
+        data={"csrf": "0" * 64, "form_token": hidden(form, "form_token"), "reason": "not_needed"},
+    )
     assert answer.status_code == 403
     assert f"/mts/esims/{esim}/cancel" in client.get(f"/mts/esims/{esim}").text  # still active
 
@@ -117,17 +121,27 @@ def test_a_cross_site_post_is_refused_even_with_a_token(
 ) -> None:
     client = portal_client(demo)
     page = client.get("/mts/login")
-    answer = client.post("/mts/login", headers=headers, data={
-        "csrf": csrf(page.text), "login": "+79160000001", "password": "demo-password-1"})  # fmt: skip
+    answer = client.post(
+        "/mts/login",
+        headers=headers,
+        data={"csrf": csrf(page.text), "login": "+79160000001", "password": "demo-password-1"},
+    )
     assert answer.status_code == 403
 
 
 def test_a_same_origin_post_passes_the_origin_check(demo: Context) -> None:
     client = portal_client(demo)
     page = client.get("/mts/login")
-    answer = client.post("/mts/login", follow_redirects=False, data={
-        "csrf": csrf(page.text), "login": "+79160000001", "password": "demo-password-1",
-    }, headers={"Origin": "https://testserver", "Sec-Fetch-Site": "same-origin"})  # fmt: skip
+    answer = client.post(
+        "/mts/login",
+        follow_redirects=False,
+        data={
+            "csrf": csrf(page.text),
+            "login": "+79160000001",
+            "password": "demo-password-1",
+        },
+        headers={"Origin": "https://testserver", "Sec-Fetch-Site": "same-origin"},
+    )
     assert answer.status_code == 303
 
 
@@ -143,7 +157,31 @@ def test_a_bad_form_value_gives_a_readable_page_not_a_500(demo: Context) -> None
     log_in(client, "mts")
     assert client.get("/mts/esims/not-a-number").status_code == 422
     page = client.get("/mts/login")
-    long = client.post("/mts/login", data={"csrf": csrf(page.text), "login": "x" * 300,
-                                           "password": "y"})  # fmt: skip
+    long = client.post(
+        "/mts/login", data={"csrf": csrf(page.text), "login": "x" * 300, "password": "y"}
+    )
     assert long.status_code == 422
     assert "Please check" in long.text
+
+
+def test_an_unexpected_failure_shows_a_calm_page_without_a_trace(
+    demo: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr("esimcare.portal.esims.list_esims", broken)
+    client = portal_client(demo, "ru")
+    log_in(client, "mts")
+    quiet = TestClient(
+        client.app,
+        base_url="https://testserver",
+        headers={"Accept-Language": "ru"},
+        raise_server_exceptions=False,
+    )
+    quiet.cookies = client.cookies
+    page = quiet.get("/mts/esims")
+    assert page.status_code == 500
+    assert "Что-то пошло не так" in page.text
+    assert "+7 800 000-00-01" in page.text
+    assert "secret internals" not in page.text and "Traceback" not in page.text

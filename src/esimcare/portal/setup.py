@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from esimcare.context import Context
 from esimcare.portal import auth, cancel, esims, home, status, verify
 from esimcare.portal.deps import CsrfRejectedError, LoginRequiredError
-from esimcare.portal.errors import error_page, unexpected_error_page
+from esimcare.portal.errors import error_page
 from esimcare.portal.i18n import N_, load_catalogs
 from esimcare.portal.rendering import redirect
 
@@ -36,12 +36,5 @@ def _install_handlers(app: FastAPI) -> None:
     async def csrf_rejected(request: Request, error: Exception) -> Response:
         return error_page(request, 403, CSRF_TITLE, CSRF_DETAIL)
 
-    async def unexpected(request: Request, error: Exception) -> Response:
-        # People get a calm page with the hotline; machines keep the framework's plain answer.
-        if request.url.path.startswith(("/api/", "/es2plus/")):
-            return PlainTextResponse("Internal Server Error", status_code=500)
-        return unexpected_error_page(request)
-
     app.add_exception_handler(LoginRequiredError, login_required)
     app.add_exception_handler(CsrfRejectedError, csrf_rejected)
-    app.add_exception_handler(Exception, unexpected)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -51,11 +52,15 @@ class Delivery:
 
 
 class NotificationSender:
-    """Posts HandleDownloadProgressInfo to ``{receiver_url}/gsma/rsp2/es2plus/...``."""
+    """Posts HandleDownloadProgressInfo to ``{receiver_url}/gsma/rsp2/es2plus/...``.
+
+    ``receiver_url`` is one base URL, or a function choosing it per profile (None: nobody to
+    tell), for an emulator shared by several operators as in the demo (e.g. by ICCID prefix).
+    """
 
     def __init__(
         self,
-        receiver_url: str,
+        receiver_url: str | Callable[[ProfileSnapshot], str | None],
         requester_id: str,
         client: httpx.Client,
         *,
@@ -66,7 +71,7 @@ class NotificationSender:
         for point in (deleted_point, disabled_point):
             if point < 100:
                 raise ValueError("custom notification points start at 100 (0-99 are reserved)")
-        self.url = receiver_url.rstrip("/") + NOTIFICATION_PATH
+        self._receiver = receiver_url
         self.requester_id = requester_id
         self.deleted_point = deleted_point
         self.disabled_point = disabled_point
@@ -85,10 +90,17 @@ class NotificationSender:
             point_status=status,
             eid=profile.eid,
         )
+        url = self.url_for(profile)
+        if url is None:
+            return Delivery(point, delivered=False, detail="no receiver for this profile")
         body = info.body(self.requester_id, uuid.uuid4().hex)
         try:
-            send(self._client, "POST", self.url, json=body, headers=JSON_HEADERS)
+            send(self._client, "POST", url, json=body, headers=JSON_HEADERS)
         except IntegrationError as error:
             _log.warning("es2plus.notification_failed point=%s error=%s", point, error)
             return Delivery(point, delivered=False, detail=str(error))
         return Delivery(point, delivered=True)
+
+    def url_for(self, profile: ProfileSnapshot) -> str | None:
+        base = self._receiver if isinstance(self._receiver, str) else self._receiver(profile)
+        return None if base is None else base.rstrip("/") + NOTIFICATION_PATH
