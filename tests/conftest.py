@@ -8,6 +8,7 @@ import os
 os.environ.setdefault("ESIMCARE_FAST_PASSWORD_HASHING", "1")
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from esimcare.context import Context
 from esimcare.kit.clock import FrozenClock
 from esimcare.operators.demo import seed_demo, write_demo_operators_file
 from esimcare.runtime import build_context, prepare_database
+from tests.postgres import fresh_schema, whole_suite_on_postgres
 
 DEMO_START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
@@ -26,8 +28,12 @@ MakeContext = Callable[..., Context]
 
 @pytest.fixture
 def make_context(tmp_path: Path) -> Iterator[MakeContext]:
-    """Build a seeded demo deployment; ``database_url`` selects another database."""
+    """Build a seeded demo deployment; ``database_url`` selects another database.
+
+    With ESIMCARE_TEST_BACKEND=postgresql every deployment gets a fresh PostgreSQL schema.
+    """
     built: list[Context] = []
+    schemas = ExitStack()
 
     def make(
         *,
@@ -44,6 +50,8 @@ def make_context(tmp_path: Path) -> Iterator[MakeContext]:
             secret_key=b"test-secret-key",
             **settings_changes,
         )
+        if database_url is None and whole_suite_on_postgres():
+            database_url = schemas.enter_context(fresh_schema())
         if database_url:
             settings = settings.with_changes(database_url=database_url)
         write_demo_operators_file(settings.operators_file)
@@ -58,6 +66,7 @@ def make_context(tmp_path: Path) -> Iterator[MakeContext]:
     for ctx in built:
         ctx.engine.dispose()
         ctx.emulators.engine.dispose()
+    schemas.close()
 
 
 @pytest.fixture

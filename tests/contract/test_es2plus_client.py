@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from tests.contract.conftest import ServeAsgi
-from tests.contract.es2plus_support import Recorder, Scripted
 
 import esimcare.models  # noqa: F401  (registers every table)
 from esimcare.db import Base, make_engine, session_factory
@@ -31,6 +29,8 @@ from esimcare.integrations.smdp.interface import (
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid, Iccid
+from tests.contract.conftest import ServeAsgi
+from tests.contract.es2plus_support import Recorder, Scripted
 
 EID_A = Eid.from_body("89049032" + "0" * 21 + "1").value
 EID_B = Eid.from_body("89049032" + "0" * 21 + "2").value

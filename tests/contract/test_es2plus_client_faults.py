@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
-from tests.contract.conftest import ServeAsgi
-from tests.contract.es2plus_support import Pki, Scripted, make_pki, serve_tls
 
 import esimcare.models  # noqa: F401  (registers every table)
 from esimcare.db import Base, make_engine, session_factory
@@ -24,6 +22,8 @@ from esimcare.integrations.smdp.es2plus_client import Es2PlusClient, Es2PlusConf
 from esimcare.integrations.smdp.interface import ExecutionStatus, FinalProfileStatus, StatusCode
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Iccid
+from tests.contract.conftest import ServeAsgi
+from tests.contract.es2plus_support import Pki, Scripted, make_pki, serve_tls
 
 ICCID = Iccid.from_body("899900100000000001").value
 Connect = Callable[..., Es2PlusClient]

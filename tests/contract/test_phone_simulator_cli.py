@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 import pytest
-from tests.contract.conftest import ServeAsgi
 
 from esimcare.cli import main
 from esimcare.cli_smdp import parse_inventory
@@ -14,6 +13,7 @@ from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.emulator_server import create_emulator_app
 from esimcare.integrations.smdp.states import SmdpProfileState
 from esimcare.kit.clock import FrozenClock
+from tests.contract.conftest import ServeAsgi
 
 
 def test_phone_install_then_delete_walks_the_profile_through_the_emulator(

@@ -11,8 +11,6 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from tests.contract.conftest import ServeAsgi
-from tests.contract.es2plus_support import Recorder
 
 from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.smdp.emulator import SmdpEmulator
@@ -22,6 +20,8 @@ from esimcare.integrations.smdp.notification_sender import NotificationSender
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid
+from tests.contract.conftest import ServeAsgi
+from tests.contract.es2plus_support import Recorder
 
 EID = Eid.from_body("89049032" + "0" * 21 + "7").value
 HEADER = {"functionRequesterIdentifier": "op", "functionCallIdentifier": "call-1"}

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
-from tests.support import customer, request_and_verify_mts
 
 from esimcare.audit.service import verify_chain
 from esimcare.billing.ledger import balance_of
@@ -27,6 +26,7 @@ from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid
 from esimcare.notices.models import Notice
 from esimcare.runtime import build_worker
+from tests.support import customer, request_and_verify_mts
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 

@@ -8,11 +8,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
-from tests.support import request_and_verify_mts
 
 from esimcare.billing.ledger import balance_of
 from esimcare.billing.models import Bill, EntryKind, LedgerEntry, Refund
@@ -22,16 +20,18 @@ from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.kit.clock import SystemClock
+from tests.support import request_and_verify_mts
 
 pytestmark = pytest.mark.slow
 
 LEASE_S = "1"
 
 
-def worker_env(data_dir: Path, crash_at: str | None) -> dict[str, str]:
+def worker_env(ctx: Context, crash_at: str | None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ESIMCARE_")}
     env.update(
-        ESIMCARE_DATA_DIR=str(data_dir),
+        ESIMCARE_DATA_DIR=str(ctx.settings.data_dir),
+        ESIMCARE_DATABASE_URL=ctx.settings.database_url,
         ESIMCARE_MODE="development",
         ESIMCARE_JOB_LEASE_S=LEASE_S,
         ESIMCARE_JOB_POLL_S="0.05",
@@ -45,7 +45,7 @@ def worker_env(data_dir: Path, crash_at: str | None) -> dict[str, str]:
 def start_worker(ctx: Context, crash_at: str | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "esimcare.cli", "worker"],
-        env=worker_env(ctx.settings.data_dir, crash_at),
+        env=worker_env(ctx, crash_at),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
