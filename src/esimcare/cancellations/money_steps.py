@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from esimcare.billing.ledger import balance_of, latest_card, post
 from esimcare.billing.models import Bill, EntryKind, Refund, RefundStatus
-from esimcare.cancellations.steps import StepInput
+from esimcare.cancellations.steps import LocalStep, StepInput
 from esimcare.context import Context
 from esimcare.customers.models import Customer
 from esimcare.esims.models import Plan
@@ -118,17 +118,8 @@ class RefundStep:
         return "refunded"
 
 
-class NoticeStep:
+class NoticeStep(LocalStep):
     """Tell the customer on every channel; delivery itself is a job of its own per message."""
-
-    def __init__(self, ctx: Context) -> None:
-        self.ctx = ctx
-
-    def prepare(self, session: Session, run: StepInput) -> None:
-        return None
-
-    def call(self, prepared: None) -> None:
-        return None
 
     def record(self, session: Session, run: StepInput, result: None) -> str:
         customer = session.get(Customer, run.cancellation.customer_id)

@@ -51,8 +51,8 @@ class Step(Protocol):
     def record(self, session: Session, run: StepInput, result: Any) -> str: ...
 
 
-class FinalBillStep:
-    """Stop billing at the effective time and issue the final bill; local, so one transaction."""
+class LocalStep:
+    """A step that calls no external system: all its work happens in ``record``."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -62,6 +62,10 @@ class FinalBillStep:
 
     def call(self, prepared: None) -> None:
         return None
+
+
+class FinalBillStep(LocalStep):
+    """Stop billing at the effective time and issue the final bill; local, so one transaction."""
 
     def record(self, session: Session, run: StepInput, result: None) -> str:
         cancellation, esim = run.cancellation, run.esim

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from api_support import (
     LOGINS,
-    api_client,
     assert_problem,
     installed_esim,
     log_in,
@@ -22,22 +19,6 @@ from esimcare.api.idempotent import IdempotentCall
 from esimcare.api.schemas import CancellationRequest
 from esimcare.context import Context
 from esimcare.customers.models import Customer
-
-
-@pytest.fixture
-def client(demo: Context) -> Iterator[TestClient]:
-    with api_client(demo) as client:
-        yield client
-
-
-@pytest.fixture
-def auth(client: TestClient) -> dict[str, str]:
-    return log_in(client, "mts")
-
-
-@pytest.fixture
-def esim_id(client: TestClient, auth: dict[str, str]) -> int:
-    return int(installed_esim(client, "mts", auth)["id"])
 
 
 def test_the_same_key_and_body_replay_the_first_answer_and_create_nothing_more(

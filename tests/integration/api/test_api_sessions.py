@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from api_support import api_client, assert_problem, log_in
 from fastapi.testclient import TestClient
 
 from esimcare.config import Mode
 from esimcare.context import Context
-
-
-@pytest.fixture
-def client(demo: Context) -> Iterator[TestClient]:
-    with api_client(demo) as client:
-        yield client
 
 
 def test_logging_in_by_phone_or_email_gives_a_token_that_expires_in_utc(

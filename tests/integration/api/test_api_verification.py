@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -22,17 +22,6 @@ from fastapi.testclient import TestClient
 from esimcare.config import Limits
 from esimcare.context import Context
 from esimcare.kit.clock import FrozenClock
-
-
-@pytest.fixture
-def client(demo: Context) -> Iterator[TestClient]:
-    with api_client(demo) as client:
-        yield client
-
-
-@pytest.fixture
-def auth(client: TestClient) -> dict[str, str]:
-    return log_in(client, "mts")
 
 
 @pytest.fixture

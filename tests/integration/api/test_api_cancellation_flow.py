@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
 from api_support import (
     LOGINS,
-    api_client,
     assert_problem,
     installed_esim,
     latest_code,
@@ -20,12 +16,6 @@ from fastapi.testclient import TestClient
 
 from esimcare.context import Context
 from esimcare.runtime import build_worker
-
-
-@pytest.fixture
-def client(demo: Context) -> Iterator[TestClient]:
-    with api_client(demo) as client:
-        yield client
 
 
 def test_an_mts_cancellation_completes_with_the_quoted_refund(
