@@ -25,6 +25,8 @@ class Context:
     clock: Clock
     engine: Engine
     sessions: sessionmaker[Session]
+    # For transactions that only read: on SQLite they do not take the write lock.
+    readers: sessionmaker[Session]
     policies: dict[str, Policy]
     smdp: dict[str, SmdpGateway]
     network: NetworkGateway

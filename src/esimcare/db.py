@@ -81,7 +81,19 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # Take the write lock up front: a read-then-write transaction can then never be
         # refused half-way with SQLITE_BUSY, which is how SQLite would otherwise lose work.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only transactions (``read_only(engine)``) take no lock and run beside writers.
+        if connection.get_execution_options().get(_READ_ONLY):
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_READ_ONLY = "esimcare_read_only"
+
+
+def read_only(engine: Engine) -> Engine:
+    """The same pool, marked for transactions that never write."""
+    return engine.execution_options(**{_READ_ONLY: True})
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -13,7 +13,7 @@ from esimcare.cancellations.workflow import CancellationWorkflow
 from esimcare.config import Settings
 from esimcare.context import Context
 from esimcare.customers.passwords import FAST_HASHING
-from esimcare.db import make_engine, session_factory, transaction
+from esimcare.db import make_engine, read_only, session_factory, transaction
 from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.factory import build_gateways
 from esimcare.integrations.smdp.emulator import SmdpEmulator
@@ -43,6 +43,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         clock=clock,
         engine=engine,
         sessions=session_factory(engine),
+        readers=session_factory(read_only(engine)),
         policies=policies,
         smdp=smdp,
         network=gateways.network,

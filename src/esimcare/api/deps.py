@@ -8,9 +8,9 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from esimcare.context import Context
+from esimcare.customers.authenticate import authenticate
 from esimcare.customers.models import AuthSession, Customer
-from esimcare.customers.sessions import Authenticated, resolve_session
-from esimcare.db import transaction
+from esimcare.customers.sessions import Authenticated
 from esimcare.errors import AuthenticationError
 from esimcare.operators.policy import LANGUAGES, Policy
 
@@ -38,11 +38,7 @@ def authenticated(
 ) -> Authenticated:
     """The customer behind ``Authorization: Bearer <token>``, for this operator only: a token
     of another operator is refused like a wrong one (resolve_session checks the tenant)."""
-    token = _bearer_token(authorization)
-    with transaction(ctx.sessions) as session:
-        return resolve_session(
-            session, policy.operator_id, token, ctx.clock.now(), ctx.settings.limits
-        )
+    return authenticate(ctx, policy.operator_id, _bearer_token(authorization))
 
 
 AuthDep = Annotated[Authenticated, Depends(authenticated)]

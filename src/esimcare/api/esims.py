@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api/v1/{operator}", tags=["esims"])
 @router.get("/esims", summary="The caller's eSIMs")
 def list_my_esims(auth: AuthDep, ctx: CtxDep, language: LanguageDep) -> EsimList:
     customer = auth.customer
-    with transaction(ctx.sessions) as session:
+    with transaction(ctx.readers) as session:
         views = list_esims(session, customer.operator_id, customer.id)
         return EsimList(items=[esim_out(view, language) for view in views])
 
@@ -25,7 +25,7 @@ def list_my_esims(auth: AuthDep, ctx: CtxDep, language: LanguageDep) -> EsimList
 @router.get("/esims/{esim_id}", summary="One of the caller's eSIMs")
 def get_my_esim(esim_id: EntityId, auth: AuthDep, ctx: CtxDep, language: LanguageDep) -> EsimOut:
     customer = auth.customer
-    with transaction(ctx.sessions) as session:
+    with transaction(ctx.readers) as session:
         return esim_out(get_esim(session, customer.operator_id, customer.id, esim_id), language)
 
 

@@ -36,6 +36,29 @@ def balance_of(session: Session, esim_id: int, currency: str) -> Balance:
     return Balance(Money(int(cash), currency), Money(int(bonus), currency))
 
 
+def balances_of(session: Session, currencies: dict[int, str]) -> dict[int, Balance]:
+    """Balances of many eSIMs (id -> currency) in one grouped query, for lists."""
+    sums = {
+        esim_id: (int(cash), int(bonus))
+        for esim_id, cash, bonus in session.execute(
+            select(
+                LedgerEntry.esim_id,
+                func.coalesce(func.sum(LedgerEntry.cash_minor), 0),
+                func.coalesce(func.sum(LedgerEntry.bonus_minor), 0),
+            )
+            .where(LedgerEntry.esim_id.in_(list(currencies)))
+            .group_by(LedgerEntry.esim_id)
+        )
+    }
+    return {
+        esim_id: Balance(
+            Money(sums.get(esim_id, (0, 0))[0], currency),
+            Money(sums.get(esim_id, (0, 0))[1], currency),
+        )
+        for esim_id, currency in currencies.items()
+    }
+
+
 def post(
     session: Session,
     esim: Esim,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from esimcare.billing.ledger import Balance, balance_of
+from esimcare.billing.ledger import Balance, balance_of, balances_of
 from esimcare.errors import NotFoundError
 from esimcare.esims.models import Esim, Plan
 
@@ -26,9 +26,8 @@ def list_esims(session: Session, operator_id: str, customer_id: int) -> list[Esi
         .where(Esim.operator_id == operator_id, Esim.customer_id == customer_id)
         .order_by(Esim.id)
     ).all()
-    return [
-        EsimView(esim, plan, balance_of(session, esim.id, plan.currency)) for esim, plan in rows
-    ]
+    balances = balances_of(session, {esim.id: plan.currency for esim, plan in rows})
+    return [EsimView(esim, plan, balances[esim.id]) for esim, plan in rows]
 
 
 def get_esim(session: Session, operator_id: str, customer_id: int, esim_id: int) -> EsimView:

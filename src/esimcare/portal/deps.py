@@ -17,7 +17,12 @@ from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from esimcare.context import Context
-from esimcare.customers.sessions import Authenticated, resolve_session
+from esimcare.customers.sessions import (
+    Authenticated,
+    resolve_session,
+    touch_due,
+    touch_session,
+)
 from esimcare.errors import AuthenticationError
 from esimcare.kit.tokens import new_token, same
 from esimcare.portal.i18n import DEFAULT_LANGUAGE, LANGUAGES, negotiate
@@ -122,8 +127,11 @@ def authenticate(request: Request, session: Session, operator_id: str) -> Authen
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         raise LoginRequiredError(operator_id)
+    now = ctx.clock.now()
     try:
-        return resolve_session(session, operator_id, token, ctx.clock.now(),
-                               ctx.settings.limits)  # fmt: skip
+        auth = resolve_session(session, operator_id, token, now, ctx.settings.limits)
     except AuthenticationError:
         raise LoginRequiredError(operator_id) from None
+    if touch_due(auth, now):
+        touch_session(session, auth.session.id, now)
+    return auth
