@@ -39,10 +39,9 @@ from esimcare.operators.demo import (
     DEMO_PASSWORD,
     PLANS,
     DemoEsim,
-    # The demo's own ES2+ order walk and ledger, reused so both kinds of data match.
-    _provision_profile,
-    _seed_money,
     demo_emulator,
+    provision_profile,
+    seed_money,
 )
 
 CUSTOMER_PREFIX = "+7999"
@@ -319,7 +318,7 @@ def seed_cancellable(ctx: Context, n: int, operator_id: str = "mts") -> list[Can
             session.add(esim)
             session.flush()
             item = DemoEsim("", customer.phone, "", installed=True, cash=150000, usage=0)
-            _seed_money(session, esim, item, ctx.clock.now())
+            seed_money(session, esim, item, ctx.clock.now())
             made.append(Cancellable(customer.id, esim.id, customer.phone))
     return made
 
@@ -332,7 +331,7 @@ def _cancellable_esim(
     iccid = Iccid.from_body(body).value
     eid = Eid.from_body(f"89049032{CANCELLABLE_MARK}{serial:021d}").value
     emulator = demo_emulator(ctx, customer.operator_id)
-    matching_id = _provision_profile(ctx, emulator, plan, iccid, eid, True)
+    matching_id = provision_profile(ctx, emulator, plan, iccid, eid, True)
     imsi = f"25097{serial:010d}"
     provision = getattr(ctx.network, "provision", None)
     if provision is not None:

@@ -169,7 +169,7 @@ def _seed_esim(
 ) -> None:
     iccid = Iccid.from_body(item.serial[:15] + item.serial[-3:]).value
     eid = Eid.from_body(f"8904903200000000000000{customer.id:04d}{index:04d}").value
-    profile = _provision_profile(
+    profile = provision_profile(
         ctx, demo_emulator(ctx, customer.operator_id), plan, iccid, eid, item.installed
     )
     imsi = f"25001{customer.id:05d}{index:05d}"
@@ -193,7 +193,7 @@ def _seed_esim(
     registry = getattr(ctx.network, "provision", None)
     if registry is not None:
         registry(imsi=imsi, msisdn=item.msisdn)
-    _seed_money(session, esim, item, now)
+    seed_money(session, esim, item, now)
 
 
 def demo_emulator(ctx: Context, operator_id: str) -> SmdpEmulator:
@@ -203,7 +203,7 @@ def demo_emulator(ctx: Context, operator_id: str) -> SmdpEmulator:
     return gateway
 
 
-def _provision_profile(
+def provision_profile(
     ctx: Context, emulator: SmdpEmulator, plan: Plan, iccid: str, eid: str, installed: bool
 ) -> str:
     """Walk the profile through the real ES2+ order functions; returns its matching id."""
@@ -217,7 +217,7 @@ def _provision_profile(
     return matching_id
 
 
-def _seed_money(session: Session, esim: Esim, item: DemoEsim, now: datetime) -> None:
+def seed_money(session: Session, esim: Esim, item: DemoEsim, now: datetime) -> None:
     def entry(
         kind: EntryKind, cash: int, bonus: int, text: str, days: int, source: str | None = None
     ) -> None:
