@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from esimcare.api import cancellations, dev, esims, public, sessions
+from esimcare.api import cancellations, dev, esims, operations, public, sessions
 from esimcare.context import Context
 
 
 def install_api(app: FastAPI, ctx: Context) -> None:
     app.include_router(public.router)
+    app.include_router(operations.router)
     app.include_router(sessions.router)
     app.include_router(esims.router)
     app.include_router(cancellations.router)

@@ -1,0 +1,117 @@
+"""Prometheus metrics, read from the database at scrape time.
+
+Every process shares one database, so counting rows there gives the same answer whichever
+process is scraped, and nothing is lost when a process restarts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from esimcare.billing.models import Refund, RefundStatus
+from esimcare.cancellations.models import Cancellation
+from esimcare.integrations.smdp.call_log import Es2PlusCall
+from esimcare.jobs.models import Job
+
+
+@dataclass(frozen=True)
+class Sample:
+    labels: dict[str, str]
+    value: float
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    kind: str
+    help: str
+    samples: tuple[Sample, ...]
+
+
+def collect(session: Session) -> list[Metric]:
+    return [
+        _grouped(session, "esimcare_jobs", "Jobs by kind and status.", Job, ("kind", "status")),
+        Metric(
+            "esimcare_job_retries",
+            "gauge",
+            "Attempts beyond the first, summed over jobs by kind (retries and lease takeovers).",
+            tuple(
+                Sample({"kind": kind}, float(retries or 0))
+                for kind, retries in session.execute(
+                    select(Job.kind, func.sum(Job.attempts - 1))
+                    .where(Job.attempts > 1)
+                    .group_by(Job.kind)
+                )
+            ),
+        ),
+        _grouped(
+            session,
+            "esimcare_cancellations",
+            "Cancellations by operator and status.",
+            Cancellation,
+            ("operator_id", "status"),
+        ),
+        _grouped(
+            session,
+            "esimcare_es2plus_calls",
+            "ES2+ calls by function and outcome.",
+            Es2PlusCall,
+            ("operator_id", "function", "outcome"),
+        ),
+        _grouped(
+            session,
+            "esimcare_refunds",
+            "Refunds by operator and status.",
+            Refund,
+            ("operator_id", "status"),
+        ),
+        Metric(
+            "esimcare_refunded_minor_units",
+            "gauge",
+            "Money refunded, in minor units, by operator and currency.",
+            tuple(
+                Sample({"operator_id": operator, "currency": currency}, float(total or 0))
+                for operator, currency, total in session.execute(
+                    select(Refund.operator_id, Refund.currency, func.sum(Refund.amount_minor))
+                    .where(Refund.status == RefundStatus.SUCCEEDED)
+                    .group_by(Refund.operator_id, Refund.currency)
+                )
+            ),
+        ),
+    ]
+
+
+def _grouped(
+    session: Session, name: str, help_text: str, model: type[object], columns: tuple[str, ...]
+) -> Metric:
+    fields = [getattr(model, column) for column in columns]
+    rows = session.execute(select(*fields, func.count()).group_by(*fields))
+    samples = tuple(
+        Sample({c: _label(v) for c, v in zip(columns, row[:-1], strict=True)}, float(row[-1]))
+        for row in rows
+    )
+    return Metric(name, "gauge", help_text, samples)
+
+
+def _label(value: object) -> str:
+    return "" if value is None else str(getattr(value, "value", value))
+
+
+def render(metrics: Iterable[Metric]) -> str:
+    """The Prometheus text exposition format, version 0.0.4."""
+    lines: list[str] = []
+    for metric in metrics:
+        lines.append(f"# HELP {metric.name} {metric.help}")
+        lines.append(f"# TYPE {metric.name} {metric.kind}")
+        for sample in metric.samples:
+            labels = ",".join(f'{k}="{_escape(v)}"' for k, v in sample.labels.items())
+            lines.append(f"{metric.name}{{{labels}}} {sample.value:g}")
+    return "\n".join(lines) + "\n"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
