@@ -7,33 +7,27 @@ Loopback only: the emulators keep their state in the deployment's own SQLite fil
 from __future__ import annotations
 
 import itertools
-import os
-import subprocess
-import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
-from esimcare.billing.models import Bill, EntryKind, LedgerEntry, Refund
-from esimcare.cancellations import service
-from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.service import STEP_JOB
-from esimcare.cancellations.states import CancellationStatus
 from esimcare.context import Context
-from esimcare.customers.models import Customer
-from esimcare.db import transaction
-from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.jobs.queue import ClaimedJob
 from esimcare.kit.clock import SystemClock
 from esimcare.runtime import build_worker
-from esimcare.seeding import Cancellable, seed_cancellable
+from esimcare.seeding import seed_cancellable
+from tests.faults_support import (
+    assert_each_settled_exactly_once,
+    count_completed,
+    request_and_verify,
+    start_worker,
+    wait_until_started,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -44,58 +38,6 @@ WORKERS = 3
 WORK_BEFORE_KILL_S = 1.5
 MAX_KILLS = 12
 DEADLINE_S = 240.0
-
-
-def request_and_verify(ctx: Context, target: Cancellable) -> int:
-    with transaction(ctx.sessions) as session:
-        customer = session.get(Customer, target.customer_id)
-        assert customer is not None
-        requested = service.request_cancellation(
-            session, ctx, customer, target.esim_id, reason="not_needed"
-        )
-        assert requested.code is not None
-        cancellation_id, code = requested.cancellation.id, requested.code.code
-    with transaction(ctx.sessions) as session:
-        customer = session.get(Customer, target.customer_id)
-        assert customer is not None
-        service.verify(session, ctx, customer, cancellation_id, method="sms", secret=code)
-    return cancellation_id
-
-
-def start_worker(ctx: Context, log: Path) -> subprocess.Popen[bytes]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ESIMCARE_")}
-    env.update(
-        ESIMCARE_DATA_DIR=str(ctx.settings.data_dir),
-        ESIMCARE_DATABASE_URL=ctx.settings.database_url,
-        ESIMCARE_MODE="development",
-        ESIMCARE_JOB_LEASE_S="1",
-        ESIMCARE_JOB_POLL_S="0.05",
-        ESIMCARE_JOB_BACKOFF_BASE_S="0.1",
-    )
-    with log.open("wb") as output:
-        return subprocess.Popen(
-            [sys.executable, "-m", "esimcare.cli", "worker"],
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-
-
-def wait_until_started(log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while b"worker.started" not in log.read_bytes():
-        assert time.monotonic() < deadline, "a worker did not start in time"
-        time.sleep(0.05)
-
-
-def count_completed(ctx: Context, ids: list[int]) -> int:
-    with transaction(ctx.sessions) as session:
-        found = session.scalar(
-            select(func.count())
-            .select_from(Cancellation)
-            .where(Cancellation.id.in_(ids), Cancellation.status == CancellationStatus.COMPLETED)
-        )
-    return int(found or 0)
 
 
 def kill_workers_until_done(ctx: Context, ids: list[int]) -> int:
@@ -123,31 +65,6 @@ def kill_workers_until_done(ctx: Context, ids: list[int]) -> int:
         for worker in workers:
             worker.wait(timeout=30)
     return kills
-
-
-def assert_each_settled_exactly_once(ctx: Context, ids: list[int]) -> None:
-    with transaction(ctx.sessions) as session:
-        statuses = Counter(
-            session.scalars(select(Cancellation.status).where(Cancellation.id.in_(ids)))
-        )
-        bills = Counter(
-            session.scalars(select(Bill.cancellation_id).where(Bill.cancellation_id.in_(ids)))
-        )
-        refunds = list(session.scalars(select(Refund).where(Refund.cancellation_id.in_(ids))))
-        esim_ids = [r.esim_id for r in refunds]
-        refund_entries = Counter(
-            session.scalars(
-                select(LedgerEntry.esim_id).where(
-                    LedgerEntry.esim_id.in_(esim_ids), LedgerEntry.kind == EntryKind.REFUND
-                )
-            )
-        )
-    payouts = Counter(p.idempotency_key for p in PayoutLedger(ctx.emulators, ctx.clock).payouts())
-    assert statuses == {CancellationStatus.COMPLETED: len(ids)}
-    assert sorted(bills) == sorted(ids) and set(bills.values()) == {1}
-    assert sorted(r.cancellation_id for r in refunds) == sorted(ids)
-    assert all(refund_entries[esim_id] == 1 for esim_id in esim_ids)
-    assert all(payouts[r.idempotency_key] == 1 for r in refunds)
 
 
 def test_workers_killed_again_and_again_settle_every_cancellation_exactly_once(
