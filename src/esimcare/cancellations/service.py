@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -89,11 +90,42 @@ def request_cancellation(
     quote = compute_quote(
         session, policy, customer, view.esim, view.plan, effective_time(policy, now), refund_to
     )
-    if quote.debt_before.minor > 0 and policy.debt_blocks_cancellation:
+    _refuse_blocking_debt(policy, quote)
+    cancellation = _insert(session, customer, view, quote, reason, comment, refund_to, now)
+    _expire_unless_verified(session, ctx, cancellation, now)
+    audit(
+        session,
+        cancellation,
+        f"customer:{customer.id}",
+        "cancellation.requested",
+        now,
+        ip,
+        {"esim_id": view.esim.id, "reason": reason},
+    )
+    code = None
+    if VerificationMethod.SMS in policy.verification_methods:
+        code = _issue_code(session, ctx, customer, cancellation, now)
+    return Requested(cancellation, quote, code, customer.phone if code else None)
+
+
+def _refuse_blocking_debt(policy: Policy, quote: Quote) -> None:
+    debt = quote.debt_before
+    if debt.minor > 0 and policy.debt_blocks_cancellation:
         raise DebtOutstandingError(
-            f"pay the debt of {quote.debt_before.amount_text()} {quote.debt_before.currency} first",
-            debt=quote.debt_before.to_json(),
+            f"pay the debt of {debt.amount_text()} {debt.currency} first", debt=debt.to_json()
         )
+
+
+def _insert(
+    session: Session,
+    customer: Customer,
+    view: EsimView,
+    quote: Quote,
+    reason: str,
+    comment: str | None,
+    refund_to: str | None,
+    now: datetime,
+) -> Cancellation:
     cancellation = Cancellation(
         reference=_new_reference(),
         operator_id=customer.operator_id,
@@ -115,6 +147,12 @@ def request_cancellation(
         # Another request won the race for this eSIM; the partial unique index said so.
         raise CancellationInProgressError() from None
     record_start(session, cancellation, actor=f"customer:{customer.id}", now=now, note=reason)
+    return cancellation
+
+
+def _expire_unless_verified(
+    session: Session, ctx: Context, cancellation: Cancellation, now: datetime
+) -> None:
     enqueue(
         session,
         kind=EXPIRE_JOB,
@@ -123,20 +161,28 @@ def request_cancellation(
         run_after=now + timedelta(seconds=ctx.settings.limits.verification_window_s),
         dedupe_key=f"expire:{cancellation.id}",
     )
+
+
+def audit(
+    session: Session,
+    cancellation: Cancellation,
+    actor: str,
+    action: str,
+    now: datetime,
+    ip: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
+    """One audit row about a cancellation (who, what, when, from where)."""
     record(
         session,
-        operator_id=customer.operator_id,
-        actor=f"customer:{customer.id}",
-        action="cancellation.requested",
+        operator_id=cancellation.operator_id,
+        actor=actor,
+        action=action,
         subject=f"cancellation:{cancellation.reference}",
         at=now,
         ip=ip,
-        data={"esim_id": view.esim.id, "reason": reason},
+        data=data,
     )
-    code = None
-    if VerificationMethod.SMS in policy.verification_methods:
-        code = _issue_code(session, ctx, customer, cancellation, now)
-    return Requested(cancellation, quote, code, customer.phone if code else None)
 
 
 def _check_request(
@@ -284,15 +330,14 @@ def verify(
         raise WrongCodeError("the password is wrong")
     cancellation.verification_method = chosen.value
     cancellation.verified_at = now
-    record(
+    audit(
         session,
-        operator_id=customer.operator_id,
-        actor=f"customer:{customer.id}",
-        action="cancellation.verified",
-        subject=f"cancellation:{cancellation.reference}",
-        at=now,
-        ip=ip,
-        data={"method": chosen.value},
+        cancellation,
+        f"customer:{customer.id}",
+        "cancellation.verified",
+        now,
+        ip,
+        {"method": chosen.value},
     )
     _schedule(session, ctx, customer, cancellation, policy, now)
     return cancellation
@@ -310,21 +355,8 @@ def _schedule(
     move(session, cancellation, CancellationStatus.SCHEDULED, actor=actor, now=now)
     esim = view_esim(session, cancellation)
     move_esim(esim, EsimStatus.CANCELLATION_PENDING)
-    for position, name in enumerate(STEP_ORDER):
-        session.add(
-            CancellationStep(
-                cancellation_id=cancellation.id,
-                name=name,
-                position=position,
-                status=StepStatus.PENDING,
-            )
-        )
-    undo_text = ""
-    if policy.has_grace_period:
-        token = new_token()
-        cancellation.undo_token_hash = digest(token)
-        link = f"{ctx.settings.public_url}/{policy.operator_id}/undo/{token}"
-        undo_text = render("undo_hint", customer.language, link=link)[1]
+    _create_steps(session, cancellation)
+    undo_text = _undo_link_text(ctx, customer, cancellation, policy)
     if cancellation.effective_at <= now:
         move(session, cancellation, CancellationStatus.PROCESSING, actor="system", now=now)
     enqueue(
@@ -350,6 +382,30 @@ def _schedule(
     )
 
 
+def _create_steps(session: Session, cancellation: Cancellation) -> None:
+    for position, name in enumerate(STEP_ORDER):
+        session.add(
+            CancellationStep(
+                cancellation_id=cancellation.id,
+                name=name,
+                position=position,
+                status=StepStatus.PENDING,
+            )
+        )
+
+
+def _undo_link_text(
+    ctx: Context, customer: Customer, cancellation: Cancellation, policy: Policy
+) -> str:
+    """The one-click undo for the cooling-off window, sent to every contact channel."""
+    if not policy.has_grace_period:
+        return ""
+    token = new_token()
+    cancellation.undo_token_hash = digest(token)
+    link = f"{ctx.settings.public_url}/{policy.operator_id}/undo/{token}"
+    return render("undo_hint", customer.language, link=link)[1]
+
+
 def view_esim(session: Session, cancellation: Cancellation) -> Esim:
     esim = session.get(Esim, cancellation.esim_id)
     assert esim is not None  # a foreign key guarantees it
@@ -367,15 +423,7 @@ def undo(
     move(session, cancellation, CancellationStatus.UNDONE, actor=actor, now=now)
     esim = view_esim(session, cancellation)
     move_esim(esim, EsimStatus.ACTIVE)
-    record(
-        session,
-        operator_id=cancellation.operator_id,
-        actor=actor,
-        action="cancellation.undone",
-        subject=f"cancellation:{cancellation.reference}",
-        at=now,
-        ip=ip,
-    )
+    audit(session, cancellation, actor, "cancellation.undone", now, ip)
     customer = session.get(Customer, cancellation.customer_id)
     assert customer is not None
     notify_all_channels(

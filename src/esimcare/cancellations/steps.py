@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from esimcare.billing.final_bill import compute_final_bill
+from esimcare.billing.final_bill import FinalBill, compute_final_bill
 from esimcare.billing.ledger import balance_of, post
 from esimcare.billing.models import Bill, EntryKind, UsageRecord
 from esimcare.billing.settlement import settle
@@ -72,16 +72,25 @@ class FinalBillStep(LocalStep):
         plan = session.get(Plan, esim.plan_id)
         assert plan is not None
         bill = compute_final_bill(session, esim, plan, cancellation.effective_at)
+        self._issue(session, run, bill, plan.currency)
+        self._settle(session, run, bill, plan.currency)
+        esim.billed_until = bill.period_end
+        esim.billing_stopped_at = cancellation.effective_at
+        return "billed"
+
+    @staticmethod
+    def _issue(session: Session, run: StepInput, bill: FinalBill, currency: str) -> None:
+        """The bill row (one per cancellation), and the usage it now covers."""
         row = Bill(
-            operator_id=esim.operator_id,
-            esim_id=esim.id,
-            cancellation_id=cancellation.id,
+            operator_id=run.esim.operator_id,
+            esim_id=run.esim.id,
+            cancellation_id=run.cancellation.id,
             period_start=bill.period_start,
             period_end=bill.period_end,
             fee_minor=bill.fee.minor,
             usage_minor=bill.usage.minor,
             total_minor=bill.total.minor,
-            currency=plan.currency,
+            currency=currency,
             issued_at=run.now,
         )
         session.add(row)
@@ -89,15 +98,19 @@ class FinalBillStep(LocalStep):
         session.execute(
             update(UsageRecord)
             .where(
-                UsageRecord.esim_id == esim.id,
+                UsageRecord.esim_id == run.esim.id,
                 UsageRecord.bill_id.is_(None),
                 UsageRecord.occurred_at <= bill.period_end,
             )
             .values(bill_id=row.id)
         )
+
+    def _settle(self, session: Session, run: StepInput, bill: FinalBill, currency: str) -> None:
+        """Charge the bill to the balance (bonus first) and end what bonus is left."""
+        esim, cancellation = run.esim, run.cancellation
         policy = self.ctx.policy(esim.operator_id)
         settlement = settle(
-            balance_of(session, esim.id, plan.currency),
+            balance_of(session, esim.id, currency),
             bill.total,
             refunds_allowed=policy.refund_route is not RefundRoute.NONE,
         )
@@ -116,15 +129,12 @@ class FinalBillStep(LocalStep):
                 session,
                 esim,
                 kind=EntryKind.BONUS_FORFEIT,
-                cash=Money.zero(plan.currency),
+                cash=Money.zero(currency),
                 bonus=-settlement.bonus_forfeited,
                 description="bonus ends with the contract",
                 now=run.now,
                 reference=f"bonus-forfeit:{cancellation.id}",
             )
-        esim.billed_until = bill.period_end
-        esim.billing_stopped_at = cancellation.effective_at
-        return "billed"
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,15 @@ a crash anywhere leaves either the step to be redone (idempotently) or the next 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from esimcare.audit.service import record as audit
 from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.money_steps import NoticeStep, RefundStep
-from esimcare.cancellations.service import STEP_JOB, view_esim
+from esimcare.cancellations.service import STEP_JOB, audit, view_esim
 from esimcare.cancellations.states import CancellationStatus, StepName, StepStatus
 from esimcare.cancellations.steps import FinalBillStep, NetworkStep, ProfileStep, Step, StepInput
 from esimcare.cancellations.transitions import move, move_esim
@@ -109,20 +110,13 @@ class CancellationWorkflow:
                 )
             self.queue.finish(session, job)
 
-    def _complete(self, session: Any, cancellation: Cancellation, now: Any) -> None:
+    def _complete(self, session: Session, cancellation: Cancellation, now: datetime) -> None:
         move(session, cancellation, CancellationStatus.COMPLETED, actor="system", now=now)
         cancellation.completed_at = now
         esim = view_esim(session, cancellation)
         move_esim(esim, EsimStatus.CANCELLED)
         esim.cancelled_at = now
-        audit(
-            session,
-            operator_id=cancellation.operator_id,
-            actor="system",
-            action="cancellation.completed",
-            subject=f"cancellation:{cancellation.reference}",
-            at=now,
-        )
+        audit(session, cancellation, "system", "cancellation.completed", now)
 
     def _note_error(self, job: ClaimedJob, name: StepName, error: Exception) -> None:
         with transaction(self.ctx.sessions) as session:
@@ -153,17 +147,16 @@ class CancellationWorkflow:
             )
             audit(
                 session,
-                operator_id=cancellation.operator_id,
-                actor="system",
-                action="cancellation.failed",
-                subject=f"cancellation:{cancellation.reference}",
-                at=now,
+                cancellation,
+                "system",
+                "cancellation.failed",
+                now,
                 data={"error": error[:500]},
             )
 
     @staticmethod
-    def _current_step(session: Any, cancellation_id: int) -> CancellationStep | None:
-        return session.scalar(  # type: ignore[no-any-return]
+    def _current_step(session: Session, cancellation_id: int) -> CancellationStep | None:
+        return session.scalar(
             select(CancellationStep)
             .where(
                 CancellationStep.cancellation_id == cancellation_id,
@@ -174,11 +167,11 @@ class CancellationWorkflow:
         )
 
     @staticmethod
-    def _step(session: Any, cancellation_id: int, name: StepName) -> CancellationStep:
+    def _step(session: Session, cancellation_id: int, name: StepName) -> CancellationStep:
         step = session.scalar(
             select(CancellationStep).where(
                 CancellationStep.cancellation_id == cancellation_id, CancellationStep.name == name
             )
         )
         assert step is not None
-        return step  # type: ignore[no-any-return]
+        return step

@@ -35,54 +35,44 @@ class Metric:
 def collect(session: Session) -> list[Metric]:
     return [
         _grouped(session, "esimcare_jobs", "Jobs by kind and status.", Job, ("kind", "status")),
-        Metric(
-            "esimcare_job_retries",
-            "gauge",
-            "Attempts beyond the first, summed over jobs by kind (retries and lease takeovers).",
-            tuple(
-                Sample({"kind": kind}, float(retries or 0))
-                for kind, retries in session.execute(
-                    select(Job.kind, func.sum(Job.attempts - 1))
-                    .where(Job.attempts > 1)
-                    .group_by(Job.kind)
-                )
-            ),
+        _retries(session),
+        _grouped(session, "esimcare_cancellations", "Cancellations by operator and status.",
+                 Cancellation, ("operator_id", "status")),
+        _grouped(session, "esimcare_es2plus_calls", "ES2+ calls by function and outcome.",
+                 Es2PlusCall, ("operator_id", "function", "outcome")),
+        _grouped(session, "esimcare_refunds", "Refunds by operator and status.", Refund,
+                 ("operator_id", "status")),
+        _refunded(session),
+    ]  # fmt: skip
+
+
+def _retries(session: Session) -> Metric:
+    rows = session.execute(
+        select(Job.kind, func.sum(Job.attempts - 1)).where(Job.attempts > 1).group_by(Job.kind)
+    )
+    return Metric(
+        "esimcare_job_retries",
+        "gauge",
+        "Attempts beyond the first, summed over jobs by kind (retries and lease takeovers).",
+        tuple(Sample({"kind": kind}, float(retries or 0)) for kind, retries in rows),
+    )
+
+
+def _refunded(session: Session) -> Metric:
+    rows = session.execute(
+        select(Refund.operator_id, Refund.currency, func.sum(Refund.amount_minor))
+        .where(Refund.status == RefundStatus.SUCCEEDED)
+        .group_by(Refund.operator_id, Refund.currency)
+    )
+    return Metric(
+        "esimcare_refunded_minor_units",
+        "gauge",
+        "Money refunded, in minor units, by operator and currency.",
+        tuple(
+            Sample({"operator_id": operator, "currency": currency}, float(total or 0))
+            for operator, currency, total in rows
         ),
-        _grouped(
-            session,
-            "esimcare_cancellations",
-            "Cancellations by operator and status.",
-            Cancellation,
-            ("operator_id", "status"),
-        ),
-        _grouped(
-            session,
-            "esimcare_es2plus_calls",
-            "ES2+ calls by function and outcome.",
-            Es2PlusCall,
-            ("operator_id", "function", "outcome"),
-        ),
-        _grouped(
-            session,
-            "esimcare_refunds",
-            "Refunds by operator and status.",
-            Refund,
-            ("operator_id", "status"),
-        ),
-        Metric(
-            "esimcare_refunded_minor_units",
-            "gauge",
-            "Money refunded, in minor units, by operator and currency.",
-            tuple(
-                Sample({"operator_id": operator, "currency": currency}, float(total or 0))
-                for operator, currency, total in session.execute(
-                    select(Refund.operator_id, Refund.currency, func.sum(Refund.amount_minor))
-                    .where(Refund.status == RefundStatus.SUCCEEDED)
-                    .group_by(Refund.operator_id, Refund.currency)
-                )
-            ),
-        ),
-    ]
+    )
 
 
 def _grouped(
