@@ -16,6 +16,7 @@ from esimcare.api.problems import problem_for_error, problem_for_http, problem_f
 from esimcare.api.setup import install_api
 from esimcare.context import Context
 from esimcare.errors import DomainError, InternalError
+from esimcare.es2plus.demo_emulator import install_demo_emulator
 from esimcare.portal.errors import error_page, unexpected_error_page
 from esimcare.portal.setup import install_portal
 from esimcare.runtime import build_worker
@@ -42,6 +43,7 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
     )
     app.state.ctx = ctx
     install_api(app, ctx)
+    install_demo_emulator(app, ctx)
     install_portal(app, ctx)
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=ctx.settings.limits.max_body_bytes)

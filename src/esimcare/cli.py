@@ -11,6 +11,12 @@ from pathlib import Path
 
 import structlog
 
+from esimcare.cli_demo_smdp import (
+    add_demo_smdp_flags,
+    smdp_banner,
+    use_profile_type,
+    with_demo_smdp,
+)
 from esimcare.cli_smdp import add_smdp_commands
 from esimcare.config import Mode, Settings
 from esimcare.operators.demo import CUSTOMERS, DEMO_PASSWORD, seed_demo, write_demo_operators_file
@@ -39,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run everything on SQLite with demo operators")
     _common(demo, default_port=8000)
+    add_demo_smdp_flags(demo)
     demo.set_defaults(handler=_demo)
 
     serve = commands.add_parser("serve", help="run the web process (API and portal)")
@@ -109,10 +116,13 @@ def _demo(args: argparse.Namespace) -> int:
     url = f"http://{args.host}:{args.port}"
     settings = _settings(args, mode=Mode.DEVELOPMENT, public_url=url)
     write_demo_operators_file(settings.operators_file)
+    settings = with_demo_smdp(settings, args)
     ctx = build_context(settings)
     prepare_database(ctx)
     fresh = seed_demo(ctx)
+    use_profile_type(ctx, args.smdp_profile_type)
     _print_banner(url, settings, fresh)
+    sys.stdout.write(smdp_banner(ctx, url))
     return _run_web(ctx, args, run_worker=True)
 
 

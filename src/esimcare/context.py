@@ -13,6 +13,7 @@ from esimcare.integrations.email.interface import EmailGateway
 from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.network.interface import NetworkGateway
 from esimcare.integrations.payments.interface import PayoutGateway
+from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.interface import SmdpGateway
 from esimcare.integrations.sms.interface import SmsGateway
 from esimcare.kit.clock import Clock
@@ -34,6 +35,8 @@ class Context:
     sms: SmsGateway
     email: EmailGateway
     emulators: EmulatorStore
+    # The built-in SM-DP+ emulator when any operator uses it (the demo mounts its HTTP face).
+    smdp_emulator: SmdpEmulator | None = None
 
     def policy(self, operator_id: str) -> Policy:
         policy = self.policies.get(operator_id)

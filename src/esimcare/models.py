@@ -10,7 +10,8 @@ from esimcare.cancellations.models import (
 )
 from esimcare.customers.models import AuthSession, Customer, OneTimeCode, VerificationFailure
 from esimcare.db import Base
-from esimcare.esims.models import Esim, Plan
+from esimcare.esims.models import Esim, EsimOrder, Plan
+from esimcare.esims.notifications import Es2PlusNotification
 from esimcare.idempotency.models import IdempotencyRecord
 from esimcare.integrations.smdp.call_log import Es2PlusCall
 from esimcare.jobs.models import Job
@@ -28,7 +29,9 @@ __all__ = [
     "CancellationTransition",
     "Customer",
     "Es2PlusCall",
+    "Es2PlusNotification",
     "Esim",
+    "EsimOrder",
     "IdempotencyRecord",
     "Job",
     "LedgerEntry",

@@ -16,8 +16,7 @@ from esimcare.customers.passwords import FAST_HASHING
 from esimcare.db import make_engine, read_only, session_factory, transaction
 from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.factory import build_gateways
-from esimcare.integrations.smdp.emulator import SmdpEmulator
-from esimcare.integrations.smdp.interface import SmdpGateway
+from esimcare.integrations.smdp.wiring import build_smdp_gateways
 from esimcare.jobs.queue import ClaimedJob, JobQueue
 from esimcare.jobs.worker import Worker
 from esimcare.kit.clock import Clock, SystemClock
@@ -36,16 +35,24 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     emulators = EmulatorStore(settings.emulator_database_url)
     emulators.create_tables()
     gateways = build_gateways(settings, emulators, clock)
-    smdp_emulator = SmdpEmulator(emulators, clock)
-    smdp: dict[str, SmdpGateway] = dict.fromkeys(policies, smdp_emulator)
+    sessions = session_factory(engine)
+    smdp = build_smdp_gateways(
+        {operator_id: policy.smdp for operator_id, policy in policies.items()},
+        development=settings.development,
+        base_dir=settings.operators_file.parent,
+        sessions=sessions,
+        emulators=emulators,
+        clock=clock,
+    )
     return Context(
         settings=settings,
         clock=clock,
         engine=engine,
-        sessions=session_factory(engine),
+        sessions=sessions,
         readers=session_factory(read_only(engine)),
         policies=policies,
-        smdp=smdp,
+        smdp=smdp.by_operator,
+        smdp_emulator=smdp.emulator,
         network=gateways.network,
         payouts=gateways.payouts,
         sms=gateways.sms,

@@ -15,6 +15,7 @@ from esimcare.cancellations.service import steps_of, view_esim
 from esimcare.cancellations.warning_texts import device_steps, warning_text
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.service import EsimView
+from esimcare.esims.states import ProfileState
 from esimcare.kit.clock import iso
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.money import Money
@@ -116,6 +117,28 @@ def cancellation_out(details: CancellationDetails, language: str) -> schemas.Can
         completed_at=iso(c.completed_at) if c.completed_at else None,
         effective_at=iso(c.effective_at),
         device_instructions=device_out(language) if details.esim.profile_state.on_device else None,
+        device_profile=device_profile_out(details.esim),
+    )
+
+
+def device_profile_out(esim: Esim) -> schemas.DeviceProfileOut | None:
+    if esim.profile_state is ProfileState.DELETED:
+        deleted = esim.deleted_on_device_at
+        when = f" at {iso(deleted)}" if deleted else ""
+        return schemas.DeviceProfileOut(
+            state="deleted",
+            deleted_at=iso(deleted) if deleted else None,
+            message=f"The profile was deleted on the phone{when}.",
+        )
+    if not esim.profile_state.on_device:
+        return None
+    return schemas.DeviceProfileOut(
+        state="waiting_for_deletion",
+        deleted_at=None,
+        message=(
+            "Waiting for the subscriber to delete the profile on the phone; the phone reports "
+            "it best effort, so we may never be told."
+        ),
     )
 
 

@@ -183,6 +183,15 @@ class DeviceInstructions(BaseModel):
     android: list[str]
 
 
+class DeviceProfileOut(BaseModel):
+    """What we know of the profile on the phone: deleted (the SM-DP+ told us when), or not yet
+    known to be deleted. The cancellation never waits for this: phones report it best effort."""
+
+    state: Literal["deleted", "waiting_for_deletion"]
+    deleted_at: Timestamp | None
+    message: str
+
+
 class CancellationOut(BaseModel):
     id: int
     reference: str
@@ -198,6 +207,7 @@ class CancellationOut(BaseModel):
     completed_at: Timestamp | None
     effective_at: Timestamp
     device_instructions: DeviceInstructions | None
+    device_profile: DeviceProfileOut | None = None
 
 
 class OutboxItem(BaseModel):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from esimcare.api import cancellations, dev, esims, operations, public, sessions
+from esimcare.api import cancellations, dev, esims, operations, ordering, public, sessions
 from esimcare.context import Context
+from esimcare.es2plus import receiver
 
 
 def install_api(app: FastAPI, ctx: Context) -> None:
@@ -14,5 +15,7 @@ def install_api(app: FastAPI, ctx: Context) -> None:
     app.include_router(sessions.router)
     app.include_router(esims.router)
     app.include_router(cancellations.router)
+    app.include_router(ordering.router)
+    app.include_router(receiver.router)
     if ctx.settings.development:
         app.include_router(dev.router)

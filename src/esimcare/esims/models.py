@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -43,3 +44,37 @@ class Esim(Base):
     billed_until: Mapped[datetime] = mapped_column(UtcDateTime)
     billing_stopped_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # ``LPA:1$<smdpAddress>$<matchingId>`` (SGP.22 v2.2 4.1) for eSIMs ordered through us.
+    activation_code: Mapped[str | None] = mapped_column(String(255))
+    # When the SM-DP+ told us the phone deleted the profile (a custom notification point).
+    deleted_on_device_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"  # numbers reserved, SM-DP+ calls under way (or interrupted)
+    COMPLETED = "completed"  # the eSIM exists
+    FAILED = "failed"  # the SM-DP+ refused or was unreachable; see failure and cleanup
+
+
+class EsimOrder(Base):
+    """One order of a new eSIM, committed before the SM-DP+ is called (like a refund row)."""
+
+    __tablename__ = "esim_orders"
+    __table_args__ = (UniqueConstraint("operator_id", "msisdn"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("operators.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    status: Mapped[OrderStatus] = mapped_column(enum_type(OrderStatus))
+    eid: Mapped[str | None] = mapped_column(String(32))
+    matching_id: Mapped[str] = mapped_column(String(64), unique=True)
+    msisdn: Mapped[str] = mapped_column(String(16))
+    imsi: Mapped[str | None] = mapped_column(String(15))
+    iccid: Mapped[str | None] = mapped_column(String(20))
+    esim_id: Mapped[int | None] = mapped_column(ForeignKey("esims.id"))
+    failure: Mapped[str | None] = mapped_column(String(500))
+    # What happened to a half-made order at the SM-DP+: "cancelled" or why it could not be.
+    cleanup: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

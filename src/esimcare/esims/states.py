@@ -56,3 +56,42 @@ _CANCELLABLE_AT_SMDP = frozenset(
 
 def can_change_status(current: EsimStatus, target: EsimStatus) -> bool:
     return target in ESIM_TRANSITIONS[current]
+
+
+class ProfileEvent(StrEnum):
+    """What an SM-DP+ notification (SGP.22 v2.2 5.3.5) tells us happened to the profile."""
+
+    DOWNLOADED = "downloaded"  # point 3, success
+    INSTALLED = "installed"  # point 4, success
+    INSTALL_FAILED = "install_failed"  # point 4, Failed
+    DELETED = "deleted"  # the operator's custom "deleted on the phone" point
+    DISABLED = "disabled"  # the operator's custom "disabled on the phone" point
+
+
+_P = ProfileState
+_ORDERED = frozenset({_P.ALLOCATED, _P.LINKED, _P.CONFIRMED, _P.RELEASED})
+
+# Notifications are best effort and may arrive late or out of order: each event moves the
+# profile only forwards (a late point 3 never undoes point 4), and nothing leaves DELETED.
+# AVAILABLE / UNAVAILABLE mean we cancelled the order at the SM-DP+: the profile is no longer
+# ours to follow.
+PROFILE_EVENT_TRANSITIONS: dict[ProfileEvent, tuple[frozenset[ProfileState], ProfileState]] = {
+    ProfileEvent.DOWNLOADED: (_ORDERED | {_P.ERROR}, _P.DOWNLOADED),
+    ProfileEvent.INSTALLED: (_ORDERED | {_P.DOWNLOADED, _P.ERROR}, _P.INSTALLED),
+    ProfileEvent.INSTALL_FAILED: (_ORDERED | {_P.DOWNLOADED}, _P.ERROR),
+    ProfileEvent.DELETED: (
+        _ORDERED | {_P.DOWNLOADED, _P.INSTALLED, _P.DISABLED, _P.ERROR},
+        _P.DELETED,
+    ),
+    ProfileEvent.DISABLED: (frozenset({_P.DOWNLOADED, _P.INSTALLED}), _P.DISABLED),
+}
+
+
+def profile_after(current: ProfileState, event: ProfileEvent) -> ProfileState | None:
+    """The state ``event`` moves a profile in ``current`` to, or None if it must not move."""
+    sources, target = PROFILE_EVENT_TRANSITIONS[event]
+    return target if current in sources else None
+
+
+def can_apply_profile_event(current: ProfileState, event: ProfileEvent) -> bool:
+    return profile_after(current, event) is not None

@@ -21,6 +21,7 @@ from esimcare.db import transaction
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus, ProfileState
 from esimcare.integrations.smdp.emulator import SmdpEmulator
+from esimcare.integrations.smdp.states import SmdpProfileState
 from esimcare.kit.ids import Eid, Iccid
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - the published demo login
@@ -113,7 +114,13 @@ def write_demo_operators_file(path: Path) -> None:
 
 
 def seed_demo(ctx: Context) -> bool:
-    """Returns False when the demo data is already there."""
+    """Returns False when the demo data is already there; tops up the emulator's stock."""
+    fresh = _seed_rows(ctx)
+    stock_demo_inventory(ctx)
+    return fresh
+
+
+def _seed_rows(ctx: Context) -> bool:
     with transaction(ctx.sessions) as session:
         if session.scalar(select(Customer.id).limit(1)) is not None:
             return False
@@ -150,6 +157,8 @@ def _seed_customer(session: Session, ctx: Context, demo: DemoCustomer, now: date
     )
     session.add(customer)
     session.flush()
+    if not isinstance(ctx.smdp_for(demo.operator_id), SmdpEmulator):
+        return  # a real SM-DP+ has none of these profiles: the customer orders an eSIM
     for index, item in enumerate(demo.esims):
         plan = session.scalar(
             select(Plan).where(Plan.operator_id == demo.operator_id, Plan.code == item.plan)
@@ -182,6 +191,7 @@ def _seed_esim(
         imsi=imsi,
         eid=eid if item.installed else None,
         matching_id=profile,
+        activation_code=demo_emulator(ctx, customer.operator_id).activation_code(iccid),
         label=item.label or None,
         status=EsimStatus.ACTIVE,
         profile_state=ProfileState.INSTALLED if item.installed else ProfileState.RELEASED,
@@ -249,3 +259,24 @@ def seed_money(session: Session, esim: Esim, item: DemoEsim, now: datetime) -> N
                 description="roaming SMS",
             )
         )
+
+
+DEMO_STOCK = 20
+
+
+def stock_demo_inventory(ctx: Context, wanted: int = DEMO_STOCK) -> None:
+    """Keep ``wanted`` Available profiles of each emulator-served plan's profile type, numbered
+    under the operator's ICCID prefix (so the demo routes notifications by prefix)."""
+    emulator = ctx.smdp_emulator
+    if emulator is None:
+        return
+    for operator_id, plans in PLANS.items():
+        policy = ctx.policies.get(operator_id)
+        if policy is None or ctx.smdp_for(operator_id) is not emulator:
+            continue
+        prefix = policy.iccid_prefixes[0] if policy.iccid_prefixes else "89990010"
+        for _code, _names, _fee, profile_type in plans:
+            stock = emulator.profiles(profile_type)
+            available = sum(1 for p in stock if p.state is SmdpProfileState.AVAILABLE)
+            if available < wanted:
+                emulator.generate_inventory(profile_type, wanted - available, prefix)

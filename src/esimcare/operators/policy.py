@@ -10,6 +10,7 @@ from typing import Any
 
 from esimcare.integrations.payments.interface import PayoutRoute
 from esimcare.integrations.smdp.interface import FinalProfileStatus
+from esimcare.operators.smdp_link import SmdpLink
 
 LANGUAGES = ("ru", "en", "zh")
 
@@ -73,6 +74,11 @@ class Policy:
     def has_grace_period(self) -> bool:
         return self.grace_period_hours > 0
 
+    @property
+    def smdp_link(self) -> SmdpLink:
+        """The ``[smdp]`` table read (validated once in ``parse_policy``)."""
+        return SmdpLink.from_mapping(self.smdp)
+
 
 def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
     try:
@@ -101,6 +107,7 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
             demo_note=bool(raw.get("demo_note", False)),
             smdp=dict(raw.get("smdp", {})),
         )
+        SmdpLink.from_mapping(policy.smdp)
     except KeyError as missing:
         raise PolicyError(f"{operator_id}: missing field {missing}") from None
     except ValueError as wrong:

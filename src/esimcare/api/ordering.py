@@ -1,0 +1,136 @@
+"""Plans, ordering a new eSIM (Idempotency-Key required) and its activation QR code."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, status
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from esimcare.api.deps import AuthDep, CtxDep, LanguageDep, PolicyDep
+from esimcare.api.idempotent import IdempotentCall
+from esimcare.api.render import money, plan_name
+from esimcare.api.schemas import MoneyOut, RequestBody
+from esimcare.api.types import EntityId
+from esimcare.db import transaction
+from esimcare.esims.activation_qr import activation_code_of, qr_png, qr_svg
+from esimcare.esims.models import Esim
+from esimcare.esims.ordering import order_esim, plans_of
+from esimcare.esims.service import get_esim
+
+router = APIRouter(prefix="/api/v1/{operator}", tags=["ordering"])
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+class PlanOffer(BaseModel):
+    code: str
+    name: str
+    price: MoneyOut
+    profile_type: str
+
+
+class PlanOffers(BaseModel):
+    items: list[PlanOffer]
+
+
+class OrderRequest(RequestBody):
+    plan: str = Field(min_length=1, max_length=40)
+    eid: str | None = Field(default=None, max_length=40, description="32 digits; optional")
+
+
+class Ordered(BaseModel):
+    id: int
+    iccid: str
+    msisdn: str
+    activation_code: str = Field(examples=["LPA:1$smdp.example.com$K7QW2-9HXPM-4RTZB-CD3FN"])
+    status: str
+    profile_state: str
+
+
+@router.get("/plans", summary="Plans a new eSIM can be ordered with")
+def list_plans(policy: PolicyDep, ctx: CtxDep, language: LanguageDep) -> PlanOffers:
+    with transaction(ctx.sessions) as session:
+        plans = plans_of(session, policy.operator_id)
+        return PlanOffers(
+            items=[
+                PlanOffer(
+                    code=plan.code,
+                    name=plan_name(plan, language),
+                    price=money(plan.monthly_fee_minor, plan.currency),
+                    profile_type=plan.profile_type,
+                )
+                for plan in plans
+            ]
+        )
+
+
+@router.post(
+    "/esims",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Ordered,
+    summary="Order a new eSIM (Idempotency-Key required): DownloadOrder + ConfirmOrder",
+)
+def order(
+    body: OrderRequest, auth: AuthDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    customer = auth.customer
+    path = f"/api/v1/{customer.operator_id}/esims"
+    call = IdempotentCall.of(ctx, idempotency_key, customer, path=path, body=body)
+    stored = call.start()
+    if stored is not None:
+        return JSONResponse(stored.body, status_code=stored.status_code)
+    answer: dict[str, Any] = {}
+
+    def finish(session: Session, esim: Esim) -> None:
+        answer.update(ordered_out(esim))
+        call.finish(session, status.HTTP_201_CREATED, answer)
+
+    with call.running():
+        order_esim(ctx, customer, body.plan, body.eid, finish)
+    return JSONResponse(answer, status_code=status.HTTP_201_CREATED)
+
+
+def ordered_out(esim: Esim) -> dict[str, Any]:
+    return Ordered(
+        id=esim.id,
+        iccid=esim.iccid,
+        msisdn=esim.msisdn,
+        activation_code=esim.activation_code or "",
+        status=esim.status.value,
+        profile_state=esim.profile_state.value,
+    ).model_dump(mode="json")
+
+
+def _activation_code(ctx: CtxDep, auth: AuthDep, esim_id: int) -> str:
+    customer = auth.customer
+    with transaction(ctx.sessions) as session:
+        view = get_esim(session, customer.operator_id, customer.id, esim_id)
+        return activation_code_of(view.esim)
+
+
+_QR_HEADERS = {"Cache-Control": "private, no-store"}
+
+
+@router.get(
+    "/esims/{esim_id}/activation-qr.png",
+    summary="The activation code as a QR code (PNG)",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+def activation_qr_png(esim_id: EntityId, auth: AuthDep, ctx: CtxDep) -> Response:
+    code = _activation_code(ctx, auth, esim_id)
+    return Response(qr_png(code), media_type="image/png", headers=_QR_HEADERS)
+
+
+@router.get(
+    "/esims/{esim_id}/activation-qr.svg",
+    summary="The activation code as a QR code (SVG)",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+def activation_qr_svg(esim_id: EntityId, auth: AuthDep, ctx: CtxDep) -> Response:
+    code = _activation_code(ctx, auth, esim_id)
+    return Response(qr_svg(code), media_type="image/svg+xml", headers=_QR_HEADERS)

@@ -1,0 +1,1 @@
+"""The operator's ES2+ server side: the HandleDownloadProgressInfo receiver."""

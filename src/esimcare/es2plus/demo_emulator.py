@@ -1,0 +1,64 @@
+"""In the demo, the built-in SM-DP+ EMULATOR is served by the same web app under
+``/smdp-emulator`` and notifies each operator's receiver (``/es2plus/<operator>``) over HTTP,
+exactly as a separate SM-DP+ would.
+
+One emulator serves every demo operator, so each notification is routed by the profile's
+ICCID prefix (the operator's ``iccid_prefixes``), else by a profile type that starts with the
+operator id. The custom points are the defaults (102 deleted, 101 disabled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+from fastapi import FastAPI
+
+from esimcare.context import Context
+from esimcare.es2plus.receiver import receiver_url
+from esimcare.integrations.http import USER_AGENT
+from esimcare.integrations.smdp.emulator_server import mount_emulator
+from esimcare.integrations.smdp.emulator_support import ProfileSnapshot
+from esimcare.integrations.smdp.notification_sender import NotificationSender
+from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
+
+
+def install_demo_emulator(app: FastAPI, ctx: Context) -> None:
+    """Mount the emulator (development only, and only when some operator uses it)."""
+    emulator = ctx.smdp_emulator
+    if not ctx.settings.development or emulator is None:
+        return
+    sender = NotificationSender(
+        notification_route(ctx), EMULATOR_REQUESTER_ID, _client(), clock=ctx.clock
+    )
+    mount_emulator(app, emulator, sender)
+
+
+def _client() -> httpx.Client:
+    """No kept-alive connections: notifications are rare, and the app has no hook to close
+    a pool when it stops (a pooled socket would outlive it)."""
+    return httpx.Client(
+        timeout=httpx.Timeout(10.0, connect=5.0),
+        headers={"User-Agent": USER_AGENT},
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+
+
+def notification_route(ctx: Context) -> Callable[[ProfileSnapshot], str | None]:
+    served = [op for op, gateway in ctx.smdp.items() if gateway is ctx.smdp_emulator]
+
+    def route(profile: ProfileSnapshot) -> str | None:
+        operator = operator_of(ctx, served, profile)
+        return None if operator is None else receiver_url(ctx.settings.public_url, operator)
+
+    return route
+
+
+def operator_of(ctx: Context, served: list[str], profile: ProfileSnapshot) -> str | None:
+    for operator_id in served:
+        if any(profile.iccid.startswith(p) for p in ctx.policy(operator_id).iccid_prefixes):
+            return operator_id
+    for operator_id in served:
+        if profile.profile_type.startswith(operator_id):
+            return operator_id
+    return None

@@ -1,0 +1,65 @@
+"""Numbers for new eSIMs: the next never-issued MSISDN in the operator's ranges, and an IMSI.
+
+A range is a prefix of the operator's ``msisdn_prefixes`` (like ``+7916``) completed to a
+12-character E.164 number (``+7`` and ten digits). The next number is one above the highest
+ever used under the prefix by an eSIM, an order (failed ones included), the quarantine or a
+customer's contact number, so this pool never reissues a number at all, let alone before its
+quarantine ends. On SQLite writers are serialised; on PostgreSQL two concurrent orders may pick
+the same number and the unique (operator, msisdn) of ``esim_orders`` refuses the second (an
+error the client retries with the same Idempotency-Key).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from esimcare.cancellations.models import NumberQuarantine
+from esimcare.customers.models import Customer
+from esimcare.errors import ConflictError
+from esimcare.esims.models import Esim, EsimOrder
+
+NUMBER_LENGTH = 12  # "+7" and ten digits
+ORDER_IMSI_PREFIX = "25098"  # demo MCC/MNC for ordered eSIMs (seeding uses 25001, 25097, 25099)
+
+
+class NumbersExhaustedError(ConflictError):
+    code = "numbers-exhausted"
+    title = "This operator has no free phone number left in its ranges"
+
+
+def next_msisdn(session: Session, operator_id: str, prefixes: tuple[str, ...]) -> str:
+    for prefix in prefixes:
+        width = NUMBER_LENGTH - len(prefix)
+        if width <= 0:
+            continue
+        highest = _highest(session, operator_id, prefix)
+        serial = int(highest[len(prefix) :]) + 1 if highest else 1
+        if serial < 10**width:
+            return f"{prefix}{serial:0{width}d}"
+    raise NumbersExhaustedError()
+
+
+def _highest(session: Session, operator_id: str, prefix: str) -> str | None:
+    found: list[str] = []
+    for column, operator in (
+        (Esim.msisdn, Esim.operator_id),
+        (EsimOrder.msisdn, EsimOrder.operator_id),
+        (NumberQuarantine.msisdn, NumberQuarantine.operator_id),
+        # A customer's contact number may be another line of this operator's (or a port-in).
+        (Customer.phone, Customer.operator_id),
+    ):
+        value = session.scalar(
+            select(func.max(column)).where(
+                operator == operator_id,
+                column.startswith(prefix, autoescape=True),
+                func.length(column) == NUMBER_LENGTH,
+            )
+        )
+        if value:
+            found.append(value)
+    return max(found, default=None)
+
+
+def imsi_for_order(order_id: int) -> str:
+    return f"{ORDER_IMSI_PREFIX}{order_id:010d}"

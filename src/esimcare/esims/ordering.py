@@ -1,0 +1,215 @@
+"""Ordering a new eSIM through the operator's SM-DP+ (SGP.22 v2.2 5.3.1 and 5.3.2).
+
+Three phases, like a cancellation step, so no SM-DP+ call runs inside a database transaction:
+*prepare* commits an ``esim_orders`` row (plan, EID, our own MatchingID, reserved numbers);
+*call* sends DownloadOrder (the plan's profile type, the EID if given) and ConfirmOrder
+(releaseFlag true, our MatchingID) and provisions the line; *record* creates the eSIM and marks
+the order completed in one transaction (the caller stores its idempotent answer in it too).
+
+An order that fails after DownloadOrder is undone with CancelOrder(Available), so no profile
+stays allocated to nobody; the order row keeps what failed and how the clean-up went.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from esimcare.audit.service import record as audit
+from esimcare.context import Context
+from esimcare.customers.models import Customer
+from esimcare.db import transaction
+from esimcare.errors import InvalidInputError
+from esimcare.esims.models import Esim, EsimOrder, OrderStatus, Plan
+from esimcare.esims.number_pool import imsi_for_order, next_msisdn
+from esimcare.esims.order_errors import OrderFailure, SmdpOrderFailedError, failure_for
+from esimcare.esims.states import EsimStatus, ProfileState
+from esimcare.integrations.errors import IntegrationError
+from esimcare.integrations.smdp.emulator import SmdpEmulator
+from esimcare.integrations.smdp.interface import FinalProfileStatus, SmdpGateway
+from esimcare.kit.ids import Eid, InvalidIdentifierError
+
+_MATCHING_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+@dataclass(frozen=True)
+class PreparedOrder:
+    order_id: int
+    operator_id: str
+    customer_id: int
+    profile_type: str
+    eid: str | None
+    matching_id: str
+    msisdn: str
+    imsi: str
+
+
+@dataclass(frozen=True)
+class Ordered:
+    iccid: str
+    matching_id: str
+    activation_code: str
+
+
+Finish = Callable[[Session, Esim], None]
+
+
+def plans_of(session: Session, operator_id: str) -> list[Plan]:
+    return list(
+        session.scalars(select(Plan).where(Plan.operator_id == operator_id).order_by(Plan.id))
+    )
+
+
+def order_esim(
+    ctx: Context, customer: Customer, plan_code: str, eid: str | None, finish: Finish | None = None
+) -> Esim:
+    """Prepare, call, record; raises a DomainError (after recording why) when it fails."""
+    with transaction(ctx.sessions) as session:
+        prepared = prepare_order(session, ctx, customer, plan_code, eid)
+    ordered = call_smdp(ctx, prepared)
+    with transaction(ctx.sessions) as session:
+        esim = record_order(session, ctx, prepared, ordered)
+        if finish is not None:
+            finish(session, esim)
+    return esim
+
+
+def prepare_order(
+    session: Session, ctx: Context, customer: Customer, plan_code: str, eid: str | None
+) -> PreparedOrder:
+    plan = session.scalar(
+        select(Plan).where(Plan.operator_id == customer.operator_id, Plan.code == plan_code)
+    )
+    if plan is None:
+        raise InvalidInputError(f"no plan {plan_code!r}", field="plan")
+    policy = ctx.policy(customer.operator_id)
+    order = EsimOrder(
+        operator_id=customer.operator_id,
+        customer_id=customer.id,
+        plan_id=plan.id,
+        status=OrderStatus.PENDING,
+        eid=_eid(eid),
+        matching_id=new_matching_id(),
+        msisdn=next_msisdn(session, customer.operator_id, policy.msisdn_prefixes),
+        created_at=ctx.clock.now(),
+    )
+    session.add(order)
+    session.flush()
+    order.imsi = imsi_for_order(order.id)
+    return PreparedOrder(
+        order.id, order.operator_id, customer.id, plan.profile_type, order.eid,
+        order.matching_id, order.msisdn, order.imsi,
+    )  # fmt: skip
+
+
+def call_smdp(ctx: Context, prepared: PreparedOrder) -> Ordered:
+    """DownloadOrder + ConfirmOrder + network provisioning, outside any transaction."""
+    gateway = ctx.smdp_for(prepared.operator_id)
+    try:
+        downloaded = gateway.download_order(profile_type=prepared.profile_type, eid=prepared.eid)
+    except IntegrationError as error:
+        raise _failed(ctx, prepared, failure_for(error), None) from error
+    if not downloaded.succeeded:
+        raise _failed(ctx, prepared, failure_for(downloaded), None)
+    iccid = downloaded.data["iccid"]
+    try:
+        return _confirm_and_provision(ctx, gateway, prepared, iccid)
+    except (IntegrationError, SmdpOrderFailedError) as error:
+        failure = error.failure if isinstance(error, SmdpOrderFailedError) else failure_for(error)
+        raise _failed(ctx, prepared, failure, iccid) from error
+
+
+def _confirm_and_provision(
+    ctx: Context, gateway: SmdpGateway, prepared: PreparedOrder, iccid: str
+) -> Ordered:
+    confirmed = gateway.confirm_order(
+        iccid=iccid, release=True, eid=prepared.eid, matching_id=prepared.matching_id
+    )
+    if not confirmed.succeeded:
+        raise SmdpOrderFailedError(failure_for(confirmed))
+    matching_id = confirmed.data.get("matchingId") or prepared.matching_id
+    address = confirmed.data.get("smdpAddress") or smdp_address(ctx, prepared.operator_id)
+    provision = getattr(ctx.network, "provision", None)  # the registry; a real HSS provisions
+    if provision is not None:  # through the operator's own order flow (docs/es2plus.md)
+        provision(imsi=prepared.imsi, msisdn=prepared.msisdn)
+    return Ordered(iccid, matching_id, f"LPA:1${address}${matching_id}")
+
+
+def smdp_address(ctx: Context, operator_id: str) -> str:
+    """Where the phone downloads from, when ConfirmOrder did not say (it is optional)."""
+    gateway = ctx.smdp_for(operator_id)
+    if isinstance(gateway, SmdpEmulator):
+        return gateway.smdp_address
+    link = ctx.policy(operator_id).smdp_link
+    return link.smdp_address or urlsplit(link.url or "").hostname or ""
+
+
+def _failed(
+    ctx: Context, prepared: PreparedOrder, failure: OrderFailure, iccid: str | None
+) -> SmdpOrderFailedError:
+    """Record the failure; undo a half-made order at the SM-DP+ first."""
+    cleanup = None if iccid is None else _cancel_allocation(ctx, prepared, iccid)
+    with transaction(ctx.sessions) as session:
+        order = session.get(EsimOrder, prepared.order_id)
+        assert order is not None
+        order.status, order.iccid = OrderStatus.FAILED, iccid
+        order.failure, order.cleanup = failure.describe()[:500], cleanup
+        order.finished_at = ctx.clock.now()
+    return SmdpOrderFailedError(failure)
+
+
+def _cancel_allocation(ctx: Context, prepared: PreparedOrder, iccid: str) -> str:
+    try:
+        outcome = ctx.smdp_for(prepared.operator_id).cancel_order(
+            iccid=iccid,
+            final_status=FinalProfileStatus.AVAILABLE,
+            eid=prepared.eid,
+            matching_id=prepared.matching_id,
+        )
+    except IntegrationError as error:
+        return f"CancelOrder failed, profile may stay allocated: {error}"[:500]
+    if outcome.succeeded:
+        return "cancelled"
+    return f"CancelOrder refused: {outcome.code}"[:500]
+
+
+def record_order(session: Session, ctx: Context, prepared: PreparedOrder, ordered: Ordered) -> Esim:
+    order = session.get(EsimOrder, prepared.order_id)
+    assert order is not None
+    now = ctx.clock.now()
+    esim = Esim(
+        operator_id=prepared.operator_id, customer_id=prepared.customer_id, plan_id=order.plan_id,
+        iccid=ordered.iccid, msisdn=prepared.msisdn, imsi=prepared.imsi, eid=prepared.eid,
+        matching_id=ordered.matching_id, activation_code=ordered.activation_code,
+        status=EsimStatus.ACTIVE, profile_state=ProfileState.RELEASED, activated_at=now,
+        billed_until=now,
+    )  # fmt: skip
+    session.add(esim)
+    session.flush()
+    order.status, order.iccid, order.esim_id, order.finished_at = (
+        OrderStatus.COMPLETED, ordered.iccid, esim.id, now,
+    )  # fmt: skip
+    audit(session, operator_id=prepared.operator_id, actor=f"customer:{prepared.customer_id}",
+          action="esim.ordered", subject=f"esim:{esim.id}", at=now,
+          data={"order": order.id, "iccid": ordered.iccid})  # fmt: skip
+    return esim
+
+
+def new_matching_id() -> str:
+    """Our own MatchingID (SGP.22 v2.2 4.1): 4 groups of 5, no look-alike characters."""
+    groups = ("".join(secrets.choice(_MATCHING_ID_ALPHABET) for _ in range(5)) for _ in "1234")
+    return "-".join(groups)
+
+
+def _eid(raw: str | None) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    try:
+        return Eid.parse(raw).value
+    except InvalidIdentifierError as error:
+        raise InvalidInputError(f"EID: {error}", field="eid") from None

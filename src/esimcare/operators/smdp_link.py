@@ -1,0 +1,57 @@
+"""The ES2+ agreement between one operator and its SM-DP+, from ``[operators.X.smdp]``.
+
+The connection itself (URL, our functionRequesterIdentifier, client certificate, CA, time-outs)
+is read by ``integrations.smdp.client_config.Es2PlusConfig``; this module reads what the
+operator's side of HandleDownloadProgressInfo (SGP.22 v2.2 5.3.5) needs: whom we accept
+notifications from, and which custom notification points (100 and above, by agreement)
+mean "deleted on the phone" and "disabled on the phone".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+DEFAULT_DELETED_POINT = 102
+DEFAULT_DISABLED_POINT = 101
+FIRST_CUSTOM_POINT = 100
+
+
+@dataclass(frozen=True)
+class SmdpLink:
+    url: str | None = None
+    notification_requester_id: str | None = None
+    deleted_point: int = DEFAULT_DELETED_POINT
+    disabled_point: int = DEFAULT_DISABLED_POINT
+    smdp_address: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("deleted_point", "disabled_point"):
+            if getattr(self, name) < FIRST_CUSTOM_POINT:
+                raise ValueError(f"smdp.{name} must be a custom point (100 or above)")
+        if self.deleted_point == self.disabled_point:
+            raise ValueError("smdp.deleted_point and smdp.disabled_point must differ")
+        if self.url and not self.notification_requester_id:
+            raise ValueError(
+                "smdp.notification_requester_id is required with smdp.url: it names the "
+                "SM-DP+ whose HandleDownloadProgressInfo notifications we accept"
+            )
+
+    @property
+    def external(self) -> bool:
+        """True when a real SM-DP+ (ES2+ over HTTPS) serves this operator."""
+        return bool(self.url)
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> SmdpLink:
+        url = raw.get("url")
+        requester = raw.get("notification_requester_id")
+        address = raw.get("smdp_address")
+        return cls(
+            url=str(url) if url else None,
+            notification_requester_id=str(requester) if requester else None,
+            deleted_point=int(raw.get("deleted_point", DEFAULT_DELETED_POINT)),
+            disabled_point=int(raw.get("disabled_point", DEFAULT_DISABLED_POINT)),
+            smdp_address=str(address) if address else None,
+        )

@@ -1,0 +1,108 @@
+"""Ordering a new eSIM in the portal, and the page with its activation QR code.
+
+The hidden one-time form token works as an Idempotency-Key (as on the cancel page): a double
+click or a resent form leads to the same new eSIM instead of ordering two.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from sqlalchemy.orm import Session
+from starlette.responses import Response
+
+from esimcare.db import transaction
+from esimcare.errors import DomainError
+from esimcare.esims.activation_qr import activation_code_of, qr_svg_data_uri
+from esimcare.esims.models import Esim, Plan
+from esimcare.esims.ordering import order_esim, plans_of
+from esimcare.esims.service import get_esim
+from esimcare.idempotency.service import IdempotencyStore
+from esimcare.kit.money import Money
+from esimcare.kit.tokens import new_token
+from esimcare.portal.cancel import _start as wait_for_first
+from esimcare.portal.deps import CsrfChecked, authenticate, get_ctx
+from esimcare.portal.i18n import N_
+from esimcare.portal.rendering import redirect, render
+
+router = APIRouter()
+
+ORDER_ERROR = {
+    "smdp-unavailable": N_("The eSIM service is not reachable right now. Try again in a minute."),
+    "smdp-out-of-stock": N_("There is no eSIM of this plan left right now. Try another plan."),
+    "smdp-refused": N_("The eSIM service refused the order. Check the EID or call the hotline."),
+    "smdp-bad-gateway": N_("The eSIM service answered wrongly. Call the hotline."),
+    "numbers-exhausted": N_("There is no phone number left to give you. Call the hotline."),
+    "invalid-input": N_("Choose a plan, and give the EID as 32 digits or leave it empty."),
+}
+
+
+def _form(request: Request, op: str, *, plan: str = "", eid: str = "", error: str | None = None,
+          status: int = 200) -> Response:  # fmt: skip
+    ctx = get_ctx(request)
+    policy = ctx.policy(op)
+    with transaction(ctx.sessions) as session:
+        customer = authenticate(request, session, op).customer
+        plans = plans_of(session, op)
+        return render(request, "order.html", policy=policy, status=status, customer=customer,
+                      plans=plans, chosen=plan, eid=eid, error=error, plan_fee=_fee,
+                      form_token=new_token())  # fmt: skip
+
+
+def _fee(plan: Plan) -> Money:
+    return Money(plan.monthly_fee_minor, plan.currency)
+
+
+@router.get("/{op}/order")
+def order_form(request: Request, op: str) -> Response:
+    return _form(request, op)
+
+
+@router.post("/{op}/order")
+def order_submit(
+    request: Request, op: str, _csrf: CsrfChecked,
+    plan: Annotated[str, Form(max_length=40)] = "",
+    eid: Annotated[str, Form(max_length=64)] = "",
+    form_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:  # fmt: skip
+    ctx = get_ctx(request)
+    with transaction(ctx.sessions) as session:
+        customer = authenticate(request, session, op).customer
+    plan, eid = plan.strip(), eid.replace(" ", "").strip()
+    if not plan or not form_token:
+        return _form(request, op, plan=plan, eid=eid, error=ORDER_ERROR["invalid-input"],
+                     status=422)  # fmt: skip
+    store = IdempotencyStore(ctx.sessions, ctx.clock, ctx.settings.limits.idempotency_ttl_s)
+    scope = f"portal-order:{op}:{customer.id}"
+    replay = wait_for_first(store, scope, form_token, f"order:{plan}:{eid}")
+    if replay is not None:
+        return redirect(str(replay.body["location"]))
+
+    def finish(session: Session, esim: Esim) -> None:
+        store.finish(session, scope, form_token, 303, {"location": _activation_url(op, esim.id)})
+
+    try:
+        esim = order_esim(ctx, customer, plan, eid or None, finish)
+    except DomainError as error:
+        store.abandon(scope, form_token)
+        message = ORDER_ERROR.get(error.code, ORDER_ERROR["smdp-bad-gateway"])
+        return _form(request, op, plan=plan, eid=eid, error=message, status=error.status)
+    return redirect(_activation_url(op, esim.id))
+
+
+def _activation_url(op: str, esim_id: int) -> str:
+    return f"/{op}/esims/{esim_id}/activation"
+
+
+@router.get("/{op}/esims/{esim_id}/activation")
+def activation_page(request: Request, op: str, esim_id: int) -> Response:
+    ctx = get_ctx(request)
+    policy = ctx.policy(op)
+    with transaction(ctx.sessions) as session:
+        customer = authenticate(request, session, op).customer
+        view = get_esim(session, op, customer.id, esim_id)
+        code = activation_code_of(view.esim)
+        return render(request, "activation.html", policy=policy, view=view, code=code,
+                      qr=qr_svg_data_uri(code), smdp_address=code.split("$")[1],
+                      matching_id=code.split("$")[2])  # fmt: skip
