@@ -28,6 +28,11 @@ class NumbersExhaustedError(ConflictError):
     title = "This operator has no free phone number left in its ranges"
 
 
+class NumbersBusyError(ConflictError):
+    code = "numbers-busy"
+    title = "Many orders at once took the next free numbers; send the same request again"
+
+
 def next_msisdn(session: Session, operator_id: str, prefixes: tuple[str, ...]) -> str:
     for prefix in prefixes:
         width = NUMBER_LENGTH - len(prefix)

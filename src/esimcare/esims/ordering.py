@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from esimcare.audit.service import record as audit
@@ -26,7 +27,7 @@ from esimcare.customers.models import Customer
 from esimcare.db import transaction
 from esimcare.errors import InvalidInputError
 from esimcare.esims.models import Esim, EsimOrder, OrderStatus, Plan
-from esimcare.esims.number_pool import imsi_for_order, next_msisdn
+from esimcare.esims.number_pool import NumbersBusyError, imsi_for_order, next_msisdn
 from esimcare.esims.order_errors import OrderFailure, SmdpOrderFailedError, failure_for
 from esimcare.esims.states import EsimStatus, ProfileState
 from esimcare.integrations.errors import IntegrationError
@@ -87,24 +88,42 @@ def prepare_order(
     )
     if plan is None:
         raise InvalidInputError(f"no plan {plan_code!r}", field="plan")
-    policy = ctx.policy(customer.operator_id)
-    order = EsimOrder(
-        operator_id=customer.operator_id,
-        customer_id=customer.id,
-        plan_id=plan.id,
-        status=OrderStatus.PENDING,
-        eid=_eid(eid),
-        matching_id=new_matching_id(),
-        msisdn=next_msisdn(session, customer.operator_id, policy.msisdn_prefixes),
-        created_at=ctx.clock.now(),
-    )
-    session.add(order)
-    session.flush()
+    order = _reserve_number(session, ctx, customer, plan, _eid(eid))
     order.imsi = imsi_for_order(order.id)
     return PreparedOrder(
         order.id, order.operator_id, customer.id, plan.profile_type, order.eid,
         order.matching_id, order.msisdn, order.imsi,
     )  # fmt: skip
+
+
+NUMBER_ATTEMPTS = 5
+
+
+def _reserve_number(
+    session: Session, ctx: Context, customer: Customer, plan: Plan, eid: str | None
+) -> EsimOrder:
+    """Insert the pending order with the next free number. On PostgreSQL a concurrent order may
+    take the same number first; the unique constraint says so, and the next number is tried."""
+    prefixes = ctx.policy(customer.operator_id).msisdn_prefixes
+    for _ in range(NUMBER_ATTEMPTS):
+        order = EsimOrder(
+            operator_id=customer.operator_id,
+            customer_id=customer.id,
+            plan_id=plan.id,
+            status=OrderStatus.PENDING,
+            eid=eid,
+            matching_id=new_matching_id(),
+            msisdn=next_msisdn(session, customer.operator_id, prefixes),
+            created_at=ctx.clock.now(),
+        )
+        try:
+            with session.begin_nested():
+                session.add(order)
+                session.flush()
+        except IntegrityError:
+            continue
+        return order
+    raise NumbersBusyError()
 
 
 def call_smdp(ctx: Context, prepared: PreparedOrder) -> Ordered:

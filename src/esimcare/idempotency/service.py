@@ -9,6 +9,7 @@ its placeholder, so the client may retry with the same key.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -66,6 +67,18 @@ class IdempotencyStore:
         digest = hashlib.sha256(f"{method.upper()} {path}\n".encode())
         digest.update(body)
         return digest.hexdigest()
+
+    def start_or_wait(
+        self, scope: str, key: str, request_hash: str, *, polls: int = 40, wait_s: float = 0.25
+    ) -> StoredResponse | None:
+        """Like ``start``, but a request that finds the key in flight waits for the first one's
+        answer (a double click sends a form twice at once) instead of failing with 409."""
+        for _ in range(polls):
+            try:
+                return self.start(scope, key, request_hash)
+            except IdempotencyKeyInFlightError:
+                time.sleep(wait_s)
+        return self.start(scope, key, request_hash)
 
     def start(self, scope: str, key: str, request_hash: str) -> StoredResponse | None:
         """Replay the stored response, refuse a reused or in-flight key, or claim the key.

@@ -6,7 +6,6 @@ form replays the first answer (a redirect to the same cancellation) instead of f
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -24,11 +23,10 @@ from esimcare.db import transaction
 from esimcare.errors import (
     CancellationInProgressError,
     DomainError,
-    IdempotencyKeyInFlightError,
 )
 from esimcare.esims.service import EsimView, get_esim
 from esimcare.esims.states import EsimStatus
-from esimcare.idempotency.service import IdempotencyStore, StoredResponse
+from esimcare.idempotency.service import IdempotencyStore
 from esimcare.integrations.errors import IntegrationError
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.tokens import new_token
@@ -48,8 +46,6 @@ from esimcare.portal.views import latest_cancellation
 log = structlog.get_logger()
 router = APIRouter()
 MAX_COMMENT = 500
-IN_FLIGHT_POLLS = 40
-IN_FLIGHT_WAIT_S = 0.25
 
 
 @dataclass
@@ -127,7 +123,7 @@ def cancel_submit(
         return _show_form(request, op, esim_id, form, status=422)
     store = IdempotencyStore(ctx.sessions, ctx.clock, ctx.settings.limits.idempotency_ttl_s)
     scope = f"portal-cancel:{op}:{customer.id}"
-    replay = _start(store, scope, form_token, f"esim:{esim_id}")
+    replay = store.start_or_wait(scope, form_token, f"esim:{esim_id}")
     if replay is not None:
         return redirect(str(replay.body["location"]))
     try:
@@ -141,18 +137,6 @@ def cancel_submit(
     cancellation = requested.cancellation
     send_code(ctx, customer, cancellation, requested.code, view.esim.msisdn)
     return redirect(follow_url(op, cancellation))
-
-
-def _start(
-    store: IdempotencyStore, scope: str, key: str, fingerprint: str
-) -> StoredResponse | None:
-    """A double click sends the form twice at once: the second waits for the first's answer."""
-    for _ in range(IN_FLIGHT_POLLS):
-        try:
-            return store.start(scope, key, fingerprint)
-        except IdempotencyKeyInFlightError:
-            time.sleep(IN_FLIGHT_WAIT_S)
-    return store.start(scope, key, fingerprint)
 
 
 def _request(

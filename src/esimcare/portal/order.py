@@ -21,7 +21,6 @@ from esimcare.esims.service import get_esim
 from esimcare.idempotency.service import IdempotencyStore
 from esimcare.kit.money import Money
 from esimcare.kit.tokens import new_token
-from esimcare.portal.cancel import _start as wait_for_first
 from esimcare.portal.deps import CsrfChecked, authenticate, get_ctx
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect, render
@@ -75,7 +74,7 @@ def order_submit(
                      status=422)  # fmt: skip
     store = IdempotencyStore(ctx.sessions, ctx.clock, ctx.settings.limits.idempotency_ttl_s)
     scope = f"portal-order:{op}:{customer.id}"
-    replay = wait_for_first(store, scope, form_token, f"order:{plan}:{eid}")
+    replay = store.start_or_wait(scope, form_token, f"order:{plan}:{eid}")
     if replay is not None:
         return redirect(str(replay.body["location"]))
 
