@@ -38,7 +38,7 @@ def issue_code(
     key: bytes,
 ) -> IssuedCode:
     ensure_not_locked(customer, now)
-    _throttle(session, destination, now, limits)
+    _throttle(session, destination, purpose, subject, now, limits)
     code = new_numeric_code()
     row = OneTimeCode(
         operator_id=customer.operator_id,
@@ -55,19 +55,26 @@ def issue_code(
     return IssuedCode(code=code, expires_at=row.expires_at)
 
 
-def _throttle(session: Session, destination: str, now: datetime, limits: Limits) -> None:
-    sent = session.execute(
-        select(func.count(), func.max(OneTimeCode.created_at)).where(
+def _throttle(
+    session: Session, destination: str, purpose: str, subject: str, now: datetime, limits: Limits
+) -> None:
+    """60 s between codes for the same thing (a resend), 5 an hour to one destination whatever
+    they are for; a second cancellation right after the first still gets its code."""
+    hour = OneTimeCode.created_at > now - timedelta(hours=1)
+    sent = session.scalar(select(func.count()).where(OneTimeCode.destination == destination, hour))
+    latest = session.scalar(
+        select(func.max(OneTimeCode.created_at)).where(
             OneTimeCode.destination == destination,
-            OneTimeCode.created_at > now - timedelta(hours=1),
+            OneTimeCode.purpose == purpose,
+            OneTimeCode.subject == subject,
+            hour,
         )
-    ).one()
-    count, latest = sent
+    )
     if latest is not None:
         wait = as_utc(latest) + timedelta(seconds=limits.resend_interval_s) - now
         if wait.total_seconds() > 0:
             raise ResendTooSoonError(retry_after=int(wait.total_seconds()) + 1)
-    if count >= limits.sends_per_hour:
+    if (sent or 0) >= limits.sends_per_hour:
         raise ResendTooSoonError("too many codes sent to this destination in the last hour")
 
 
