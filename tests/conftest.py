@@ -64,8 +64,7 @@ def make_context(tmp_path: Path) -> Iterator[MakeContext]:
 
     yield make
     for ctx in built:
-        ctx.engine.dispose()
-        ctx.emulators.engine.dispose()
+        ctx.close()
     schemas.close()
 
 

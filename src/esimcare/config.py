@@ -67,6 +67,7 @@ class Settings:
     job_poll_s: float = 0.2
     job_max_attempts: int = 8
     job_backoff_base_s: float = 1.0
+    job_backoff_cap_s: float = 300.0
 
     @property
     def development(self) -> bool:
@@ -108,6 +109,7 @@ class Settings:
             job_poll_s=float(env.get("ESIMCARE_JOB_POLL_S", "0.2")),
             job_max_attempts=int(env.get("ESIMCARE_JOB_MAX_ATTEMPTS", "8")),
             job_backoff_base_s=float(env.get("ESIMCARE_JOB_BACKOFF_BASE_S", "1")),
+            job_backoff_cap_s=float(env.get("ESIMCARE_JOB_BACKOFF_CAP_S", "300")),
         )
         return settings.with_changes(**overrides) if overrides else settings
 

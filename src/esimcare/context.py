@@ -38,6 +38,15 @@ class Context:
     # The built-in SM-DP+ emulator when any operator uses it (the demo mounts its HTTP face).
     smdp_emulator: SmdpEmulator | None = None
 
+    def close(self) -> None:
+        """Release connections: database pools and the SM-DP+ clients' HTTP pools."""
+        for gateway in {id(g): g for g in self.smdp.values()}.values():
+            close = getattr(gateway, "close", None)
+            if callable(close):
+                close()
+        self.engine.dispose()
+        self.emulators.engine.dispose()
+
     def policy(self, operator_id: str) -> Policy:
         policy = self.policies.get(operator_id)
         if policy is None:

@@ -104,6 +104,7 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
         },
         max_attempts=ctx.settings.job_max_attempts,
         backoff_base_s=ctx.settings.job_backoff_base_s,
+        backoff_cap_s=ctx.settings.job_backoff_cap_s,
         on_dead={STEP_JOB: workflow.on_dead},
         poll_s=ctx.settings.job_poll_s,
     )
