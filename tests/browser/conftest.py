@@ -7,14 +7,13 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import uvicorn
+from browser_support import LiveServer
 
 from esimcare.app import create_app
-from esimcare.context import Context
 from esimcare.kit.clock import SystemClock
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -27,26 +26,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PHONE = {"width": 390, "height": 844}
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    url: str
-    ctx: Context
-
-    def sms_code(self, phone: str, timeout_s: float = 5.0) -> str:
-        """The newest one-time code in the development SMS outbox."""
-        import re
-
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            for message in self.ctx.sms.messages(to=phone):  # type: ignore[attr-defined]
-                found = re.search(r"\b(\d{6})\b", message.body)
-                if found:
-                    return found.group(1)
-            time.sleep(0.1)
-        raise AssertionError(f"no code sent to {phone}")
 
 
 def _free_port() -> int:
@@ -103,8 +82,3 @@ def phone(chromium):  # type: ignore[no-untyped-def]
     context.set_default_timeout(10_000)
     yield context
     context.close()
-
-
-def screenshot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

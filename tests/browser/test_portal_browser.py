@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-
-from conftest import LiveServer, screenshot
+from browser_support import LiveServer, screenshot
 
 pytestmark = pytest.mark.browser
 
