@@ -14,6 +14,7 @@ from esimcare.config import Settings
 from esimcare.context import Context
 from esimcare.customers.passwords import FAST_HASHING
 from esimcare.db import make_engine, read_only, session_factory, transaction
+from esimcare.esims.order_reconcile import RECONCILE_JOB, reconcile_order
 from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.factory import build_gateways
 from esimcare.integrations.smdp.wiring import build_smdp_gateways
@@ -101,6 +102,7 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
             STEP_JOB: workflow.handle,
             EXPIRE_JOB: expire_job,
             DELIVER_JOB: lambda job: deliver_notice(ctx, queue, job),
+            RECONCILE_JOB: lambda job: reconcile_order(ctx, queue, job),
         },
         max_attempts=ctx.settings.job_max_attempts,
         backoff_base_s=ctx.settings.job_backoff_base_s,

@@ -29,6 +29,7 @@ from esimcare.errors import InvalidInputError
 from esimcare.esims.models import Esim, EsimOrder, OrderStatus, Plan
 from esimcare.esims.number_pool import NumbersBusyError, imsi_for_order, next_msisdn
 from esimcare.esims.order_errors import OrderFailure, SmdpOrderFailedError, failure_for
+from esimcare.esims.order_reconcile import OrderAbandonedError, reconcile_later
 from esimcare.esims.states import EsimStatus, ProfileState
 from esimcare.integrations.errors import IntegrationError
 from esimcare.integrations.smdp.emulator import SmdpEmulator
@@ -89,6 +90,7 @@ def prepare_order(
     if plan is None:
         raise InvalidInputError(f"no plan {plan_code!r}", field="plan")
     order = _reserve_number(session, ctx, customer, plan, _eid(eid))
+    reconcile_later(session, order, ctx.clock.now())
     order.imsi = imsi_for_order(order.id)
     return PreparedOrder(
         order.id, order.operator_id, customer.id, plan.profile_type, order.eid,
@@ -136,11 +138,21 @@ def call_smdp(ctx: Context, prepared: PreparedOrder) -> Ordered:
     if not downloaded.succeeded:
         raise _failed(ctx, prepared, failure_for(downloaded), None)
     iccid = downloaded.data["iccid"]
+    remember_allocation(ctx, prepared, iccid)
     try:
         return _confirm_and_provision(ctx, gateway, prepared, iccid)
     except (IntegrationError, SmdpOrderFailedError) as error:
         failure = error.failure if isinstance(error, SmdpOrderFailedError) else failure_for(error)
         raise _failed(ctx, prepared, failure, iccid) from error
+
+
+def remember_allocation(ctx: Context, prepared: PreparedOrder, iccid: str) -> None:
+    """Committed before ConfirmOrder, so a crash from here on leaves a profile that the
+    reconciliation job (order_reconcile.py) knows to cancel."""
+    with transaction(ctx.sessions) as session:
+        order = session.get(EsimOrder, prepared.order_id)
+        assert order is not None
+        order.iccid = iccid
 
 
 def _confirm_and_provision(
@@ -198,8 +210,11 @@ def _cancel_allocation(ctx: Context, prepared: PreparedOrder, iccid: str) -> str
 
 
 def record_order(session: Session, ctx: Context, prepared: PreparedOrder, ordered: Ordered) -> Esim:
-    order = session.get(EsimOrder, prepared.order_id)
+    order = session.get(EsimOrder, prepared.order_id, with_for_update=True)
     assert order is not None
+    if order.status is not OrderStatus.PENDING:
+        # The reconciliation job gave up on this order (and cancelled its profile) first.
+        raise OrderAbandonedError()
     now = ctx.clock.now()
     esim = Esim(
         operator_id=prepared.operator_id, customer_id=prepared.customer_id, plan_id=order.plan_id,
