@@ -4,9 +4,8 @@ A range is a prefix of the operator's ``msisdn_prefixes`` (like ``+7916``) compl
 12-character E.164 number (``+7`` and ten digits). The next number is one above the highest
 ever used under the prefix by an eSIM, an order (failed ones included), the quarantine or a
 customer's contact number, so this pool never reissues a number at all, let alone before its
-quarantine ends. On SQLite writers are serialised; on PostgreSQL two concurrent orders may pick
-the same number and the unique (operator, msisdn) of ``esim_orders`` refuses the second (an
-error the client retries with the same Idempotency-Key).
+quarantine ends. Allocation is serialised per operator (SQLite's write lock; an advisory lock on
+PostgreSQL), and the unique (operator, msisdn) of ``esim_orders`` stays as the last guard.
 """
 
 from __future__ import annotations
@@ -31,6 +30,15 @@ class NumbersExhaustedError(ConflictError):
 class NumbersBusyError(ConflictError):
     code = "numbers-busy"
     title = "Many orders at once took the next free numbers; send the same request again"
+
+
+def lock_number_pool(session: Session, operator_id: str) -> None:
+    """Allocate one operator's numbers one transaction at a time, across processes: a
+    transaction-scoped advisory lock on PostgreSQL (SQLite already serialises writers)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtext(f"esimcare-numbers:{operator_id}")))
+        )
 
 
 def next_msisdn(session: Session, operator_id: str, prefixes: tuple[str, ...]) -> str:

@@ -27,7 +27,12 @@ from esimcare.customers.models import Customer
 from esimcare.db import transaction
 from esimcare.errors import InvalidInputError
 from esimcare.esims.models import Esim, EsimOrder, OrderStatus, Plan
-from esimcare.esims.number_pool import NumbersBusyError, imsi_for_order, next_msisdn
+from esimcare.esims.number_pool import (
+    NumbersBusyError,
+    imsi_for_order,
+    lock_number_pool,
+    next_msisdn,
+)
 from esimcare.esims.order_errors import OrderFailure, SmdpOrderFailedError, failure_for
 from esimcare.esims.order_reconcile import OrderAbandonedError, reconcile_later
 from esimcare.esims.states import EsimStatus, ProfileState
@@ -107,6 +112,7 @@ def _reserve_number(
     """Insert the pending order with the next free number. On PostgreSQL a concurrent order may
     take the same number first; the unique constraint says so, and the next number is tried."""
     prefixes = ctx.policy(customer.operator_id).msisdn_prefixes
+    lock_number_pool(session, customer.operator_id)
     for _ in range(NUMBER_ATTEMPTS):
         order = EsimOrder(
             operator_id=customer.operator_id,
