@@ -34,17 +34,15 @@ from sqlalchemy import func, select
 from benchmarks.read_path import default_data_dir
 from benchmarks.support import machine, prepared_context, quiet_logs, server_env
 from esimcare.billing.models import Bill, Refund
-from esimcare.cancellations import service
 from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.context import Context
-from esimcare.customers.models import Customer
 from esimcare.db import transaction
 from esimcare.jobs.models import Job, JobStatus
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue
 from esimcare.jobs.worker import Worker
 from esimcare.runtime import build_worker
-from esimcare.seeding import Cancellable, seed_cancellable
+from esimcare.seeding import Cancellable, cancel_as_customer, seed_cancellable
 
 NOOP = "bench.noop"
 POLL_S = "0.05"
@@ -65,19 +63,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def request_and_verify(ctx: Context, target: Cancellable) -> int:
-    with transaction(ctx.sessions) as session:
-        customer = session.get(Customer, target.customer_id)
-        assert customer is not None
-        requested = service.request_cancellation(
-            session, ctx, customer, target.esim_id, reason="not_needed"
-        )
-        assert requested.code is not None
-        cancellation_id, code = requested.cancellation.id, requested.code.code
-    with transaction(ctx.sessions) as session:
-        customer = session.get(Customer, target.customer_id)
-        assert customer is not None
-        service.verify(session, ctx, customer, cancellation_id, method="sms", secret=code)
-    return cancellation_id
+    return cancel_as_customer(ctx, target.customer_id, target.esim_id)[0]
 
 
 def completed(ctx: Context, ids: list[int]) -> int:

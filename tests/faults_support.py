@@ -13,30 +13,16 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from esimcare.billing.models import Bill, EntryKind, LedgerEntry, Refund
-from esimcare.cancellations import service
 from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.context import Context
-from esimcare.customers.models import Customer
 from esimcare.db import transaction
 from esimcare.integrations.payments.payout_ledger import PayoutLedger
-from esimcare.seeding import Cancellable
+from esimcare.seeding import Cancellable, cancel_as_customer
 
 
 def request_and_verify(ctx: Context, target: Cancellable) -> int:
-    with transaction(ctx.sessions) as session:
-        customer = session.get(Customer, target.customer_id)
-        assert customer is not None
-        requested = service.request_cancellation(
-            session, ctx, customer, target.esim_id, reason="not_needed"
-        )
-        assert requested.code is not None
-        cancellation_id, code = requested.cancellation.id, requested.code.code
-    with transaction(ctx.sessions) as session:
-        customer = session.get(Customer, target.customer_id)
-        assert customer is not None
-        service.verify(session, ctx, customer, cancellation_id, method="sms", secret=code)
-    return cancellation_id
+    return cancel_as_customer(ctx, target.customer_id, target.esim_id)[0]
 
 
 def start_worker(ctx: Context, log: Path) -> subprocess.Popen[bytes]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from esimcare.cancellations import service
 from esimcare.context import Context
 from esimcare.customers.models import Customer
 from esimcare.customers.service import find_by_login
 from esimcare.db import transaction
 from esimcare.esims.service import list_esims
+from esimcare.seeding import cancel_as_customer
 
 
 def customer(ctx: Context, operator_id: str, login: str) -> Customer:
@@ -24,15 +24,5 @@ def request_and_verify_mts(ctx: Context, esim_index: int = 0) -> tuple[int, dict
     anna = customer(ctx, "mts", "+79160000001")
     with transaction(ctx.sessions) as session:
         esim_id = list_esims(session, "mts", anna.id)[esim_index].esim.id
-        requested = service.request_cancellation(session, ctx, anna, esim_id, reason="not_needed")
-        assert requested.code is not None
-        code, cancellation_id, quote = (
-            requested.code.code,
-            requested.cancellation.id,
-            requested.quote,
-        )
-    with transaction(ctx.sessions) as session:
-        fresh = session.get(Customer, anna.id)
-        assert fresh is not None
-        service.verify(session, ctx, fresh, cancellation_id, method="sms", secret=code)
+    cancellation_id, quote = cancel_as_customer(ctx, anna.id, esim_id)
     return cancellation_id, quote.to_json()

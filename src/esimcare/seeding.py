@@ -27,6 +27,8 @@ from sqlalchemy import Connection, Table, func, insert, select
 
 from esimcare.billing.final_bill import cycle_start_on_or_before
 from esimcare.billing.models import EntryKind, LedgerEntry
+from esimcare.cancellations.quote import Quote
+from esimcare.cancellations.service import request_cancellation, verify
 from esimcare.context import Context
 from esimcare.customers.models import Customer
 from esimcare.customers.passwords import hash_password
@@ -350,3 +352,22 @@ def _cancellable_esim(
         activated_at=now - timedelta(days=100),
         billed_until=cycle_start_on_or_before(now, plan.billing_day),
     )
+
+
+def cancel_as_customer(
+    ctx: Context, customer_id: int, esim_id: int, reason: str = "not_needed"
+) -> tuple[int, Quote]:
+    """Request a cancellation and verify it with its SMS code, as the customer would: synthetic
+    load for benchmarks and fault tests. Returns the cancellation id and the quote."""
+    with transaction(ctx.sessions) as session:
+        customer = session.get(Customer, customer_id)
+        assert customer is not None
+        requested = request_cancellation(session, ctx, customer, esim_id, reason=reason)
+        if requested.code is None:
+            raise ValueError(f"{customer.operator_id} does not verify by SMS code")
+        cancellation_id, code = requested.cancellation.id, requested.code.code
+    with transaction(ctx.sessions) as session:
+        customer = session.get(Customer, customer_id)
+        assert customer is not None
+        verify(session, ctx, customer, cancellation_id, method="sms", secret=code)
+    return cancellation_id, requested.quote
