@@ -8,6 +8,8 @@ from fastapi.testclient import TestClient
 from portal_support import csrf, esim_ids, hidden, log_in, portal_client
 
 from esimcare.context import Context
+from esimcare.customers.authenticate import authenticate
+from esimcare.errors import AuthenticationError
 from esimcare.portal.deps import SESSION_COOKIE
 
 
@@ -185,3 +187,16 @@ def test_an_unexpected_failure_shows_a_calm_page_without_a_trace(
     assert "Что-то пошло не так" in page.text
     assert "+7 800 000-00-01" in page.text
     assert "secret internals" not in page.text and "Traceback" not in page.text
+
+
+def test_logging_in_again_ends_the_previous_session_server_side(demo: Context) -> None:
+    with portal_client(demo) as client:
+        log_in(client, "mts")
+        first = client.cookies.get("__Host-esimcare")
+        assert first
+        log_in(client, "mts")
+        second = client.cookies.get("__Host-esimcare")
+    assert second and second != first
+    with pytest.raises(AuthenticationError):
+        authenticate(demo, "mts", first)
+    assert authenticate(demo, "mts", second).customer.email == "anna@example.com"

@@ -88,6 +88,15 @@ def revoke_session(session: Session, row: AuthSession, now: datetime) -> None:
     row.revoked_at = now
 
 
+def revoke_token(session: Session, token: str, now: datetime) -> None:
+    """End the session behind a token, if any (the one a browser held before logging in again)."""
+    session.execute(
+        update(AuthSession)
+        .where(AuthSession.token_hash == digest(token), AuthSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
 def revoke_all(session: Session, customer_id: int, now: datetime) -> None:
     session.execute(
         update(AuthSession)

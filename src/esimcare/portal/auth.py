@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from esimcare.customers.service import log_in
-from esimcare.customers.sessions import revoke_session
+from esimcare.customers.sessions import revoke_session, revoke_token
 from esimcare.db import transaction
 from esimcare.errors import AuthenticationError
 from esimcare.portal.deps import (
@@ -56,6 +56,10 @@ def login_submit(
             _, issued = log_in(session, op, login, password, now=ctx.clock.now(),
                                limits=ctx.settings.limits, ip=client_ip(request),
                                user_agent=user_agent(request))  # fmt: skip
+            previous = request.cookies.get(SESSION_COOKIE)
+            if previous:
+                # A new login replaces the browser's old session, server-side too.
+                revoke_token(session, previous, ctx.clock.now())
     except AuthenticationError:
         return render(request, "login.html", policy=policy, status=401, login=login,
                       error=LOGIN_FAILED, notice=None)  # fmt: skip
