@@ -92,7 +92,7 @@ def create_cancellation(
 def _created(
     ctx: Context, customer: Customer, requested: Requested, language: str
 ) -> dict[str, Any]:
-    methods = [m.value for m in ctx.policy(customer.operator_id).verification_methods]
+    methods = [m.value for m in requested.methods]
     cancellation = requested.cancellation
     sms_to = masked_number(requested.sms_to) if requested.sms_to else None
     return CancellationCreated(

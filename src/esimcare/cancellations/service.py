@@ -19,6 +19,7 @@ from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.quote import Quote, compute_quote, effective_time
 from esimcare.cancellations.states import STEP_ORDER, CancellationStatus, StepStatus
 from esimcare.cancellations.transitions import move, move_esim, record_start
+from esimcare.cancellations.verification_methods import methods_for, require_some_method
 from esimcare.context import Context
 from esimcare.customers.codes import IssuedCode, check_code, issue_code
 from esimcare.customers.models import Customer
@@ -59,6 +60,7 @@ class Requested:
     quote: Quote
     code: IssuedCode | None
     sms_to: str | None
+    methods: tuple[VerificationMethod, ...]
 
 
 def quote_for(
@@ -87,6 +89,7 @@ def request_cancellation(
     now = ctx.clock.now()
     view = get_esim(session, customer.operator_id, customer.id, esim_id)
     refund_to = _check_request(session, policy, customer, view, reason, refund_to)
+    require_some_method(session, ctx, customer)
     quote = compute_quote(
         session, policy, customer, view.esim, view.plan, effective_time(policy, now), refund_to
     )
@@ -102,10 +105,11 @@ def request_cancellation(
         ip,
         {"esim_id": view.esim.id, "reason": reason},
     )
+    methods = methods_for(session, ctx, customer)
     code = None
-    if VerificationMethod.SMS in policy.verification_methods:
+    if VerificationMethod.SMS in methods:
         code = _issue_code(session, ctx, customer, cancellation, now)
-    return Requested(cancellation, quote, code, customer.phone if code else None)
+    return Requested(cancellation, quote, code, customer.phone if code else None, methods)
 
 
 def _refuse_blocking_debt(policy: Policy, quote: Quote) -> None:
@@ -244,8 +248,7 @@ def _issue_code(
 def resend_code(
     session: Session, ctx: Context, customer: Customer, cancellation_id: int
 ) -> tuple[Cancellation, IssuedCode]:
-    policy = ctx.policy(customer.operator_id)
-    if VerificationMethod.SMS not in policy.verification_methods:
+    if VerificationMethod.SMS not in methods_for(session, ctx, customer):
         raise MethodNotAllowedError()
     cancellation = _awaiting(session, ctx, customer, cancellation_id)
     return cancellation, _issue_code(session, ctx, customer, cancellation, ctx.clock.now())
@@ -310,7 +313,7 @@ def verify(
         chosen = VerificationMethod(method)
     except ValueError:
         raise MethodNotAllowedError(f"unknown method {method!r}") from None
-    if chosen not in policy.verification_methods:
+    if chosen not in methods_for(session, ctx, customer):
         raise MethodNotAllowedError()
     cancellation = _awaiting(session, ctx, customer, cancellation_id)
     now = ctx.clock.now()

@@ -48,6 +48,9 @@ class Esim(Base):
     activation_code: Mapped[str | None] = mapped_column(String(255))
     # When the SM-DP+ told us the phone deleted the profile (a custom notification point).
     deleted_on_device_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # When the phone last reported the profile installed: SMS to this number is not trusted
+    # to confirm a cancellation for some days after (security.md: eSIM swap).
+    installed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class OrderStatus(StrEnum):

@@ -121,8 +121,10 @@ def _apply(esim: Esim, note: ReceivedNotification, link: SmdpLink) -> str:
     esim.profile_state = target
     if target is ProfileState.DELETED and esim.deleted_on_device_at is None:
         esim.deleted_on_device_at = note.timestamp
-    if target is ProfileState.INSTALLED and esim.eid is None and note.eid:
-        esim.eid = note.eid
+    if target is ProfileState.INSTALLED:
+        esim.installed_at = note.timestamp
+        if esim.eid is None and note.eid:
+            esim.eid = note.eid
     return target.value
 
 

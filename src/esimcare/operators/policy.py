@@ -62,6 +62,9 @@ class Policy:
     iccid_prefixes: tuple[str, ...] = ()
     msisdn_prefixes: tuple[str, ...] = ()
     demo_note: bool = False
+    # After the number's eSIM is installed on a phone, SMS codes to it do not confirm a
+    # cancellation for this many days (an eSIM swap could have put it in other hands).
+    sms_untrusted_days_after_install: int = 7
     smdp: dict[str, Any] = field(default_factory=dict)
 
     def reason(self, code: str) -> Reason | None:
@@ -105,6 +108,7 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
             iccid_prefixes=tuple(raw.get("iccid_prefixes", ())),
             msisdn_prefixes=tuple(raw.get("msisdn_prefixes", ())),
             demo_note=bool(raw.get("demo_note", False)),
+            sms_untrusted_days_after_install=int(raw.get("sms_untrusted_days_after_install", 7)),
             smdp=dict(raw.get("smdp", {})),
         )
         SmdpLink.from_mapping(policy.smdp)

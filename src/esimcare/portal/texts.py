@@ -114,6 +114,10 @@ ERROR = {
     "not-found": N_("We could not find that page or item."),
     "invalid-input": N_("Please check the form and try again."),
     "idempotency-key-in-flight": N_("Your request is still being processed. Wait a moment."),
+    "sms-not-trusted": N_(
+        "Your number was put on a phone only recently, so an SMS code cannot confirm a "
+        "cancellation yet. Call the hotline: they will check who you are."
+    ),
 }
 
 STATUS_TITLE = {

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from esimcare.cancellations.service import get_cancellation, resend_code, verify, view_esim
 from esimcare.cancellations.states import CancellationStatus
+from esimcare.cancellations.verification_methods import methods_for
 from esimcare.db import transaction
 from esimcare.errors import (
     CancellationExpiredError,
@@ -44,7 +45,7 @@ def _page(
         return render(request, "verify.html", policy=policy, status=status, customer=customer,
                       cancellation=cancellation, esim=esim, error=error,
                       error_params=error_params or {}, notice=notice,
-                      methods=[m.value for m in policy.verification_methods])  # fmt: skip
+                      methods=[m.value for m in methods_for(session, ctx, customer)])  # fmt: skip
 
 
 @router.get("/{op}/cancellations/{cancellation_id}/verify")

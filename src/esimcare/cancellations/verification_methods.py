@@ -1,0 +1,68 @@
+"""How a customer may confirm a cancellation right now: the operator's methods, less SMS while
+the number the code would go to was only just installed on a phone.
+
+security.md: SMS is a restricted authenticator; do not rely on SMS to the very number being
+cancelled if it was recently moved to a new device. An eSIM swap puts the number, and with it
+every code sent to it, on somebody's new phone; a cancellation confirmed from that phone is
+exactly the fraud to stop. The installation time comes from the SM-DP+'s notification.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from esimcare.context import Context
+from esimcare.customers.models import Customer
+from esimcare.errors import ForbiddenError
+from esimcare.esims.models import Esim
+from esimcare.kit.clock import iso
+from esimcare.operators.policy import VerificationMethod
+
+
+class SmsNotTrustedError(ForbiddenError):
+    code = "sms-not-trusted"
+    title = (
+        "Your number was moved to a phone only recently, so an SMS code cannot confirm a "
+        "cancellation yet; call the hotline"
+    )
+
+
+def methods_for(
+    session: Session, ctx: Context, customer: Customer
+) -> tuple[VerificationMethod, ...]:
+    policy = ctx.policy(customer.operator_id)
+    methods = policy.verification_methods
+    if VerificationMethod.SMS in methods and sms_untrusted_until(session, ctx, customer):
+        methods = tuple(m for m in methods if m is not VerificationMethod.SMS)
+    return methods
+
+
+def sms_untrusted_until(session: Session, ctx: Context, customer: Customer) -> datetime | None:
+    """Until when SMS to the contact number is not trusted, or None if it is."""
+    days = timedelta(days=ctx.policy(customer.operator_id).sms_untrusted_days_after_install)
+    installed = session.scalar(
+        select(Esim.installed_at)
+        .where(
+            Esim.operator_id == customer.operator_id,
+            Esim.msisdn == customer.phone,
+            Esim.installed_at > ctx.clock.now() - days,
+        )
+        .order_by(Esim.installed_at.desc())
+        .limit(1)
+    )
+    return None if installed is None else installed + days
+
+
+def require_some_method(session: Session, ctx: Context, customer: Customer) -> None:
+    if methods_for(session, ctx, customer):
+        return
+    until = sms_untrusted_until(session, ctx, customer)
+    hotline = ctx.policy(customer.operator_id).hotline
+    raise SmsNotTrustedError(
+        f"SMS codes to {customer.phone} confirm cancellations again from "
+        f"{iso(until) if until else 'later'}; until then call {hotline}",
+        sms_trusted_from=iso(until) if until else None,
+    )
