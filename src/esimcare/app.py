@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import structlog
 from fastapi import FastAPI, Request
@@ -80,7 +80,9 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_page(request, error.status_code, str(error.detail), "")
 
 
-def _lifespan(ctx: Context, run_worker: bool):  # type: ignore[no-untyped-def]
+def _lifespan(
+    ctx: Context, run_worker: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
