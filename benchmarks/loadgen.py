@@ -15,6 +15,7 @@ import asyncio
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,18 +55,18 @@ async def read_response(reader: asyncio.StreamReader) -> int:
 
 async def client(
     spec: dict[str, Any],
-    requests: list[bytes],
-    start: int,
+    make_request: Callable[[int], bytes],
     tally: Tally,
     clock: tuple[float, float],
 ) -> None:
+    """One keep-alive connection in a closed loop: send request n, read the answer, repeat."""
     warm_until, deadline = clock
     reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
-    index = start
+    serial = 0
     try:
         while (began := time.perf_counter()) < deadline:
-            writer.write(requests[index % len(requests)])
-            index += 1
+            writer.write(make_request(serial))
+            serial += 1
             status = await read_response(reader)
             if began < warm_until:
                 continue
@@ -77,6 +78,10 @@ async def client(
         writer.close()
 
 
+def _cycling(requests: list[bytes], start: int) -> Callable[[int], bytes]:
+    return lambda serial: requests[(start + serial) % len(requests)]
+
+
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     requests = build_requests(spec)
     tally = Tally()
@@ -84,7 +89,10 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
     clock = (now + spec["warmup_s"], now + spec["warmup_s"] + spec["duration_s"])
     step = max(len(requests) // spec["concurrency"], 1)
     await asyncio.gather(
-        *(client(spec, requests, n * step, tally, clock) for n in range(spec["concurrency"]))
+        *(
+            client(spec, _cycling(requests, n * step), tally, clock)
+            for n in range(spec["concurrency"])
+        )
     )
     return summarise(tally, spec["duration_s"])
 

@@ -14,10 +14,11 @@ import asyncio
 import json
 import sys
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from benchmarks.loadgen import Tally, read_response, summarise
+from benchmarks.loadgen import Tally, client, summarise
 
 POINTS = (1, 3, 4)
 EPOCH = 1_795_435_200  # 2026-11-23T12:00:00Z
@@ -44,32 +45,16 @@ def request_bytes(spec: dict[str, Any], connection: int, serial: int) -> bytes:
     return head.encode() + body
 
 
-async def client(
-    spec: dict[str, Any], connection: int, tally: Tally, clock: tuple[float, float]
-) -> None:
-    warm_until, deadline = clock
-    reader, writer = await asyncio.open_connection(spec["host"], spec["port"])
-    serial = 0
-    try:
-        while (began := time.perf_counter()) < deadline:
-            writer.write(request_bytes(spec, connection, serial))
-            serial += 1
-            status = await read_response(reader)
-            if began < warm_until:
-                continue
-            tally.latencies.append(time.perf_counter() - began)
-            tally.statuses[status] = tally.statuses.get(status, 0) + 1
-            if status >= 400:
-                tally.errors += 1
-    finally:
-        writer.close()
-
-
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     tally = Tally()
     now = time.perf_counter()
     clock = (now + spec["warmup_s"], now + spec["warmup_s"] + spec["duration_s"])
-    await asyncio.gather(*(client(spec, n, tally, clock) for n in range(spec["concurrency"])))
+    await asyncio.gather(
+        *(
+            client(spec, partial(request_bytes, spec, n), tally, clock)
+            for n in range(spec["concurrency"])
+        )
+    )
     return summarise(tally, spec["duration_s"])
 
 
