@@ -112,13 +112,19 @@ def _activation_code(ctx: CtxDep, auth: AuthDep, esim_id: int) -> str:
 
 
 _QR_HEADERS = {"Cache-Control": "private, no-store"}
+_PROBLEM = {"content": {"application/problem+json": {}}}
+_QR_REFUSALS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such eSIM on this account, or it was not ordered here", **_PROBLEM},
+    409: {"description": "The eSIM is being cancelled (shown again if that is undone)", **_PROBLEM},
+    410: {"description": "The eSIM was cancelled: its activation code no longer works", **_PROBLEM},
+}
 
 
 @router.get(
     "/esims/{esim_id}/activation-qr.png",
     summary="The activation code as a QR code (PNG)",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}},
+    responses={200: {"content": {"image/png": {}}}, **_QR_REFUSALS},
 )
 def activation_qr_png(esim_id: EntityId, auth: AuthDep, ctx: CtxDep) -> Response:
     code = _activation_code(ctx, auth, esim_id)
@@ -129,7 +135,7 @@ def activation_qr_png(esim_id: EntityId, auth: AuthDep, ctx: CtxDep) -> Response
     "/esims/{esim_id}/activation-qr.svg",
     summary="The activation code as a QR code (SVG)",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}},
+    responses={200: {"content": {"image/svg+xml": {}}}, **_QR_REFUSALS},
 )
 def activation_qr_svg(esim_id: EntityId, auth: AuthDep, ctx: CtxDep) -> Response:
     code = _activation_code(ctx, auth, esim_id)

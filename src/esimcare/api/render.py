@@ -149,6 +149,7 @@ def step_out(step: CancellationStep) -> schemas.StepOut:
         attempts=step.attempts,
         outcome=step.outcome,
         last_error=step.last_error,
+        external_answer=step.external_answer,
         finished_at=iso(step.finished_at) if step.finished_at else None,
     )
 

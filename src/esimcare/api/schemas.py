@@ -157,6 +157,12 @@ class StepOut(BaseModel):
     attempts: int
     outcome: str | None
     last_error: str | None
+    external_answer: dict[str, str] | None = Field(
+        default=None,
+        description="What the external system answered (profile step: the SM-DP+'s "
+        "CancelOrder status, subjectCode, reasonCode)",
+        examples=[{"status": "Failed", "subjectCode": "8.2.1", "reasonCode": "3.3"}],
+    )
     finished_at: Timestamp | None
 
 

@@ -56,6 +56,9 @@ class CancellationStep(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[str | None] = mapped_column(String(60))
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The external system's last definite answer to the step's call (for the profile step:
+    # the SM-DP+'s CancelOrder status and codes), kept even when the answer fails the step.
+    external_answer: Mapped[dict[str, str] | None] = mapped_column(JSON)
     started_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 

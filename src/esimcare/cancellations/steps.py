@@ -22,12 +22,14 @@ from esimcare.billing.settlement import settle
 from esimcare.cancellations.models import Cancellation, NumberQuarantine
 from esimcare.context import Context
 from esimcare.esims.models import Esim, Plan
-from esimcare.esims.states import ProfileState
+from esimcare.esims.states import profile_after_already_downloaded, profile_after_cancel_order
+from esimcare.integrations.errors import TransientIntegrationError
 from esimcare.integrations.smdp.interface import (
     ICCID_UNKNOWN,
     INVALID_STATE_TRANSITION,
     PROFILE_ALREADY_DOWNLOADED,
     Es2Outcome,
+    ExecutionStatus,
     FinalProfileStatus,
 )
 from esimcare.jobs.errors import PermanentJobError
@@ -41,6 +43,8 @@ class StepInput:
     esim: Esim
     attempt: int
     now: datetime
+    # The external answer an earlier attempt of this step recorded, if any.
+    previous_answer: dict[str, str] | None = None
 
 
 class Step(Protocol):
@@ -144,59 +148,90 @@ class ProfileCall:
     eid: str | None
     matching_id: str | None
     final_status: FinalProfileStatus
-    cancel_at_smdp: bool
 
 
 class ProfileStep:
-    """SGP.22 v2.2 5.3.3 CancelOrder for a profile never downloaded; otherwise the profile is on
-    the phone, where only the subscriber can delete it (the status page tells them how)."""
+    """SGP.22 v2.2 5.3.3 CancelOrder, always: the SM-DP+, not our ``profile_state``, knows
+    whether the profile can still be downloaded. Our state is built from notifications, which
+    are claims (late, lost or forged); trusting a "deleted" or "installed" one would skip the
+    call and leave a downloadable profile behind a cancelled contract.
+
+    The step ends on a definite answer, recorded on the step (``external_answer``):
+    - success: the order is withdrawn (the profile Available or Unavailable, per policy);
+    - 8.2.1 / 3.3 "already downloaded", or 3.5 "invalid state transition": the profile is past
+      the order states, on a phone (or already out of stock) and no longer downloadable;
+      the network step deactivates the line and the subscriber is told to delete it there;
+    - any other ``Failed`` answer: the cancellation fails with it, for staff (never retried
+      blindly). ``Expired``, transport errors, 5xx and time-outs are retried with backoff.
+    """
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
 
     def prepare(self, session: Session, run: StepInput) -> ProfileCall:
         esim = run.esim
-        return ProfileCall(
-            esim.operator_id,
-            esim.iccid,
-            esim.eid,
-            esim.matching_id,
-            self.ctx.policy(esim.operator_id).smdp_final_status,
-            esim.profile_state.never_downloaded,
-        )
+        final_status = self.ctx.policy(esim.operator_id).smdp_final_status
+        return ProfileCall(esim.operator_id, esim.iccid, esim.eid, esim.matching_id, final_status)
 
-    def call(self, prepared: ProfileCall) -> Es2Outcome | None:
-        if not prepared.cancel_at_smdp:
-            return None
-        return self.ctx.smdp_for(prepared.operator_id).cancel_order(
+    def call(self, prepared: ProfileCall) -> Es2Outcome:
+        outcome = self.ctx.smdp_for(prepared.operator_id).cancel_order(
             iccid=prepared.iccid,
             final_status=prepared.final_status,
             eid=prepared.eid,
             matching_id=prepared.matching_id,
         )
+        if outcome.status is ExecutionStatus.EXPIRED:
+            # Not executed at all (the request's validity ran out): the same call may pass.
+            raise TransientIntegrationError(f"CancelOrder: {describe_answer(outcome)}")
+        return outcome
 
-    def record(self, session: Session, run: StepInput, result: Es2Outcome | None) -> str:
+    def record(self, session: Session, run: StepInput, result: Es2Outcome) -> str:
         esim = run.esim
-        final = self.ctx.policy(esim.operator_id).smdp_final_status
-        cancelled_state = ProfileState(final.value.lower())
-        if result is None:
-            return "delete_on_device"
         if result.succeeded:
-            esim.profile_state = cancelled_state
+            esim.profile_state = profile_after_cancel_order(self._final_status(esim).value)
             return "cancelled_at_smdp"
-        if result.is_code(PROFILE_ALREADY_DOWNLOADED):
-            # The phone got there first: from now on it is the installed path.
-            esim.profile_state = ProfileState.DOWNLOADED
-            return "delete_on_device"
-        if run.attempt > 1 and (
-            result.is_code(INVALID_STATE_TRANSITION) or result.is_code(ICCID_UNKNOWN)
-        ):
-            # An earlier attempt's CancelOrder went through but its answer was lost in a crash:
-            # the profile is already out of the order's states, which is the effect we wanted.
-            esim.profile_state = cancelled_state
+        if self._lost_answer_went_through(run, result):
+            esim.profile_state = profile_after_cancel_order(self._final_status(esim).value)
             return "cancelled_at_smdp_reconciled"
-        detail = result.code.message if result.code else ""
-        raise PermanentJobError(f"SM-DP+ refused CancelOrder: {result.code} {detail}".strip())
+        if result.is_code(PROFILE_ALREADY_DOWNLOADED) or result.is_code(INVALID_STATE_TRANSITION):
+            # The phone got there first: from now on it is the installed path.
+            esim.profile_state = profile_after_already_downloaded(esim.profile_state)
+            return "delete_on_device"
+        raise PermanentJobError(f"SM-DP+ refused CancelOrder: {describe_answer(result)}")
+
+    def _final_status(self, esim: Esim) -> FinalProfileStatus:
+        return self.ctx.policy(esim.operator_id).smdp_final_status
+
+    @staticmethod
+    def _lost_answer_went_through(run: StepInput, result: Es2Outcome) -> bool:
+        """An earlier attempt's CancelOrder went through but its answer was lost (time-out,
+        crash): now the profile is out of the order states, which is the effect we wanted.
+        Only when no earlier attempt got a definite answer, so a staff retry of a refusal is
+        not mistaken for one."""
+        return (
+            run.attempt > 1
+            and run.previous_answer is None
+            and (result.is_code(INVALID_STATE_TRANSITION) or result.is_code(ICCID_UNKNOWN))
+        )
+
+
+def answer_of(result: object) -> dict[str, str] | None:
+    """What an external system said, as the step records it; None for a call without one."""
+    if not isinstance(result, Es2Outcome):
+        return None
+    answer = {"status": result.status.value}
+    if result.code is not None:
+        answer |= {"subjectCode": result.code.subject, "reasonCode": result.code.reason}
+        if result.code.message:
+            answer["message"] = result.code.message[:300]
+    return answer
+
+
+def describe_answer(outcome: Es2Outcome) -> str:
+    code = outcome.code
+    if code is None:
+        return outcome.status.value
+    return f"{outcome.status.value} {code} {code.message}".strip()
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,19 @@ from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.money_steps import NoticeStep, RefundStep
 from esimcare.cancellations.service import STEP_JOB, audit, view_esim
 from esimcare.cancellations.states import CancellationStatus, StepName, StepStatus
-from esimcare.cancellations.steps import FinalBillStep, NetworkStep, ProfileStep, Step, StepInput
+from esimcare.cancellations.steps import (
+    FinalBillStep,
+    NetworkStep,
+    ProfileStep,
+    Step,
+    StepInput,
+    answer_of,
+)
 from esimcare.cancellations.transitions import move, move_esim
 from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.esims.states import EsimStatus
+from esimcare.jobs.errors import PermanentJobError
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue
 from esimcare.kit.faults import crash_point
 
@@ -84,17 +92,27 @@ class CancellationWorkflow:
             step.status = StepStatus.RUNNING
             step.attempts += 1
             step.started_at = step.started_at or now
-            run = StepInput(cancellation, view_esim(session, cancellation), step.attempts, now)
+            run = self._input(session, cancellation, step, now)
             return step.name, self.steps[step.name].prepare(session, run)
 
     def _finish(self, job: ClaimedJob, name: StepName, result: Any) -> None:
+        try:
+            self._record(job, name, result)
+        except PermanentJobError:
+            # The refusal rolled the record back; what the external system said stays on the
+            # step for staff (the job then dies and ``on_dead`` fails the cancellation).
+            self._keep_answer(job, name, result)
+            raise
+
+    def _record(self, job: ClaimedJob, name: StepName, result: Any) -> None:
         with transaction(self.ctx.sessions) as session:
             now = self.ctx.clock.now()
             cancellation = session.get(Cancellation, job.payload["cancellation_id"])
             assert cancellation is not None
             step = self._step(session, cancellation.id, name)
-            run = StepInput(cancellation, view_esim(session, cancellation), step.attempts, now)
+            run = self._input(session, cancellation, step, now)
             step.outcome = self.steps[name].record(session, run, result)
+            step.external_answer = answer_of(result)
             step.status = StepStatus.DONE
             step.finished_at = now
             step.last_error = None
@@ -109,6 +127,18 @@ class CancellationWorkflow:
                     dedupe_key=f"cancellation:{cancellation.id}:after:{name.value}",
                 )
             self.queue.finish(session, job)
+
+    def _keep_answer(self, job: ClaimedJob, name: StepName, result: Any) -> None:
+        with transaction(self.ctx.sessions) as session:
+            step = self._step(session, job.payload["cancellation_id"], name)
+            step.external_answer = answer_of(result)
+
+    @staticmethod
+    def _input(
+        session: Session, cancellation: Cancellation, step: CancellationStep, now: datetime
+    ) -> StepInput:
+        esim = view_esim(session, cancellation)
+        return StepInput(cancellation, esim, step.attempts, now, step.external_answer)
 
     def _complete(self, session: Session, cancellation: Cancellation, now: datetime) -> None:
         move(session, cancellation, CancellationStatus.COMPLETED, actor="system", now=now)

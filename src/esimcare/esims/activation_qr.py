@@ -6,8 +6,9 @@ import io
 
 import segno
 
-from esimcare.errors import NotFoundError
+from esimcare.errors import CancellationInProgressError, DomainError, NotFoundError
 from esimcare.esims.models import Esim
+from esimcare.esims.states import EsimStatus
 
 SCALE = 8
 BORDER = 4  # the quiet zone scanners need (ISO/IEC 18004)
@@ -18,9 +19,24 @@ class NoActivationCodeError(NotFoundError):
     title = "This eSIM has no activation code (it was not ordered here)"
 
 
+class ActivationCodeWithdrawnError(DomainError):
+    status = 410
+    code = "activation-code-withdrawn"
+    title = "This eSIM was cancelled: its QR code and activation code no longer work"
+
+
 def activation_code_of(esim: Esim) -> str:
+    """The code to install ``esim`` with, only while the contract is live: a cancelled eSIM's
+    code is gone (410) even if a notification or a failed step left its profile downloadable,
+    and one being cancelled is not handed out again (409) unless the cancellation is undone."""
     if not esim.activation_code:
         raise NoActivationCodeError()
+    if esim.status is EsimStatus.CANCELLED or esim.profile_state.withdrawn_at_smdp:
+        raise ActivationCodeWithdrawnError()
+    if esim.status is EsimStatus.CANCELLATION_PENDING:
+        raise CancellationInProgressError(
+            "This eSIM is being cancelled: its QR code is shown again only if you undo that"
+        )
     return esim.activation_code
 
 

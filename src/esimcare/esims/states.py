@@ -34,24 +34,31 @@ class ProfileState(StrEnum):
     UNAVAILABLE = "unavailable"
 
     @property
-    def never_downloaded(self) -> bool:
-        """CancelOrder is only possible before the phone downloaded the profile (8.2.1 / 3.3)."""
-        return self in _CANCELLABLE_AT_SMDP
-
-    @property
     def on_device(self) -> bool:
         return self in (ProfileState.DOWNLOADED, ProfileState.INSTALLED, ProfileState.DISABLED)
 
+    @property
+    def withdrawn_at_smdp(self) -> bool:
+        """CancelOrder succeeded: the order is gone and its activation code is dead."""
+        return self in (ProfileState.AVAILABLE, ProfileState.UNAVAILABLE)
 
-_CANCELLABLE_AT_SMDP = frozenset(
-    {
-        ProfileState.ALLOCATED,
-        ProfileState.LINKED,
-        ProfileState.CONFIRMED,
-        ProfileState.RELEASED,
-        ProfileState.ERROR,
-    }
-)
+
+# What we know locally is a claim (notifications are best effort, and only as trustworthy as
+# their sender): it never decides whether the SM-DP+ is asked. The cancellation always sends
+# CancelOrder and follows the SM-DP+'s answer; these give the local state after that answer.
+
+
+def profile_after_cancel_order(final_status_value: str) -> ProfileState:
+    """CancelOrder succeeded with finalProfileStatusIndicator ``Available`` or ``Unavailable``."""
+    return ProfileState(final_status_value.lower())
+
+
+def profile_after_already_downloaded(current: ProfileState) -> ProfileState:
+    """CancelOrder answered that the phone has the profile (8.2.1 / 3.3): it is on a device,
+    unless the phone already reported deleting it (the SM-DP+ keeps such profiles Installed)."""
+    if current.on_device or current is ProfileState.DELETED:
+        return current
+    return ProfileState.DOWNLOADED
 
 
 def can_change_status(current: EsimStatus, target: EsimStatus) -> bool:

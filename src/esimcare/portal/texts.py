@@ -130,6 +130,7 @@ STATUS_TITLE = {
     413: N_("The form is too large"),
     422: N_("Please check what you entered"),
     423: N_("Locked"),
+    410: N_("No longer available"),
     429: N_("Too many attempts"),
 }
 GENERIC_TITLE = N_("Something went wrong")
