@@ -112,7 +112,7 @@ def _activation_code(ctx: CtxDep, auth: AuthDep, esim_id: int) -> str:
 
 
 _QR_HEADERS = {"Cache-Control": "private, no-store"}
-_PROBLEM = {"content": {"application/problem+json": {}}}
+_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 _QR_REFUSALS: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such eSIM on this account, or it was not ordered here", **_PROBLEM},
     409: {"description": "The eSIM is being cancelled (shown again if that is undone)", **_PROBLEM},
