@@ -216,3 +216,32 @@ def test_a_cancel_order_answered_after_a_lost_answer_is_reconciled_once_only(
         with pytest.raises(PermanentJobError, match=re.escape("8.2.1 / 3.9")):
             step.record(session, after_refusal, unknown)
         session.rollback()
+
+
+class ExpiresOnce:
+    """The emulator behind an SM-DP+ whose first CancelOrder is answered ``Expired``."""
+
+    def __init__(self, inner: SmdpEmulator) -> None:
+        self.inner = inner
+        self.expired = 0
+
+    def cancel_order(self, **kwargs: Any) -> Es2Outcome:
+        if not self.expired:
+            self.expired += 1
+            return Es2Outcome(ExecutionStatus.EXPIRED)
+        return self.inner.cancel_order(**kwargs)
+
+
+def test_an_expired_cancel_order_is_asked_again_not_taken_as_an_answer(ctx: Context) -> None:
+    gateway = ExpiresOnce(emulator(ctx))
+    ctx.smdp["mts"] = gateway  # type: ignore[assignment]
+    cancellation_id, _ = request_and_verify_mts(ctx, esim_index=RELEASED)
+    drain(ctx)
+
+    cancellation, esim = cancellation_and_esim(ctx, cancellation_id)
+    assert cancellation.status is CancellationStatus.COMPLETED
+    assert gateway.expired == 1
+    step = profile_step(ctx, cancellation_id)
+    assert (step.outcome, step.attempts) == ("cancelled_at_smdp", 2)
+    profile = gateway.inner.profile(esim.iccid)
+    assert profile is not None and profile.state is SmdpProfileState.UNAVAILABLE
