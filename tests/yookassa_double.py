@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 SHOP_ID = "123456"
-SECRET_KEY = "test_secret_key_never_real"  # noqa: S105 - a test double's credential
+SECRET_KEY = "test_secret_key_never_real"
 
 _ERROR_CODES = {
     400: "invalid_request",
@@ -112,7 +112,7 @@ class YooKassaDouble(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: YooKassaDouble
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the suite treats stray output as noise."""
 
     def do_GET(self) -> None:

@@ -54,7 +54,10 @@ def paid(amount: str, key: str) -> str:
 
 
 def refund(
-    gateway: YooKassaRefunds, payment_id: str, key: str = "esimcare-refund-mts-C-1", amount: Money = RUB_350
+    gateway: YooKassaRefunds,
+    payment_id: str,
+    key: str = "esimcare-refund-mts-C-1",
+    amount: Money = RUB_350,
 ) -> PayoutReceipt:
     return gateway.payout(
         idempotency_key=key,

@@ -104,8 +104,11 @@ class YooKassaRefunds:
         return _receipt(_call(lambda: _Refund.find_one(reference)))
 
 
-class _TimedSession(requests.Session):  # type: ignore[misc]
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+class _TimedSession(requests.Session):
+    # The SDK calls ``request`` without a timeout; the same signature with a default for it.
+    def request(
+        self, method: str, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
         kwargs.setdefault("timeout", REQUEST_TIMEOUT_S)
         return super().request(method, url, *args, **kwargs)
 
