@@ -8,14 +8,32 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 from yookassa import Configuration, Payment
 
+from esimcare.billing.ledger import balance_of, post
+from esimcare.billing.models import EntryKind, LedgerEntry, Refund, RefundPart, RefundPartStatus
+from esimcare.cancellations.money_steps import REFUND_ON_ITS_WAY
+from esimcare.cancellations.service import steps_of
+from esimcare.cancellations.states import CancellationStatus, StepName, StepStatus
+from esimcare.config import Integrations
+from esimcare.context import Context
+from esimcare.db import transaction
+from esimcare.esims.models import Esim
+from esimcare.esims.service import list_esims
 from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
 from esimcare.integrations.payments.interface import PayoutReceipt, PayoutRoute, PayoutStatus
 from esimcare.integrations.payments.yookassa import YooKassaRefunds, YooKassaShop
+from esimcare.kit.clock import FrozenClock
 from esimcare.kit.money import Money
+from esimcare.portal import texts
+from esimcare.runtime import build_worker
+from tests.conftest import MakeContext
+from tests.integration.test_cancellation_workflow import load
+from tests.support import customer, request_and_verify_mts
 from tests.yookassa_double import SECRET_KEY, SHOP_ID, YooKassaDouble
 
 RUB_350 = Money(35000, "RUB")
@@ -224,3 +242,115 @@ def test_a_refund_without_a_payment_to_go_back_to_is_refused_before_any_call(
 
 def test_the_secret_key_is_not_in_the_shop_settings_repr() -> None:
     assert SECRET_KEY not in repr(YooKassaShop(SHOP_ID, SECRET_KEY))
+
+
+# A whole cancellation whose refund goes through the SDK to the double.
+
+
+def drain(ctx: Context, rounds: int = 12) -> None:
+    """Run every due job, moving the frozen clock on so waits and retries come due."""
+    worker = build_worker(ctx, name="test-worker")
+    for _ in range(rounds):
+        worker.run_until_idle()
+        assert isinstance(ctx.clock, FrozenClock)
+        ctx.clock.advance(timedelta(minutes=10))
+
+
+@pytest.fixture
+def yookassa_ctx(make_context: MakeContext, double: YooKassaDouble) -> Context:
+    """The demo with YooKassa for refunds; Anna's first eSIM was topped up by two payments:
+    the seeded top-up (older) and 500.00 yesterday."""
+    shop = {"yookassa_shop_id": SHOP_ID, "yookassa_secret_key": SECRET_KEY}
+    integrations = Integrations(payments="yookassa", yookassa_api_url=double.api_url, **shop)
+    ctx = make_context(integrations=integrations)
+    anna = customer(ctx, "mts", "+79160000001")
+    with transaction(ctx.sessions) as session:
+        esim = list_esims(session, "mts", anna.id)[0].esim
+        older = session.scalars(
+            select(LedgerEntry).where(
+                LedgerEntry.esim_id == esim.id, LedgerEntry.kind == EntryKind.TOP_UP
+            )
+        ).one()
+        older.provider_payment_id = paid(f"{older.cash_minor / 100:.2f}", "older")
+        post(
+            session,
+            session.get(Esim, esim.id) or esim,
+            kind=EntryKind.TOP_UP,
+            cash=Money(50000, "RUB"),
+            bonus=Money.zero("RUB"),
+            description="top-up",
+            now=ctx.clock.now() - timedelta(days=1),
+            source="card **** 4242",
+            provider_payment_id=paid("500.00", "newer"),
+        )
+    return ctx
+
+
+def refund_parts(ctx: Context, cancellation_id: int) -> list[RefundPart]:
+    with transaction(ctx.sessions) as session:
+        refund = session.scalars(
+            select(Refund).where(Refund.cancellation_id == cancellation_id)
+        ).one()
+        query = select(RefundPart).where(RefundPart.refund_id == refund.id)
+        return list(session.scalars(query.order_by(RefundPart.position)))
+
+
+def refund_step(ctx: Context, cancellation_id: int) -> tuple[StepStatus, str | None]:
+    with transaction(ctx.sessions) as session:
+        [step] = [s for s in steps_of(session, cancellation_id) if s.name is StepName.REFUND]
+        return step.status, step.outcome
+
+
+def test_a_balance_paid_by_two_payments_is_refunded_across_them_newest_first(
+    yookassa_ctx: Context, double: YooKassaDouble
+) -> None:
+    cancellation_id, quote = request_and_verify_mts(yookassa_ctx)
+    assert quote["refund"]["amount"] == "1667.50"
+    drain(yookassa_ctx)
+    newer, older = double.refunds()
+    assert newer["amount"]["value"] == "500.00"
+    assert older["amount"]["value"] == "1167.50"
+    assert double.state.payments[newer["payment_id"]]["amount"]["value"] == "500.00"
+    parts = refund_parts(yookassa_ctx, cancellation_id)
+    key = parts[0].idempotency_key
+    assert [p.idempotency_key for p in parts] == [key, f"{key}-2"]
+    assert double.refund_posts() == [key, f"{key}-2"]
+    assert [p.provider_reference for p in parts] == [newer["id"], older["id"]]
+    cancellation, _esim = load(yookassa_ctx, cancellation_id)
+    assert cancellation.status is CancellationStatus.COMPLETED
+    with transaction(yookassa_ctx.sessions) as session:
+        assert balance_of(session, cancellation.esim_id, "RUB").cash == Money.zero("RUB")
+
+
+def test_a_pending_refund_keeps_the_step_on_its_way_until_the_provider_confirms(
+    yookassa_ctx: Context, double: YooKassaDouble
+) -> None:
+    double.state.hold_refunds = True
+    cancellation_id, _quote = request_and_verify_mts(yookassa_ctx)
+    drain(yookassa_ctx)
+    assert refund_step(yookassa_ctx, cancellation_id) == (StepStatus.PENDING, REFUND_ON_ITS_WAY)
+    assert REFUND_ON_ITS_WAY in texts.STEP_OUTCOME
+    assert [p.status for p in refund_parts(yookassa_ctx, cancellation_id)] == [
+        RefundPartStatus.SENT
+    ] * 2
+    assert load(yookassa_ctx, cancellation_id)[0].status is CancellationStatus.PROCESSING
+    for made in double.refunds():
+        double.settle(made["id"])
+    drain(yookassa_ctx)
+    assert refund_step(yookassa_ctx, cancellation_id) == (StepStatus.DONE, "refunded")
+    assert load(yookassa_ctx, cancellation_id)[0].status is CancellationStatus.COMPLETED
+    assert len(double.refund_posts()) == 2  # followed by GET, never sent again
+
+
+def test_a_refund_the_provider_cancels_fails_the_cancellation_for_staff(
+    yookassa_ctx: Context, double: YooKassaDouble
+) -> None:
+    double.state.hold_refunds = True
+    cancellation_id, _quote = request_and_verify_mts(yookassa_ctx)
+    drain(yookassa_ctx, rounds=2)
+    first = double.refunds()[0]
+    double.settle(first["id"], "canceled")
+    drain(yookassa_ctx)
+    cancellation, _esim = load(yookassa_ctx, cancellation_id)
+    assert cancellation.status is CancellationStatus.FAILED
+    assert first["id"] in (cancellation.failure_reason or "")
