@@ -51,6 +51,13 @@ class Integrations:
     smtp_host: str = ""
     smtp_port: int = 25
     email_from: str = "no-reply@esimcare.invalid"
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)  # a secret: never printed or logged
+    smtp_starttls: bool = False
+    smtp_ca_file: str = ""  # a private CA for the relay's certificate; empty: the system's
+    yookassa_shop_id: str = ""
+    yookassa_secret_key: str = field(default="", repr=False)
+    yookassa_api_url: str = "https://api.yookassa.ru/v3"
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,14 @@ class Settings:
                 network_url=env.get("ESIMCARE_NETWORK_URL", ""),
                 smtp_host=env.get("ESIMCARE_SMTP_HOST", ""),
                 smtp_port=int(env.get("ESIMCARE_SMTP_PORT", "25")),
+                email_from=env.get("ESIMCARE_EMAIL_FROM", "no-reply@esimcare.invalid"),
+                smtp_user=env.get("ESIMCARE_SMTP_USER", ""),
+                smtp_password=env.get("ESIMCARE_SMTP_PASSWORD", ""),
+                smtp_starttls=_flag(env.get("ESIMCARE_SMTP_STARTTLS", "")),
+                smtp_ca_file=env.get("ESIMCARE_SMTP_CA_FILE", ""),
+                yookassa_shop_id=env.get("ESIMCARE_YOOKASSA_SHOP_ID", ""),
+                yookassa_secret_key=env.get("ESIMCARE_YOOKASSA_SECRET_KEY", ""),
+                yookassa_api_url=env.get("ESIMCARE_YOOKASSA_API_URL", "https://api.yookassa.ru/v3"),
             ),
             job_lease_s=float(env.get("ESIMCARE_JOB_LEASE_S", "30")),
             job_poll_s=float(env.get("ESIMCARE_JOB_POLL_S", "0.2")),
@@ -112,6 +127,10 @@ class Settings:
             job_backoff_cap_s=float(env.get("ESIMCARE_JOB_BACKOFF_CAP_S", "300")),
         )
         return settings.with_changes(**overrides) if overrides else settings
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _secret_key(directory: Path, configured: str | None) -> bytes:

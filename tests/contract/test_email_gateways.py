@@ -1,21 +1,28 @@
 """EmailGateway contract: the e-mail outbox and the SMTP client behave the same.
 
 The SMTP client talks to a tiny loopback SMTP responder written here (RFC 5321 subset: EHLO,
-MAIL, RCPT, DATA, RSET, NOOP, QUIT), which can defer or refuse like a real relay.
+MAIL, RCPT, DATA, RSET, NOOP, QUIT), which can defer or refuse like a real relay, and to a real
+SMTP server, aiosmtpd, that requires STARTTLS (with a throwaway certificate) and AUTH.
 """
 
 from __future__ import annotations
 
 import email
 import email.policy
+import socket
 import socketserver
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from esimcare.integrations.email.interface import EmailGateway
 from esimcare.integrations.email.outbox import EmailOutbox
@@ -25,6 +32,7 @@ from esimcare.integrations.errors import PermanentIntegrationError, TransientInt
 from esimcare.integrations.outbox import Outbox
 from esimcare.integrations.sms.outbox import SmsOutbox
 from esimcare.kit.clock import FrozenClock
+from tests.contract.es2plus_support import Pki, make_pki
 
 TO = "anna@example.org"
 SENDER = "no-reply@esimcare.example"
@@ -244,3 +252,155 @@ def test_the_outbox_lists_sms_and_email_together_newest_first(
     assert [(m.channel, m.body) for m in everything] == [("email", "code 2"), ("sms", "code 1")]
     assert [m.channel for m in Outbox(emulator_store, clock).messages(to=TO)] == ["email"]
     assert len(mail.messages()) == len(sms.messages()) == 1
+
+
+# The SMTP client against aiosmtpd: STARTTLS with a throwaway certificate, then AUTH.
+
+RELAY_USER, RELAY_PASSWORD = "esimcare", "relay-password-for-tests"
+
+
+@dataclass
+class Delivery:
+    message: EmailMessage
+    over_tls: bool
+    authenticated: bool
+
+
+class _Inbox:
+    """aiosmtpd's handler: keeps each message with how its session was secured."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+        self.login_attempts = 0
+
+    async def handle_DATA(  # noqa: N802 - the hook's name is aiosmtpd's
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        parsed = email.message_from_bytes(
+            envelope.original_content or b"", policy=email.policy.default
+        )
+        assert isinstance(parsed, EmailMessage)
+        self.deliveries.append(
+            Delivery(parsed, session.ssl is not None, bool(session.authenticated))
+        )
+        return "250 2.0.0 queued"
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        self.login_attempts += 1
+        right = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+            RELAY_USER.encode(),
+            RELAY_PASSWORD.encode(),
+        )
+        # handled=False: aiosmtpd then answers 535 itself (its default assumes we did).
+        return AuthResult(success=right, handled=False)
+
+
+class _LoopbackController(Controller):
+    """aiosmtpd's controller on a socket bound to a free loopback port (its own wants a fixed
+    port, and other engineers' tests run beside ours)."""
+
+    def __init__(self, handler: _Inbox, **smtp_parameters: Any) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.bind(("127.0.0.1", 0))
+        port = self._socket.getsockname()[1]
+        super().__init__(handler, hostname="127.0.0.1", port=port, **smtp_parameters)
+
+    def _create_server(self) -> Any:
+        return self.loop.create_server(self._factory_invoker, sock=self._socket)
+
+
+@dataclass
+class Relay:
+    inbox: _Inbox
+    port: int
+    pki: Pki
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[Relay]:
+    pki = make_pki(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(pki.server_cert, pki.server_key)
+    inbox = _Inbox()
+    controller = _LoopbackController(
+        inbox,
+        tls_context=server_tls,
+        require_starttls=True,
+        auth_required=True,
+        auth_require_tls=True,
+        authenticator=inbox.authenticate,
+    )
+    controller.start()
+    yield Relay(inbox, controller.port, pki)
+    controller.stop()
+
+
+def relay_gateway(
+    relay: Relay, clock: FrozenClock, *, password: str = RELAY_PASSWORD, ca: Path | None = None
+) -> SmtpEmailGateway:
+    return SmtpEmailGateway(
+        "127.0.0.1",
+        relay.port,
+        SENDER,
+        timeout=5,
+        clock=clock,
+        starttls=True,
+        username=RELAY_USER,
+        password=password,
+        tls_context=ssl.create_default_context(cafile=ca or relay.pki.ca),
+    )
+
+
+def test_a_message_arrives_over_starttls_after_auth(relay: Relay, clock: FrozenClock) -> None:
+    message_id = relay_gateway(relay, clock).send(
+        to=TO, subject="Отмена eSIM", body="Ваш тариф завершён.", message_key="notice-1"
+    )
+    [delivery] = relay.inbox.deliveries
+    assert (delivery.over_tls, delivery.authenticated) == (True, True)
+    assert delivery.message["Message-ID"] == message_id
+    assert delivery.message["From"] == SENDER
+    assert (str(delivery.message["Subject"]), delivery.message.get_content().strip()) == (
+        "Отмена eSIM",
+        "Ваш тариф завершён.",
+    )
+
+
+def test_a_wrong_password_is_a_permanent_failure(relay: Relay, clock: FrozenClock) -> None:
+    gateway = relay_gateway(relay, clock, password="not-the-password")
+    with pytest.raises(PermanentIntegrationError) as refused:
+        gateway.send(to=TO, subject="Hi", body="Body", message_key="k")
+    assert refused.value.code == "smtp-535"
+    assert "not-the-password" not in str(refused.value)
+    assert relay.inbox.deliveries == []
+
+
+def test_credentials_are_never_offered_before_tls(relay: Relay, clock: FrozenClock) -> None:
+    plain = SmtpEmailGateway(
+        "127.0.0.1", relay.port, SENDER, timeout=5, clock=clock,
+        username=RELAY_USER, password=RELAY_PASSWORD,
+    )  # fmt: skip
+    with pytest.raises(PermanentIntegrationError):
+        plain.send(to=TO, subject="Hi", body="Body", message_key="k")
+    assert relay.inbox.login_attempts == 0
+    assert relay.inbox.deliveries == []
+
+
+def test_a_relay_certificate_we_do_not_trust_stops_before_the_password(
+    relay: Relay, clock: FrozenClock
+) -> None:
+    gateway = relay_gateway(relay, clock, ca=relay.pki.other_ca)
+    with pytest.raises(TransientIntegrationError):
+        gateway.send(to=TO, subject="Hi", body="Body", message_key="k")
+    assert relay.inbox.login_attempts == 0
+    assert relay.inbox.deliveries == []
+
+
+def test_a_relay_that_is_down_is_a_transient_failure(relay: Relay, clock: FrozenClock) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        free_port = sock.getsockname()[1]
+    down = Relay(relay.inbox, free_port, relay.pki)
+    with pytest.raises(TransientIntegrationError):
+        relay_gateway(down, clock).send(to=TO, subject="Hi", body="Body", message_key="k")

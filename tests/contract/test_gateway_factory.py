@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from yookassa import Configuration
 
 from esimcare.config import Integrations, Mode, Settings
 from esimcare.integrations.email.outbox import EmailOutbox
@@ -18,6 +19,7 @@ from esimcare.integrations.network.http_client import HttpNetworkGateway
 from esimcare.integrations.network.registry import NetworkRegistry
 from esimcare.integrations.payments.http_client import HttpPayoutGateway
 from esimcare.integrations.payments.payout_ledger import PayoutLedger
+from esimcare.integrations.payments.yookassa import YooKassaRefunds
 from esimcare.integrations.sms.http_client import HttpSmsGateway
 from esimcare.integrations.sms.outbox import SmsOutbox
 from esimcare.kit.clock import FrozenClock
@@ -111,3 +113,75 @@ def test_an_unknown_choice_or_missing_address_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         build(Mode.DEVELOPMENT, replace(REAL, **change))
+
+
+YOOKASSA = replace(
+    REAL,
+    payments="yookassa",
+    yookassa_shop_id="123456",
+    yookassa_secret_key="live_secret_never_printed",
+)
+
+
+@pytest.fixture
+def sdk_reset() -> Iterator[None]:
+    yield
+    Configuration.configure(None, None)  # the SDK's settings are process-wide
+
+
+@pytest.mark.usefixtures("sdk_reset")
+def test_yookassa_refunds_are_chosen_with_the_shop_credentials(build: Build) -> None:
+    gateways = build(Mode.PRODUCTION, YOOKASSA)
+    assert isinstance(gateways.payouts, YooKassaRefunds)
+    assert Configuration.api_url == "https://api.yookassa.ru/v3"
+    assert "live_secret_never_printed" not in repr(YOOKASSA)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"yookassa_api_url": "http://api.yookassa.example/v3"}, "must be https://"),
+        ({"smtp_user": "relay"}, "without ESIMCARE_SMTP_STARTTLS"),
+    ],
+)
+def test_production_never_sends_credentials_in_the_clear(
+    build: Build, change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        build(Mode.PRODUCTION, replace(YOOKASSA, **change))
+
+
+@pytest.mark.usefixtures("sdk_reset")
+def test_smtp_credentials_over_starttls_are_accepted_in_production(build: Build) -> None:
+    secure = replace(YOOKASSA, smtp_user="relay", smtp_password="pw", smtp_starttls=True)
+    assert isinstance(build(Mode.PRODUCTION, secure).email, SmtpEmailGateway)
+    assert "smtp_password" not in repr(secure)
+
+
+def test_yookassa_without_its_credentials_is_refused(build: Build) -> None:
+    with pytest.raises(ValueError, match="ESIMCARE_YOOKASSA_SHOP_ID"):
+        build(Mode.DEVELOPMENT, replace(YOOKASSA, yookassa_secret_key=""))
+
+
+def test_the_smtp_and_yookassa_settings_are_read_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {
+        "ESIMCARE_SMTP_USER": "relay",
+        "ESIMCARE_SMTP_PASSWORD": "smtp-secret",
+        "ESIMCARE_SMTP_STARTTLS": "1",
+        "ESIMCARE_EMAIL_FROM": "noreply@operator.example",
+        "ESIMCARE_YOOKASSA_SHOP_ID": "123456",
+        "ESIMCARE_YOOKASSA_SECRET_KEY": "yk-secret",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = Settings.from_env(data_dir=tmp_path).integrations
+    assert (config.smtp_user, config.smtp_password, config.smtp_starttls) == (
+        "relay",
+        "smtp-secret",
+        True,
+    )
+    assert (config.email_from, config.yookassa_shop_id) == ("noreply@operator.example", "123456")
+    assert config.yookassa_secret_key == "yk-secret"
+    assert "smtp-secret" not in repr(config) and "yk-secret" not in repr(config)

@@ -12,7 +12,12 @@ from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
 from esimcare.integrations.payments.emulator_app import create_app
 from esimcare.integrations.payments.http_client import HttpPayoutGateway
-from esimcare.integrations.payments.interface import PayoutGateway, PayoutReceipt, PayoutRoute
+from esimcare.integrations.payments.interface import (
+    PayoutGateway,
+    PayoutReceipt,
+    PayoutRoute,
+    PayoutStatus,
+)
 from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.integrations.payments.wire import money_from_json
 from esimcare.kit.clock import FrozenClock
@@ -183,3 +188,18 @@ def test_an_amount_that_is_not_exact_minor_units_is_rejected_on_the_wire(data: o
 
 def test_a_wire_amount_becomes_integer_minor_units() -> None:
     assert money_from_json({"amount": "350.00", "currency": "EUR"}) == EUR_350
+
+
+def test_a_paid_payout_reads_back_as_succeeded(payments: Payments) -> None:
+    receipt = payments.pay()
+    checked = payments.gateway.check_payout(reference=receipt.reference)
+    assert (checked.reference, checked.amount, checked.status) == (
+        receipt.reference,
+        EUR_350,
+        PayoutStatus.SUCCEEDED,
+    )
+
+
+def test_checking_an_unknown_payout_is_a_permanent_failure(payments: Payments) -> None:
+    with pytest.raises(PermanentIntegrationError):
+        payments.gateway.check_payout(reference="po_unknown")

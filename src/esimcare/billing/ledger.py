@@ -70,6 +70,7 @@ def post(
     now: datetime,
     reference: str | None = None,
     source: str | None = None,
+    provider_payment_id: str | None = None,
 ) -> LedgerEntry:
     entry = LedgerEntry(
         operator_id=esim.operator_id,
@@ -81,6 +82,7 @@ def post(
         description=description,
         reference=reference,
         source=source,
+        provider_payment_id=provider_payment_id,
         created_at=now,
     )
     session.add(entry)
@@ -100,3 +102,42 @@ def latest_card(session: Session, esim_id: int) -> str | None:
         .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
         .limit(1)
     )
+
+
+def top_ups_newest_first(session: Session, esim_id: int) -> list[tuple[str | None, Money]]:
+    """Each top-up's provider payment id (None where unknown) and amount, newest first."""
+    rows = session.execute(
+        select(LedgerEntry.provider_payment_id, LedgerEntry.cash_minor, LedgerEntry.currency)
+        .where(
+            LedgerEntry.esim_id == esim_id,
+            LedgerEntry.kind == EntryKind.TOP_UP,
+            LedgerEntry.cash_minor > 0,
+        )
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+    )
+    return [(payment_id, Money(cash, currency)) for payment_id, cash, currency in rows]
+
+
+def split_by_payment(
+    total: Money, top_ups: list[tuple[str | None, Money]]
+) -> list[tuple[str | None, Money]]:
+    """Attribute ``total`` to the payments it came from, newest first, at most each payment's
+    amount: charges spend the oldest money first, so what is left is the newest.
+
+    Top-ups whose payment is not known are passed over, so the known payments cover as much as
+    they can; whatever they cannot cover is one part with no payment id (a payout to a
+    destination can still pay it; a provider that refunds payments refuses it).
+    """
+    parts: list[tuple[str | None, Money]] = []
+    left = total
+    for payment_id, amount in top_ups:
+        if left.minor <= 0:
+            break
+        if payment_id is None or amount.currency != total.currency:
+            continue
+        share = Money(min(left.minor, amount.minor), total.currency)
+        parts.append((payment_id, share))
+        left = left - share
+    if left.minor > 0:
+        parts.append((None, left))
+    return parts

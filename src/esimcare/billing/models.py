@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from esimcare.db import Base, UtcDateTime, enum_type
@@ -38,6 +38,8 @@ class LedgerEntry(Base):
     reference: Mapped[str | None] = mapped_column(String(80), unique=True)
     # Where money came from (e.g. "card **** 4242"): refunds go back the same way.
     source: Mapped[str | None] = mapped_column(String(80))
+    # A top-up's payment at the provider (YooKassa's payment id): a refund goes back against it.
+    provider_payment_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
 
 
@@ -78,7 +80,10 @@ class RefundStatus(StrEnum):
 
 
 class Refund(Base):
-    """At most one per cancellation; the provider key is stored before the provider is called."""
+    """At most one per cancellation; the provider key is stored before the provider is called.
+
+    The money goes back in parts (``RefundPart``), one per payment it came from.
+    """
 
     __tablename__ = "refunds"
 
@@ -92,6 +97,33 @@ class Refund(Base):
     destination: Mapped[str] = mapped_column(String(80))
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
     status: Mapped[RefundStatus] = mapped_column(enum_type(RefundStatus))
+    provider_reference: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+class RefundPartStatus(StrEnum):
+    NEW = "new"  # stored with its key; the provider may not have seen it yet
+    SENT = "sent"  # the provider accepted it and has not confirmed it yet ("on its way")
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+
+class RefundPart(Base):
+    """One provider call of a refund: a payment it goes back against (``provider_payment_id``),
+    the amount, and its own idempotency key, all stored before the call."""
+
+    __tablename__ = "refund_parts"
+    __table_args__ = (UniqueConstraint("refund_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    refund_id: Mapped[int] = mapped_column(ForeignKey("refunds.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    provider_payment_id: Mapped[str | None] = mapped_column(String(64))
+    amount_minor: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    status: Mapped[RefundPartStatus] = mapped_column(enum_type(RefundPartStatus))
     provider_reference: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

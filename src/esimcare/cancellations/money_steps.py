@@ -7,13 +7,28 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from esimcare.billing.ledger import balance_of, latest_card, post
-from esimcare.billing.models import Bill, EntryKind, Refund, RefundStatus
-from esimcare.cancellations.steps import LocalStep, StepInput
+from esimcare.billing.ledger import (
+    balance_of,
+    latest_card,
+    post,
+    split_by_payment,
+    top_ups_newest_first,
+)
+from esimcare.billing.models import (
+    Bill,
+    EntryKind,
+    Refund,
+    RefundPart,
+    RefundPartStatus,
+    RefundStatus,
+)
+from esimcare.cancellations.steps import LocalStep, StepInput, StepWait
 from esimcare.context import Context
 from esimcare.customers.models import Customer
 from esimcare.esims.models import Plan
-from esimcare.integrations.payments.interface import PayoutReceipt
+from esimcare.integrations.errors import IntegrationError
+from esimcare.integrations.payments.interface import PayoutReceipt, PayoutStatus
+from esimcare.jobs.errors import PermanentJobError
 from esimcare.kit.money import Money
 from esimcare.notices.service import notify_all_channels
 from esimcare.notices.templates import render
@@ -21,18 +36,35 @@ from esimcare.operators.policy import RefundRoute
 
 
 @dataclass(frozen=True)
-class PayoutCall:
-    refund_id: int
+class PartCall:
+    part_id: int
+    position: int
     key: str
     amount: Money
+    payment_id: str | None
+    # Known once the provider accepted the part: then it is followed, never sent again.
+    reference: str | None
+
+
+@dataclass(frozen=True)
+class PayoutCall:
     route: RefundRoute
     destination: str
     description: str
+    parts: tuple[PartCall, ...]
+
+
+@dataclass(frozen=True)
+class PayoutAnswers:
+    receipts: dict[int, PayoutReceipt]  # by part id
+    error: str | None = None  # a later part failed after an earlier one was sent
 
 
 class RefundStep:
-    """Pay back the cash left after the final bill, once: the refund row and its provider key
-    commit before the provider is called, and the same key is sent on every retry."""
+    """Pay back the cash left after the final bill, once, against the payments it came from
+    (newest first). The refund, its parts and their provider keys commit before the provider
+    is called; a part the provider accepted is only ever followed by its reference after that.
+    A part still on its way makes the step wait and look again later (``StepWait``)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
@@ -43,13 +75,18 @@ class RefundStep:
             refund = self._create(session, run)
         if refund.status is not RefundStatus.PENDING:
             return None
+        parts = _parts(session, refund) or self._split(session, refund, run)
+        canceled = [part for part in parts if part.status is RefundPartStatus.CANCELED]
+        if canceled:
+            raise PermanentJobError(
+                f"the payment provider canceled refund {canceled[0].provider_reference} "
+                f"({canceled[0].idempotency_key}); staff must pay it back another way"
+            )
         return PayoutCall(
-            refund.id,
-            refund.idempotency_key,
-            Money(refund.amount_minor, refund.currency),
             RefundRoute(refund.route),
             refund.destination,
             f"refund {run.cancellation.reference}",
+            tuple(_part_call(part) for part in parts if part.status in _UNFINISHED),
         )
 
     def _create(self, session: Session, run: StepInput) -> Refund:
@@ -84,38 +121,127 @@ class RefundStep:
             return customer.payout_account if customer else None
         return run.cancellation.refund_to
 
-    def call(self, prepared: PayoutCall | None) -> PayoutReceipt | None:
+    @staticmethod
+    def _split(session: Session, refund: Refund, run: StepInput) -> list[RefundPart]:
+        """The parts, each with its key: the first keeps the refund's own key, so a refund
+        paid in one call (every route but the card) is sent exactly as it always was."""
+        total = Money(refund.amount_minor, refund.currency)
+        by_payment: list[tuple[str | None, Money]] = [(None, total)]
+        if RefundRoute(refund.route) is RefundRoute.CARD:
+            by_payment = split_by_payment(total, top_ups_newest_first(session, refund.esim_id))
+        parts = [
+            RefundPart(
+                refund_id=refund.id,
+                position=position,
+                provider_payment_id=payment_id,
+                amount_minor=amount.minor,
+                currency=amount.currency,
+                idempotency_key=refund.idempotency_key + ("" if position == 1 else f"-{position}"),
+                status=RefundPartStatus.NEW,
+                created_at=run.now,
+            )
+            for position, (payment_id, amount) in enumerate(by_payment, start=1)
+        ]
+        session.add_all(parts)
+        session.flush()
+        return parts
+
+    def call(self, prepared: PayoutCall | None) -> PayoutAnswers | None:
         if prepared is None:
             return None
+        receipts: dict[int, PayoutReceipt] = {}
+        for part in prepared.parts:
+            try:
+                receipts[part.part_id] = self._send_or_follow(prepared, part)
+            except IntegrationError as exc:
+                sent = [p for p in prepared.parts if p.reference is None and p.part_id in receipts]
+                if not sent:
+                    raise
+                # An earlier part was accepted: its reference must be recorded before anything
+                # else, so the step records it and tries this part again after a pause.
+                return PayoutAnswers(receipts, error=f"{type(exc).__name__}: {exc}")
+        return PayoutAnswers(receipts)
+
+    def _send_or_follow(self, prepared: PayoutCall, part: PartCall) -> PayoutReceipt:
+        if part.reference is not None:
+            return self.ctx.payouts.check_payout(reference=part.reference)
         route = prepared.route.payout_route
         assert route is not None
         return self.ctx.payouts.payout(
-            idempotency_key=prepared.key,
-            amount=prepared.amount,
+            idempotency_key=part.key,
+            amount=part.amount,
             route=route,
             destination=prepared.destination,
             description=prepared.description,
+            payment_id=part.payment_id,
         )
 
-    def record(self, session: Session, run: StepInput, result: PayoutReceipt | None) -> str:
+    def record(
+        self, session: Session, run: StepInput, result: PayoutAnswers | None
+    ) -> str | StepWait:
         refund = session.scalar(select(Refund).where(Refund.cancellation_id == run.cancellation.id))
         assert refund is not None
         if result is None:
             return "refunded" if refund.status is RefundStatus.SUCCEEDED else "no_refund_due"
-        refund.status = RefundStatus.SUCCEEDED
-        refund.provider_reference = result.reference
-        refund.completed_at = run.now
-        post(
-            session,
-            run.esim,
-            kind=EntryKind.REFUND,
-            cash=-Money(refund.amount_minor, refund.currency),
-            bonus=Money.zero(refund.currency),
-            description=f"refund {run.cancellation.reference}",
-            now=run.now,
-            reference=f"refund:{run.cancellation.id}",
-        )
-        return "refunded"
+        parts = _parts(session, refund)
+        for part in parts:
+            receipt = result.receipts.get(part.id)
+            if receipt is not None:
+                _apply(session, run, part, receipt)
+        if result.error is None and all(p.status is RefundPartStatus.SUCCEEDED for p in parts):
+            refund.status = RefundStatus.SUCCEEDED
+            refund.provider_reference = parts[0].provider_reference
+            refund.completed_at = run.now
+            return "refunded"
+        return StepWait(REFUND_ON_ITS_WAY, note=result.error)
+
+
+REFUND_ON_ITS_WAY = "refund_on_its_way"
+_UNFINISHED = (RefundPartStatus.NEW, RefundPartStatus.SENT)
+_STATUS_AFTER = {
+    PayoutStatus.PENDING: RefundPartStatus.SENT,
+    PayoutStatus.SUCCEEDED: RefundPartStatus.SUCCEEDED,
+    PayoutStatus.CANCELED: RefundPartStatus.CANCELED,
+}
+
+
+def _parts(session: Session, refund: Refund) -> list[RefundPart]:
+    query = select(RefundPart).where(RefundPart.refund_id == refund.id)
+    return list(session.scalars(query.order_by(RefundPart.position)))
+
+
+def _part_call(part: RefundPart) -> PartCall:
+    return PartCall(
+        part.id,
+        part.position,
+        part.idempotency_key,
+        Money(part.amount_minor, part.currency),
+        part.provider_payment_id,
+        part.provider_reference,
+    )
+
+
+def _apply(session: Session, run: StepInput, part: RefundPart, receipt: PayoutReceipt) -> None:
+    """What the provider said about one part; the ledger shows each part once it succeeded."""
+    if part.status not in _UNFINISHED:
+        return
+    part.provider_reference = receipt.reference
+    part.status = _STATUS_AFTER[receipt.status]
+    if part.status is not RefundPartStatus.SUCCEEDED:
+        return
+    part.completed_at = run.now
+    suffix = "" if part.position == 1 else f":{part.position}"
+    post(
+        session,
+        run.esim,
+        kind=EntryKind.REFUND,
+        cash=-Money(part.amount_minor, part.currency),
+        bonus=Money.zero(part.currency),
+        description=f"refund {run.cancellation.reference}",
+        now=run.now,
+        reference=f"refund:{run.cancellation.id}{suffix}",
+        provider_payment_id=part.provider_payment_id,
+    )
 
 
 class NoticeStep(LocalStep):

@@ -47,12 +47,22 @@ class StepInput:
     previous_answer: dict[str, str] | None = None
 
 
+@dataclass(frozen=True)
+class StepWait:
+    """``record``'s answer when the step's effect is under way but not confirmed (a refund the
+    provider has accepted and not yet paid): what was learnt commits, the step stays open with
+    ``outcome`` shown, and the workflow runs it again after a growing pause."""
+
+    outcome: str
+    note: str | None = None  # why, when it is a failure worth showing staff
+
+
 class Step(Protocol):
     def prepare(self, session: Session, run: StepInput) -> Any: ...
 
     def call(self, prepared: Any) -> Any: ...
 
-    def record(self, session: Session, run: StepInput, result: Any) -> str: ...
+    def record(self, session: Session, run: StepInput, result: Any) -> str | StepWait: ...
 
 
 class LocalStep:

@@ -6,7 +6,7 @@ a crash anywhere leaves either the step to be redone (idempotently) or the next 
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from esimcare.cancellations.steps import (
     ProfileStep,
     Step,
     StepInput,
+    StepWait,
     answer_of,
 )
 from esimcare.cancellations.transitions import move, move_esim
@@ -111,8 +112,12 @@ class CancellationWorkflow:
             assert cancellation is not None
             step = self._step(session, cancellation.id, name)
             run = self._input(session, cancellation, step, now)
-            step.outcome = self.steps[name].record(session, run, result)
+            outcome = self.steps[name].record(session, run, result)
             step.external_answer = answer_of(result)
+            if isinstance(outcome, StepWait):
+                self._wait(session, job, step, outcome, now)
+                return
+            step.outcome = outcome
             step.status = StepStatus.DONE
             step.finished_at = now
             step.last_error = None
@@ -139,6 +144,33 @@ class CancellationWorkflow:
     ) -> StepInput:
         esim = view_esim(session, cancellation)
         return StepInput(cancellation, esim, step.attempts, now, step.external_answer)
+
+    def _wait(
+        self,
+        session: Session,
+        job: ClaimedJob,
+        step: CancellationStep,
+        wait: StepWait,
+        now: datetime,
+    ) -> None:
+        """Keep the step open and look again later: base * 2**(runs-1), capped (the job
+        settings), so a refund that takes a day is asked about a few hundred times, not more."""
+        settings = self.ctx.settings
+        delay = min(
+            settings.job_backoff_cap_s, settings.job_backoff_base_s * 2.0 ** (step.attempts - 1)
+        )
+        step.status = StepStatus.PENDING
+        step.outcome = wait.outcome
+        step.last_error = wait.note
+        enqueue(
+            session,
+            kind=STEP_JOB,
+            payload={"cancellation_id": step.cancellation_id},
+            now=now,
+            run_after=now + timedelta(seconds=delay),
+            dedupe_key=f"cancellation:{step.cancellation_id}:{step.name.value}:run:{step.attempts}",
+        )
+        self.queue.finish(session, job)
 
     def _complete(self, session: Session, cancellation: Cancellation, now: datetime) -> None:
         move(session, cancellation, CancellationStatus.COMPLETED, actor="system", now=now)

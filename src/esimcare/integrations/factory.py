@@ -7,6 +7,7 @@ development mode: in production they would swallow every one-time code and notic
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 
 import httpx
@@ -23,6 +24,7 @@ from esimcare.integrations.network.registry import NetworkRegistry
 from esimcare.integrations.payments.http_client import HttpPayoutGateway
 from esimcare.integrations.payments.interface import PayoutGateway
 from esimcare.integrations.payments.payout_ledger import PayoutLedger
+from esimcare.integrations.payments.yookassa import YooKassaRefunds, YooKassaShop
 from esimcare.integrations.sms.http_client import HttpSmsGateway
 from esimcare.integrations.sms.interface import SmsGateway
 from esimcare.integrations.sms.outbox import SmsOutbox
@@ -80,13 +82,25 @@ def _check_production(settings: Settings) -> None:
     # and lines switched off that never were.
     if settings.integrations.payments == "payout-ledger":
         raise ValueError(
-            "the payout ledger is an emulator; configure ESIMCARE_PAYMENTS=http and "
-            "ESIMCARE_PAYMENTS_URL for production (or ESIMCARE_MODE=development to try it)"
+            "the payout ledger is an emulator; configure ESIMCARE_PAYMENTS=yookassa (or http) "
+            "for production (or ESIMCARE_MODE=development to try it)"
         )
+    _check_transport(settings.integrations)
     if settings.integrations.network == "registry":
         raise ValueError(
             "the network registry is an emulator; configure ESIMCARE_NETWORK=http and "
             "ESIMCARE_NETWORK_URL for production (or ESIMCARE_MODE=development to try it)"
+        )
+
+
+def _check_transport(config: Integrations) -> None:
+    """Production never sends credentials in the clear."""
+    if config.payments == "yookassa" and not config.yookassa_api_url.startswith("https://"):
+        raise ValueError("ESIMCARE_YOOKASSA_API_URL must be https:// in production")
+    if config.email == "smtp" and config.smtp_user and not config.smtp_starttls:
+        raise ValueError(
+            "ESIMCARE_SMTP_USER is set without ESIMCARE_SMTP_STARTTLS=1: the password would "
+            "cross the network in the clear"
         )
 
 
@@ -107,7 +121,17 @@ def _payouts(
         return PayoutLedger(store, clock)
     if config.payments == "http" and client is not None:
         return HttpPayoutGateway(_url("PAYMENTS", config.payments_url), client)
-    raise _unknown("PAYMENTS", config.payments, "payout-ledger", "http")
+    if config.payments == "yookassa":
+        if not config.yookassa_shop_id or not config.yookassa_secret_key:
+            raise ValueError(
+                "ESIMCARE_YOOKASSA_SHOP_ID and ESIMCARE_YOOKASSA_SECRET_KEY are required when "
+                "ESIMCARE_PAYMENTS=yookassa"
+            )
+        shop = YooKassaShop(
+            config.yookassa_shop_id, config.yookassa_secret_key, config.yookassa_api_url
+        )
+        return YooKassaRefunds(shop)
+    raise _unknown("PAYMENTS", config.payments, "payout-ledger", "yookassa", "http")
 
 
 def _sms(
@@ -126,7 +150,16 @@ def _email(config: Integrations, store: EmulatorStore, clock: Clock) -> EmailGat
     if config.email == "smtp":
         if not config.smtp_host:
             raise ValueError("ESIMCARE_SMTP_HOST is required when ESIMCARE_EMAIL=smtp")
-        return SmtpEmailGateway(config.smtp_host, config.smtp_port, config.email_from, clock=clock)
+        return SmtpEmailGateway(
+            config.smtp_host,
+            config.smtp_port,
+            config.email_from,
+            clock=clock,
+            starttls=config.smtp_starttls,
+            username=config.smtp_user,
+            password=config.smtp_password,
+            tls_context=ssl.create_default_context(cafile=config.smtp_ca_file or None),
+        )
     raise _unknown("EMAIL", config.email, "outbox", "smtp")
 
 

@@ -82,6 +82,9 @@ STEP_OUTCOME = {
     "delete_on_device": N_("The profile is on your phone: delete it there (see below)."),
     "cancelled_at_smdp": N_("The profile was never downloaded and is now withdrawn."),
     "cancelled_at_smdp_reconciled": N_("The profile was never downloaded and is now withdrawn."),
+    "refund_on_its_way": N_(
+        "Refund sent, on its way: the payment provider has not confirmed it yet."
+    ),
 }
 
 REFUND_ROUTE = {

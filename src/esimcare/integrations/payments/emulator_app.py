@@ -18,7 +18,7 @@ from esimcare.integrations.payments.interface import PayoutRoute
 from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.integrations.payments.wire import money_from_json
 
-_STATUSES = {"idempotency-mismatch": 422}
+_STATUSES = {"idempotency-mismatch": 422, "not-found": 404}
 
 
 def create_app(ledger: PayoutLedger) -> Starlette:
@@ -45,5 +45,13 @@ def create_app(ledger: PayoutLedger) -> Starlette:
         body = {"reference": receipt.reference, "amount": receipt.amount.to_json()}
         return JSONResponse(body, status_code=200 if receipt.replayed else 201)
 
-    routes = [Route("/payouts", create_payout, methods=["POST"])]
+    async def get_payout(request: Request) -> JSONResponse:
+        reference = request.path_params["reference"]
+        receipt = await run_in_threadpool(lambda: ledger.check_payout(reference=reference))
+        return JSONResponse({"reference": receipt.reference, "amount": receipt.amount.to_json()})
+
+    routes = [
+        Route("/payouts", create_payout, methods=["POST"]),
+        Route("/payouts/{reference}", get_payout, methods=["GET"]),
+    ]
     return Starlette(routes=routes, exception_handlers=error_handlers(_STATUSES))

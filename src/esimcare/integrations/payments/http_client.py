@@ -1,13 +1,20 @@
 """HttpPayoutGateway: the real client for the payment provider's payout API.
 
     POST {base}/payouts   Idempotency-Key: <key>
-    {"amount": {"amount": "350.00", "currency": "EUR"}, "route", "destination", "description"}
+    {"amount": {"amount": "350.00", "currency": "EUR"}, "route", "destination", "description",
+     "payment_id" (optional: the payment the money came from)}
     -> 201 {"reference", "amount"} for a new payout, 200 with the first payout for a replay
+    GET {base}/payouts/{reference} -> 200 {"reference", "amount"}; 404 for an unknown one
+
+A payout this API answers for is paid (it has no pending state).
 
 A refused payout is problem+json with a ``code`` (``idempotency-mismatch``, ``invalid-amount``).
 """
 
 from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -23,6 +30,11 @@ class HttpPayoutGateway:
         self._url = base_url.rstrip("/") + "/payouts"
         self._client = client
 
+    def check_payout(self, *, reference: str) -> PayoutReceipt:
+        response = send(self._client, "GET", f"{self._url}/{quote(reference, safe='')}")
+        reference, paid = _receipt_fields(json_object(response))
+        return PayoutReceipt(reference, paid, replayed=True)
+
     def payout(
         self,
         *,
@@ -31,6 +43,7 @@ class HttpPayoutGateway:
         route: PayoutRoute,
         destination: str,
         description: str,
+        payment_id: str | None = None,
     ) -> PayoutReceipt:
         body = {
             "amount": amount.to_json(),
@@ -38,14 +51,20 @@ class HttpPayoutGateway:
             "destination": destination,
             "description": description,
         }
+        if payment_id is not None:
+            body["payment_id"] = payment_id
         headers = {"Idempotency-Key": idempotency_key}
         response = send(self._client, "POST", self._url, json=body, headers=headers)
-        data = json_object(response)
-        reference = data.get("reference")
-        try:
-            paid = money_from_json(data.get("amount"))
-        except ValueError as exc:
-            raise TransientIntegrationError(f"unreadable payout amount: {exc}") from exc
-        if not isinstance(reference, str) or not reference:
-            raise TransientIntegrationError("payout response without a reference")
+        reference, paid = _receipt_fields(json_object(response))
         return PayoutReceipt(reference, paid, replayed=response.status_code == 200)
+
+
+def _receipt_fields(data: dict[str, Any]) -> tuple[str, Money]:
+    reference = data.get("reference")
+    try:
+        paid = money_from_json(data.get("amount"))
+    except ValueError as exc:
+        raise TransientIntegrationError(f"unreadable payout amount: {exc}") from exc
+    if not isinstance(reference, str) or not reference:
+        raise TransientIntegrationError("payout response without a reference")
+    return reference, paid

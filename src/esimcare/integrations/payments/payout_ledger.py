@@ -70,7 +70,9 @@ class PayoutLedger:
         route: PayoutRoute,
         destination: str,
         description: str,
+        payment_id: str | None = None,
     ) -> PayoutReceipt:
+        # ``payment_id`` is not needed: the ledger pays out to the destination, the demo's way.
         self._faults.check()
         _validate(idempotency_key, amount, destination)
         row = EmulatedPayout(
@@ -94,6 +96,17 @@ class PayoutLedger:
             with self._sessions() as session:
                 return _replay(_first(session, idempotency_key), row)
         return PayoutReceipt(row.reference, amount, replayed=False)
+
+    def check_payout(self, *, reference: str) -> PayoutReceipt:
+        """The ledger pays at once, so a payout it knows is always succeeded."""
+        self._faults.check()
+        with self._sessions() as session:
+            row = session.scalars(
+                select(EmulatedPayout).where(EmulatedPayout.reference == reference)
+            ).one_or_none()
+        if row is None:
+            raise PermanentIntegrationError(f"no payout {reference!r}", code="not-found")
+        return PayoutReceipt(row.reference, Money(row.amount_minor, row.currency), replayed=True)
 
     def payouts(self) -> list[Payout]:
         """Every payout, oldest first."""
