@@ -138,9 +138,9 @@ class OsmoHlrCtrlGateway:
 
     def provision(self, *, imsi: str, msisdn: str, keys: AuthKeys | None = None) -> SubscriberState:
         """Create the subscriber with its MSISDN (and keys); never reactivates a barred one."""
-        digits = _msisdn_digits(msisdn)
+        imsi, digits = _checked_imsi(imsi), _msisdn_digits(msisdn)
         with self._session() as ctrl:
-            subscriber = _read(ctrl, _checked_imsi(imsi)) or _create(ctrl, imsi)
+            subscriber = _read(ctrl, imsi) or _create(ctrl, imsi)
             if subscriber.msisdn is None:
                 ctrl.set(_var(imsi, "msisdn"), digits)
             elif subscriber.msisdn != digits:
@@ -153,8 +153,9 @@ class OsmoHlrCtrlGateway:
 
     def bar(self, *, imsi: str, msisdn: str, request_id: str) -> SubscriberState:
         """Switch off circuit- and packet-switched service; an absent IMSI is already gone."""
+        imsi, digits = _checked_imsi(imsi), _msisdn_digits(msisdn)
         with self._session() as ctrl:
-            subscriber = _read_for(ctrl, _checked_imsi(imsi), msisdn)
+            subscriber = _read_for(ctrl, imsi, digits)
             if subscriber is None:
                 return SubscriberState.REMOVED
             for flag, enabled in (
@@ -167,8 +168,9 @@ class OsmoHlrCtrlGateway:
 
     def remove(self, *, imsi: str, msisdn: str, request_id: str) -> SubscriberState:
         """Delete a barred subscriber; refused while it still has service, like the registry."""
+        imsi, digits = _checked_imsi(imsi), _msisdn_digits(msisdn)
         with self._session() as ctrl:
-            subscriber = _read_for(ctrl, _checked_imsi(imsi), msisdn)
+            subscriber = _read_for(ctrl, imsi, digits)
             if subscriber is None:
                 return SubscriberState.REMOVED
             if subscriber.state is not SubscriberState.BARRED:
@@ -183,14 +185,16 @@ class OsmoHlrCtrlGateway:
             return SubscriberState.REMOVED
 
     def state(self, *, imsi: str) -> SubscriberState:
+        imsi = _checked_imsi(imsi)
         with self._session() as ctrl:
-            subscriber = _read(ctrl, _checked_imsi(imsi))
+            subscriber = _read(ctrl, imsi)
         return SubscriberState.UNKNOWN if subscriber is None else subscriber.state
 
     def subscriber(self, *, imsi: str) -> HlrSubscriber | None:
         """The subscriber as OsmoHLR stores it (None when absent)."""
+        imsi = _checked_imsi(imsi)
         with self._session() as ctrl:
-            return _read(ctrl, _checked_imsi(imsi))
+            return _read(ctrl, imsi)
 
     @contextmanager
     def _session(self) -> Iterator[CtrlSession]:
@@ -216,9 +220,9 @@ def _read(ctrl: CtrlSession, imsi: str) -> HlrSubscriber | None:
     return _parse_info(imsi, info)
 
 
-def _read_for(ctrl: CtrlSession, imsi: str, msisdn: str) -> HlrSubscriber | None:
+def _read_for(ctrl: CtrlSession, imsi: str, msisdn_digits: str) -> HlrSubscriber | None:
     subscriber = _read(ctrl, imsi)
-    if subscriber is not None and subscriber.msisdn != _msisdn_digits(msisdn):
+    if subscriber is not None and subscriber.msisdn != msisdn_digits:
         raise PermanentIntegrationError(
             f"IMSI {imsi} is not provisioned for that MSISDN", code="msisdn-mismatch"
         )
