@@ -21,9 +21,6 @@ from starlette.types import ASGIApp
 from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.http import make_http_client
 from esimcare.kit.clock import FrozenClock
-from tests.osmo_hlr import osmo_hlr
-
-__all__ = ["osmo_hlr"]  # a fixture: a real OsmoHLR for the network contract tests
 
 ServeAsgi = Callable[[ASGIApp], str]
 

@@ -133,7 +133,7 @@ class OsmoHlrCtrlGateway:
     """Implements ``NetworkGateway`` against OsmoHLR's CTRL interface."""
 
     def __init__(self, address: CtrlAddress, timeout_s: float = 5.0) -> None:
-        self._address = address
+        self.address = address
         self._timeout_s = timeout_s
 
     def provision(self, *, imsi: str, msisdn: str, keys: AuthKeys | None = None) -> SubscriberState:
@@ -198,10 +198,10 @@ class OsmoHlrCtrlGateway:
 
     @contextmanager
     def _session(self) -> Iterator[CtrlSession]:
-        where = f"OsmoHLR CTRL at {self._address.host}:{self._address.port}"
+        where = f"OsmoHLR CTRL at {self.address.host}:{self.address.port}"
         try:
             with socket.create_connection(
-                (self._address.host, self._address.port), timeout=self._timeout_s
+                (self.address.host, self.address.port), timeout=self._timeout_s
             ) as sock:
                 yield CtrlSession(sock)
         except (OSError, IpaFramingError) as exc:
