@@ -11,6 +11,7 @@ from esimcare.config import Integrations
 from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.esims.ordering import order_esim
+from esimcare.integrations.network.interface import SubscriberState
 from esimcare.integrations.network.osmo_hlr_ctrl import HlrSubscriber, OsmoHlrCtrlGateway
 from esimcare.integrations.smdp.emulator_support import inventory_imsi
 from esimcare.kit.clock import FrozenClock
@@ -55,3 +56,12 @@ def test_an_ordered_esim_lives_in_osmo_hlr_until_its_cancellation_removes_it(
     # The network step run once more (a retry after a lost answer) finds its work done.
     NetworkStep(ctx).call(NetworkCall(esim.imsi, esim.msisdn, f"cancellation-{reference}"))
     assert hlr.subscriber(imsi=esim.imsi) is None
+
+
+def test_an_ordered_esim_is_provisioned_with_the_inventory_imsi_in_the_registry_too(
+    make_context: MakeContext,
+) -> None:
+    ctx = make_context()
+    esim = order_esim(ctx, customer(ctx, "mts", "+79160000001"), "smart", None)
+    assert esim.imsi == inventory_imsi(esim.iccid)
+    assert ctx.network.state(imsi=esim.imsi) is SubscriberState.ACTIVE
