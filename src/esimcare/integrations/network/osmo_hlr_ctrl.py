@@ -104,14 +104,14 @@ class CtrlSession:
         self._ids = itertools.count(1)
 
     def get(self, variable: str) -> str:
-        return self._command(f"GET {{id}} {variable}", variable)
+        return self._command("GET", variable, "")
 
     def set(self, variable: str, value: str) -> str:
-        return self._command(f"SET {{id}} {variable} {value}", variable)
+        return self._command("SET", variable, f" {value}")
 
-    def _command(self, template: str, variable: str) -> str:
+    def _command(self, verb: str, variable: str, value: str) -> str:
         command_id = str(next(self._ids))
-        self._sock.sendall(ctrl_frame(template.format(id=command_id)))
+        self._sock.sendall(ctrl_frame(f"{verb} {command_id} {variable}{value}"))
         while True:
             kind, reply_id, rest = _split_reply(read_ctrl_text(self._sock))
             if reply_id != command_id:
