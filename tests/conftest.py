@@ -19,7 +19,10 @@ from esimcare.context import Context
 from esimcare.kit.clock import FrozenClock
 from esimcare.operators.demo import seed_demo, write_demo_operators_file
 from esimcare.runtime import build_context, prepare_database
+from tests.osmo_hlr import osmo_hlr
 from tests.postgres import fresh_schema, whole_suite_on_postgres
+
+__all__ = ["osmo_hlr"]  # a fixture: a real OsmoHLR, started for the test that asks for it
 
 DEMO_START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

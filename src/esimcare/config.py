@@ -48,6 +48,7 @@ class Integrations:
     sms_url: str = ""
     payments_url: str = ""
     network_url: str = ""
+    network_ctrl: str = ""  # OsmoHLR's CTRL interface, host or host:port
     smtp_host: str = ""
     smtp_port: int = 25
     email_from: str = "no-reply@esimcare.invalid"
@@ -109,6 +110,7 @@ class Settings:
                 sms_url=env.get("ESIMCARE_SMS_URL", ""),
                 payments_url=env.get("ESIMCARE_PAYMENTS_URL", ""),
                 network_url=env.get("ESIMCARE_NETWORK_URL", ""),
+                network_ctrl=env.get("ESIMCARE_NETWORK_CTRL", ""),
                 smtp_host=env.get("ESIMCARE_SMTP_HOST", ""),
                 smtp_port=int(env.get("ESIMCARE_SMTP_PORT", "25")),
                 email_from=env.get("ESIMCARE_EMAIL_FROM", "no-reply@esimcare.invalid"),

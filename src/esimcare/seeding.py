@@ -335,9 +335,7 @@ def _cancellable_esim(
     emulator = demo_emulator(ctx, customer.operator_id)
     matching_id = provision_profile(ctx, emulator, plan, iccid, eid, True)
     imsi = f"25097{serial:010d}"
-    provision = getattr(ctx.network, "provision", None)
-    if provision is not None:
-        provision(imsi=imsi, msisdn=customer.phone)
+    ctx.network.provision(imsi=imsi, msisdn=customer.phone)
     return Esim(
         operator_id=customer.operator_id,
         customer_id=customer.id,

@@ -16,6 +16,7 @@ from esimcare.integrations.email.smtp_client import SmtpEmailGateway
 from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.factory import Gateways, build_gateways
 from esimcare.integrations.network.http_client import HttpNetworkGateway
+from esimcare.integrations.network.osmo_hlr_ctrl import CtrlAddress, OsmoHlrCtrlGateway
 from esimcare.integrations.network.registry import NetworkRegistry
 from esimcare.integrations.payments.http_client import HttpPayoutGateway
 from esimcare.integrations.payments.payout_ledger import PayoutLedger
@@ -83,6 +84,13 @@ def test_real_choices_share_one_configured_http_client(build: Build) -> None:
     assert gateways.http_client.timeout.read == 10.0
 
 
+def test_osmo_hlr_is_chosen_with_its_ctrl_address(build: Build) -> None:
+    chosen = replace(REAL, network="osmo-hlr", network_ctrl="10.0.0.7:4259")
+    gateways = build(Mode.PRODUCTION, chosen)
+    assert isinstance(gateways.network, OsmoHlrCtrlGateway)
+    assert gateways.network.address == CtrlAddress("10.0.0.7", 4259)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -105,6 +113,8 @@ def test_production_refuses_the_development_outboxes(
         ({"sms": "fax"}, "unknown ESIMCARE_SMS"),
         ({"email": "telegram"}, "unknown ESIMCARE_EMAIL"),
         ({"network_url": ""}, "ESIMCARE_NETWORK_URL is required"),
+        ({"network": "osmo-hlr"}, "ESIMCARE_NETWORK_CTRL is required"),
+        ({"network": "osmo-hlr", "network_ctrl": "hlr:ctrl"}, "is not host or host:port"),
         ({"smtp_host": ""}, "ESIMCARE_SMTP_HOST is required"),
     ],
 )

@@ -1,4 +1,9 @@
-"""NetworkGateway contract: the registry emulator and the HTTP client behave the same."""
+"""NetworkGateway contract: the registry emulator, the HTTP client and OsmoHLR behave the same.
+
+OsmoHLR (a real ``osmo-hlr``, tests/osmo_hlr.py) keeps nothing of a deleted subscriber, so a
+removed one reads as UNKNOWN there; the registry keeps it as REMOVED. Request ids, injected
+faults and the refusal of an IMSI never provisioned are the registry's own (``emulated``).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,10 @@ from esimcare.integrations.errors import PermanentIntegrationError, TransientInt
 from esimcare.integrations.network.emulator_app import create_app
 from esimcare.integrations.network.http_client import HttpNetworkGateway
 from esimcare.integrations.network.interface import NetworkGateway, SubscriberState
+from esimcare.integrations.network.osmo_hlr_ctrl import OsmoHlrCtrlGateway
 from esimcare.integrations.network.registry import NetworkRegistry
 from esimcare.kit.clock import FrozenClock
+from tests.osmo_hlr import OsmoHlr
 
 IMSI = "250011234567890"
 MSISDN = "+79161234567"
@@ -24,10 +31,26 @@ ServeAsgi = Callable[..., str]
 @dataclass
 class Network:
     gateway: NetworkGateway
+    gone: SubscriberState  # what a removed subscriber reads as
+
+
+@dataclass
+class EmulatedNetwork(Network):
     registry: NetworkRegistry
 
 
-@pytest.fixture(params=["emulator", "http"])
+def _emulated(
+    kind: str, store: EmulatorStore, clock: FrozenClock, serve: ServeAsgi, client: httpx.Client
+) -> EmulatedNetwork:
+    registry = NetworkRegistry(store, clock)
+    gateway: NetworkGateway = registry
+    if kind == "http":
+        gateway = HttpNetworkGateway(serve(create_app(registry)), client)
+    gateway.provision(imsi=IMSI, msisdn=MSISDN)
+    return EmulatedNetwork(gateway, SubscriberState.REMOVED, registry)
+
+
+@pytest.fixture(params=["emulator", "http", "osmo-hlr"])
 def network(
     request: pytest.FixtureRequest,
     emulator_store: EmulatorStore,
@@ -35,11 +58,23 @@ def network(
     serve_asgi: ServeAsgi,
     http_client: httpx.Client,
 ) -> Network:
-    registry = NetworkRegistry(emulator_store, clock)
-    registry.provision(IMSI, MSISDN)
-    if request.param == "emulator":
-        return Network(registry, registry)
-    return Network(HttpNetworkGateway(serve_asgi(create_app(registry)), http_client), registry)
+    if request.param != "osmo-hlr":
+        return _emulated(request.param, emulator_store, clock, serve_asgi, http_client)
+    hlr: OsmoHlr = request.getfixturevalue("osmo_hlr")
+    gateway = OsmoHlrCtrlGateway(hlr.ctrl)
+    gateway.provision(imsi=IMSI, msisdn=MSISDN)
+    return Network(gateway, SubscriberState.UNKNOWN)
+
+
+@pytest.fixture(params=["emulator", "http"])
+def emulated(
+    request: pytest.FixtureRequest,
+    emulator_store: EmulatorStore,
+    clock: FrozenClock,
+    serve_asgi: ServeAsgi,
+    http_client: httpx.Client,
+) -> EmulatedNetwork:
+    return _emulated(request.param, emulator_store, clock, serve_asgi, http_client)
 
 
 def bar(network: Network, request_id: str = "bar-1") -> SubscriberState:
@@ -71,7 +106,7 @@ def test_barring_a_barred_subscriber_again_succeeds(network: Network) -> None:
 def test_removing_a_barred_subscriber_removes_it(network: Network) -> None:
     bar(network)
     assert remove(network) is SubscriberState.REMOVED
-    assert network.gateway.state(imsi=IMSI) is SubscriberState.REMOVED
+    assert network.gateway.state(imsi=IMSI) is network.gone
 
 
 def test_removing_a_removed_subscriber_again_succeeds(network: Network) -> None:
@@ -94,8 +129,10 @@ def test_barring_a_removed_subscriber_reports_it_removed(network: Network) -> No
 
 
 @pytest.mark.parametrize("operation", ["bar", "remove"])
-def test_an_unknown_subscriber_is_refused_permanently(network: Network, operation: str) -> None:
-    call = network.gateway.bar if operation == "bar" else network.gateway.remove
+def test_an_unknown_subscriber_is_refused_permanently(
+    emulated: EmulatedNetwork, operation: str
+) -> None:
+    call = emulated.gateway.bar if operation == "bar" else emulated.gateway.remove
     with pytest.raises(PermanentIntegrationError) as refused:
         call(imsi="250019999999999", msisdn=MSISDN, request_id="r-1")
     assert refused.value.code == "unknown-subscriber"
@@ -108,45 +145,55 @@ def test_a_request_for_another_msisdn_is_refused(network: Network) -> None:
     assert network.gateway.state(imsi=IMSI) is SubscriberState.ACTIVE
 
 
-def test_replaying_a_request_id_returns_the_first_answer(network: Network) -> None:
-    bar(network, "bar-1")
-    remove(network, "remove-1")
-    assert bar(network, "bar-1") is SubscriberState.BARRED
-    assert network.gateway.state(imsi=IMSI) is SubscriberState.REMOVED
+def test_replaying_a_request_id_returns_the_first_answer(emulated: EmulatedNetwork) -> None:
+    bar(emulated, "bar-1")
+    remove(emulated, "remove-1")
+    assert bar(emulated, "bar-1") is SubscriberState.BARRED
+    assert emulated.gateway.state(imsi=IMSI) is SubscriberState.REMOVED
 
 
-def test_reusing_a_request_id_for_another_operation_is_refused(network: Network) -> None:
-    bar(network, "same-id")
+def test_reusing_a_request_id_for_another_operation_is_refused(
+    emulated: EmulatedNetwork,
+) -> None:
+    bar(emulated, "same-id")
     with pytest.raises(PermanentIntegrationError) as refused:
-        remove(network, "same-id")
+        remove(emulated, "same-id")
     assert refused.value.code == "request-id-reused"
 
 
-def test_an_injected_fault_is_transient_and_the_retry_succeeds(network: Network) -> None:
-    network.registry.fail_next(1)
+def test_an_injected_fault_is_transient_and_the_retry_succeeds(
+    emulated: EmulatedNetwork,
+) -> None:
+    emulated.registry.fail_next(1)
     with pytest.raises(TransientIntegrationError):
-        bar(network)
-    assert network.gateway.state(imsi=IMSI) is SubscriberState.ACTIVE
-    assert bar(network) is SubscriberState.BARRED
+        bar(emulated)
+    assert emulated.gateway.state(imsi=IMSI) is SubscriberState.ACTIVE
+    assert bar(emulated) is SubscriberState.BARRED
 
 
-def test_an_injected_refusal_is_permanent(network: Network) -> None:
-    network.registry.fail_next(2, transient=False)
+def test_an_injected_refusal_is_permanent(emulated: EmulatedNetwork) -> None:
+    emulated.registry.fail_next(2, transient=False)
     with pytest.raises(PermanentIntegrationError):
-        bar(network)
+        bar(emulated)
     with pytest.raises(PermanentIntegrationError):
-        network.gateway.state(imsi=IMSI)
+        emulated.gateway.state(imsi=IMSI)
+    assert emulated.gateway.state(imsi=IMSI) is SubscriberState.ACTIVE
+
+
+def test_provisioning_the_same_line_again_changes_nothing(network: Network) -> None:
+    assert network.gateway.provision(imsi=IMSI, msisdn=MSISDN) is SubscriberState.ACTIVE
     assert network.gateway.state(imsi=IMSI) is SubscriberState.ACTIVE
 
 
 def test_provisioning_again_never_reactivates_a_barred_subscriber(network: Network) -> None:
     bar(network)
-    assert network.registry.provision(IMSI, MSISDN) is SubscriberState.BARRED
+    assert network.gateway.provision(imsi=IMSI, msisdn=MSISDN) is SubscriberState.BARRED
+    assert network.gateway.state(imsi=IMSI) is SubscriberState.BARRED
 
 
 def test_provisioning_a_known_imsi_for_another_msisdn_is_refused(network: Network) -> None:
     with pytest.raises(PermanentIntegrationError) as refused:
-        network.registry.provision(IMSI, "+79160000000")
+        network.gateway.provision(imsi=IMSI, msisdn="+79160000000")
     assert refused.value.code == "imsi-in-use"
 
 

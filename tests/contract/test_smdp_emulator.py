@@ -12,6 +12,7 @@ from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.errors import TransientIntegrationError
 from esimcare.integrations.smdp import codes
 from esimcare.integrations.smdp.emulator import DeviceRefusedError, SmdpEmulator
+from esimcare.integrations.smdp.emulator_support import inventory_imsi
 from esimcare.integrations.smdp.interface import (
     Es2Outcome,
     ExecutionStatus,
@@ -111,7 +112,7 @@ def test_download_order_by_type_allocates_the_lowest_available(
 ) -> None:
     outcome = smdp.download_order(profile_type="consumer")
     assert outcome.status is ExecutionStatus.SUCCESS
-    assert outcome.data == {"iccid": iccids[0]}
+    assert outcome.data == {"iccid": iccids[0], "imsi": inventory_imsi(iccids[0])}
     assert state(smdp, iccids[0]) is S.ALLOCATED
 
 

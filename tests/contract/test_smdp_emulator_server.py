@@ -109,6 +109,14 @@ def test_a_success_and_a_failure_are_both_http_200_with_the_call_id_kept(
     assert [c.function_call_id for c in smdp.calls()] == ["call-1", "call-1"]
 
 
+def test_download_order_on_the_wire_carries_only_es2plus_outputs(
+    http_client: httpx.Client, base_url: str
+) -> None:
+    """The inventory's IMSI stays in the emulator: ES2+ (5.3.1) answers with the ICCID only."""
+    ok = es2(http_client, base_url, "downloadOrder", profileType="consumer")
+    assert set(ok) == {"header", "iccid"}
+
+
 @pytest.mark.parametrize(
     ("function", "fields", "code"),
     [

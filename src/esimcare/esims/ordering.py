@@ -3,7 +3,9 @@
 Three phases, like a cancellation step, so no SM-DP+ call runs inside a database transaction:
 *prepare* commits an ``esim_orders`` row (plan, EID, our own MatchingID, reserved numbers);
 *call* sends DownloadOrder (the plan's profile type, the EID if given) and ConfirmOrder
-(releaseFlag true, our MatchingID) and provisions the line; *record* creates the eSIM and marks
+(releaseFlag true, our MatchingID) and provisions the line in the network with the IMSI the
+profile inventory pairs with the allocated ICCID (the made-up one of ``imsi_for_order`` only
+when the inventory names none); *record* creates the eSIM and marks
 the order completed in one transaction (the caller stores its idempotent answer in it too).
 
 An order that fails after DownloadOrder is undone with CancelOrder(Available), so no profile
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -61,6 +63,7 @@ class Ordered:
     iccid: str
     matching_id: str
     activation_code: str
+    imsi: str | None = None  # the inventory's, when it differs from the order's placeholder
 
 
 Finish = Callable[[Session, Esim], None]
@@ -144,6 +147,7 @@ def call_smdp(ctx: Context, prepared: PreparedOrder) -> Ordered:
     if not downloaded.succeeded:
         raise _failed(ctx, prepared, failure_for(downloaded), None)
     iccid = downloaded.data["iccid"]
+    prepared = replace(prepared, imsi=downloaded.data.get("imsi") or prepared.imsi)
     remember_allocation(ctx, prepared, iccid)
     try:
         return _confirm_and_provision(ctx, gateway, prepared, iccid)
@@ -158,7 +162,7 @@ def remember_allocation(ctx: Context, prepared: PreparedOrder, iccid: str) -> No
     with transaction(ctx.sessions) as session:
         order = session.get(EsimOrder, prepared.order_id)
         assert order is not None
-        order.iccid = iccid
+        order.iccid, order.imsi = iccid, prepared.imsi
 
 
 def _confirm_and_provision(
@@ -171,10 +175,8 @@ def _confirm_and_provision(
         raise SmdpOrderFailedError(failure_for(confirmed))
     matching_id = confirmed.data.get("matchingId") or prepared.matching_id
     address = confirmed.data.get("smdpAddress") or smdp_address(ctx, prepared.operator_id)
-    provision = getattr(ctx.network, "provision", None)  # the registry; a real HSS provisions
-    if provision is not None:  # through the operator's own order flow (docs/es2plus.md)
-        provision(imsi=prepared.imsi, msisdn=prepared.msisdn)
-    return Ordered(iccid, matching_id, f"LPA:1${address}${matching_id}")
+    ctx.network.provision(imsi=prepared.imsi, msisdn=prepared.msisdn)
+    return Ordered(iccid, matching_id, f"LPA:1${address}${matching_id}", prepared.imsi)
 
 
 def smdp_address(ctx: Context, operator_id: str) -> str:
@@ -224,7 +226,8 @@ def record_order(session: Session, ctx: Context, prepared: PreparedOrder, ordere
     now = ctx.clock.now()
     esim = Esim(
         operator_id=prepared.operator_id, customer_id=prepared.customer_id, plan_id=order.plan_id,
-        iccid=ordered.iccid, msisdn=prepared.msisdn, imsi=prepared.imsi, eid=prepared.eid,
+        iccid=ordered.iccid, msisdn=prepared.msisdn, imsi=ordered.imsi or prepared.imsi,
+        eid=prepared.eid,
         matching_id=ordered.matching_id, activation_code=ordered.activation_code,
         status=EsimStatus.ACTIVE, profile_state=ProfileState.RELEASED, activated_at=now,
         billed_until=now,

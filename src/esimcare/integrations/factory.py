@@ -20,6 +20,7 @@ from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.http import make_http_client
 from esimcare.integrations.network.http_client import HttpNetworkGateway
 from esimcare.integrations.network.interface import NetworkGateway
+from esimcare.integrations.network.osmo_hlr_ctrl import CtrlAddress, OsmoHlrCtrlGateway
 from esimcare.integrations.network.registry import NetworkRegistry
 from esimcare.integrations.payments.http_client import HttpPayoutGateway
 from esimcare.integrations.payments.interface import PayoutGateway
@@ -88,8 +89,9 @@ def _check_production(settings: Settings) -> None:
     _check_transport(settings.integrations)
     if settings.integrations.network == "registry":
         raise ValueError(
-            "the network registry is an emulator; configure ESIMCARE_NETWORK=http and "
-            "ESIMCARE_NETWORK_URL for production (or ESIMCARE_MODE=development to try it)"
+            "the network registry is an emulator; configure ESIMCARE_NETWORK=osmo-hlr and "
+            "ESIMCARE_NETWORK_CTRL (or ESIMCARE_NETWORK=http and ESIMCARE_NETWORK_URL) for "
+            "production (or ESIMCARE_MODE=development to try it)"
         )
 
 
@@ -111,7 +113,11 @@ def _network(
         return NetworkRegistry(store, clock)
     if config.network == "http" and client is not None:
         return HttpNetworkGateway(_url("NETWORK", config.network_url), client)
-    raise _unknown("NETWORK", config.network, "registry", "http")
+    if config.network == "osmo-hlr":
+        if not config.network_ctrl:
+            raise ValueError("ESIMCARE_NETWORK_CTRL is required when ESIMCARE_NETWORK=osmo-hlr")
+        return OsmoHlrCtrlGateway(CtrlAddress.parse(config.network_ctrl))
+    raise _unknown("NETWORK", config.network, "registry", "http", "osmo-hlr")
 
 
 def _payouts(

@@ -200,9 +200,7 @@ def _seed_esim(
     )
     session.add(esim)
     session.flush()
-    registry = getattr(ctx.network, "provision", None)
-    if registry is not None:
-        registry(imsi=imsi, msisdn=item.msisdn)
+    ctx.network.provision(imsi=imsi, msisdn=item.msisdn)
     seed_money(session, esim, item, now)
 
 

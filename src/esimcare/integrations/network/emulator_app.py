@@ -17,13 +17,24 @@ from starlette.routing import Route
 from esimcare.integrations.emulator_http import error_handlers, json_body, text_field
 from esimcare.integrations.network.registry import NetworkRegistry
 
-_STATUSES = {"unknown-subscriber": 404, "not-barred": 409, "request-id-reused": 409}
+_STATUSES = {
+    "unknown-subscriber": 404,
+    "not-barred": 409,
+    "request-id-reused": 409,
+    "imsi-in-use": 409,
+}
 
 
 def create_app(registry: NetworkRegistry) -> Starlette:
     async def get_state(request: Request) -> JSONResponse:
         imsi = request.path_params["imsi"]
         state = await run_in_threadpool(lambda: registry.state(imsi=imsi))
+        return JSONResponse({"imsi": imsi, "state": state.value})
+
+    async def provision(request: Request) -> JSONResponse:
+        imsi = request.path_params["imsi"]
+        msisdn = text_field(await json_body(request), "msisdn")
+        state = await run_in_threadpool(lambda: registry.provision(imsi=imsi, msisdn=msisdn))
         return JSONResponse({"imsi": imsi, "state": state.value})
 
     def action(name: str) -> Callable[[Request], Awaitable[JSONResponse]]:
@@ -42,6 +53,7 @@ def create_app(registry: NetworkRegistry) -> Starlette:
 
     routes = [
         Route("/subscribers/{imsi}", get_state, methods=["GET"]),
+        Route("/subscribers/{imsi}/provision", provision, methods=["POST"]),
         Route("/subscribers/{imsi}/bar", action("bar"), methods=["POST"]),
         Route("/subscribers/{imsi}/remove", action("remove"), methods=["POST"]),
     ]

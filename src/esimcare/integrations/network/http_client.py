@@ -2,11 +2,13 @@
 
 The API (served by ``emulator_app`` for tests and stand-alone use)::
 
+    POST {base}/subscribers/{imsi}/provision {"msisdn"}          -> {"state"}
     POST {base}/subscribers/{imsi}/bar     {"msisdn", "request_id"} -> {"state"}
     POST {base}/subscribers/{imsi}/remove  {"msisdn", "request_id"} -> {"state"}
     GET  {base}/subscribers/{imsi}                                   -> {"state"}
 
-Errors are problem+json with a ``code`` (``unknown-subscriber``, ``not-barred``, ...).
+Errors are problem+json with a ``code`` (``unknown-subscriber``, ``not-barred``,
+``imsi-in-use``, ...).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ class HttpNetworkGateway:
     def __init__(self, base_url: str, client: httpx.Client) -> None:
         self._base = base_url.rstrip("/")
         self._client = client
+
+    def provision(self, *, imsi: str, msisdn: str) -> SubscriberState:
+        body = {"msisdn": msisdn}
+        return _state(send(self._client, "POST", f"{self._url(imsi)}/provision", json=body))
 
     def bar(self, *, imsi: str, msisdn: str, request_id: str) -> SubscriberState:
         return self._post(imsi, "bar", msisdn=msisdn, request_id=request_id)

@@ -19,6 +19,14 @@ class NetworkGateway(Protocol):
     Raises TransientIntegrationError (retry later) or PermanentIntegrationError (definite refusal).
     """
 
+    def provision(self, *, imsi: str, msisdn: str) -> SubscriberState:
+        """Add an active subscriber for a newly ordered line.
+
+        Again with the same MSISDN it changes nothing (never reactivates a barred subscriber);
+        for another MSISDN it is refused with code ``imsi-in-use``.
+        """
+        ...
+
     def bar(self, *, imsi: str, msisdn: str, request_id: str) -> SubscriberState: ...
 
     def remove(self, *, imsi: str, msisdn: str, request_id: str) -> SubscriberState: ...

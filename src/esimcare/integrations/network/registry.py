@@ -54,8 +54,8 @@ class NetworkRegistry:
         """Make the next ``n`` bar/remove/state calls fail (transient: like an HSS overload)."""
         self._faults.fail_next(n, transient=transient)
 
-    def provision(self, imsi: str, msisdn: str) -> SubscriberState:
-        """Add an active subscriber (demo seeding and ordering; not part of the Protocol).
+    def provision(self, *, imsi: str, msisdn: str) -> SubscriberState:
+        """Add an active subscriber (ordering and demo seeding).
 
         Provisioning a known IMSI again with the same MSISDN changes nothing, so re-running a
         seed never undoes a cancellation; with another MSISDN it is refused.

@@ -40,6 +40,7 @@ from esimcare.integrations.smdp.emulator_support import (
     check_download,
     clear_order,
     hash_code,
+    inventory_imsi,
     lock_profile,
     matching_id_from,
     matching_id_taken,
@@ -92,7 +93,9 @@ class SmdpEmulator:
     ) -> Es2Outcome:
         """ES2+.DownloadOrder (5.3.1): reserve a profile, by ICCID or any Available of a type.
 
-        Available becomes Allocated, or Linked when an EID is given.
+        Available becomes Allocated, or Linked when an EID is given. Besides the ICCID the
+        answer carries the profile's IMSI from the inventory (``inventory_imsi``), as an
+        operator's own inventory would give it; ES2+ itself does not.
         """
 
         def body(session: Session) -> _Done:
@@ -106,7 +109,8 @@ class SmdpEmulator:
             target = _S.ALLOCATED if linked_eid is None else _S.LINKED
             self._move(profile, SmdpFunction.DOWNLOAD_ORDER, target)
             profile.eid = linked_eid
-            return profile, {"iccid": profile.iccid}
+            # "imsi" is the inventory's, beyond ES2+: the wire (response_body) leaves it out.
+            return profile, {"iccid": profile.iccid, "imsi": inventory_imsi(profile.iccid)}
 
         return self._es2(SmdpFunction.DOWNLOAD_ORDER, iccid, function_call_id, body)
 

@@ -136,6 +136,18 @@ class FaultPlan:
             return self._kind
 
 
+INVENTORY_MCC_MNC = "00101"  # ITU-T E.212's test network: these profiles reach no real one
+
+
+def inventory_imsi(iccid: str) -> str:
+    """The IMSI the emulator's inventory pairs with a profile.
+
+    A manufacturer delivers ICCID and IMSI together, numbered in step; the emulator does the
+    same: the test network's MCC/MNC and the ten ICCID digits before its check digit.
+    """
+    return INVENTORY_MCC_MNC + iccid[-11:-1]
+
+
 def canonical_iccid(raw: str | None) -> str | None:
     """The bare-digit ICCID, or None when ``raw`` cannot name a profile at all."""
     if raw is None:

@@ -173,8 +173,8 @@ def execution_status(outcome: Es2Outcome) -> dict[str, object]:
 def response_body(outcome: Es2Outcome) -> dict[str, object]:
     """What an SM-DP+ answers: the header plus, on success, the function's output fields."""
     body: dict[str, object] = {"header": {"functionExecutionStatus": execution_status(outcome)}}
-    if outcome.succeeded:
-        body.update(outcome.data)
+    if outcome.succeeded:  # ES2+ outputs only: an emulator's extras stay off the wire
+        body.update((k, v) for k, v in outcome.data.items() if k in _OUTPUT_FIELDS)
     return body
 
 
