@@ -17,6 +17,4 @@ class SmsGateway(Protocol):
     Raises TransientIntegrationError or PermanentIntegrationError.
     """
 
-    def send(
-        self, *, to: str, body: str, message_key: str, sender: str | None = None
-    ) -> str: ...
+    def send(self, *, to: str, body: str, message_key: str, sender: str | None = None) -> str: ...
