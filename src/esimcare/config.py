@@ -51,6 +51,13 @@ class Integrations:
     smtp_host: str = ""
     smtp_port: int = 25
     email_from: str = "no-reply@esimcare.invalid"
+    # SMS over SMPP 3.4 (ESIMCARE_SMS=smpp); the sender is the default when an operator's
+    # policy names none.
+    smpp_host: str = ""
+    smpp_port: int = 2775
+    smpp_system_id: str = ""
+    smpp_password: str = field(default="", repr=False)
+    smpp_sender: str = ""
 
 
 @dataclass(frozen=True)
@@ -104,6 +111,11 @@ class Settings:
                 network_url=env.get("ESIMCARE_NETWORK_URL", ""),
                 smtp_host=env.get("ESIMCARE_SMTP_HOST", ""),
                 smtp_port=int(env.get("ESIMCARE_SMTP_PORT", "25")),
+                smpp_host=env.get("ESIMCARE_SMPP_HOST", ""),
+                smpp_port=int(env.get("ESIMCARE_SMPP_PORT", "2775")),
+                smpp_system_id=env.get("ESIMCARE_SMPP_SYSTEM_ID", ""),
+                smpp_password=env.get("ESIMCARE_SMPP_PASSWORD", ""),
+                smpp_sender=env.get("ESIMCARE_SMPP_SENDER", ""),
             ),
             job_lease_s=float(env.get("ESIMCARE_JOB_LEASE_S", "30")),
             job_poll_s=float(env.get("ESIMCARE_JOB_POLL_S", "0.2")),

@@ -20,6 +20,7 @@ from esimcare.integrations.payments.http_client import HttpPayoutGateway
 from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.integrations.sms.http_client import HttpSmsGateway
 from esimcare.integrations.sms.outbox import SmsOutbox
+from esimcare.integrations.sms.smpp import SmppSmsGateway
 from esimcare.kit.clock import FrozenClock
 
 Build = Callable[[Mode, Integrations], Gateways]
@@ -111,3 +112,40 @@ def test_an_unknown_choice_or_missing_address_is_refused(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         build(Mode.DEVELOPMENT, replace(REAL, **change))
+
+
+SMPP = replace(
+    REAL,
+    sms="smpp",
+    smpp_host="smsc.invalid",
+    smpp_system_id="esimcare",
+    smpp_password="s3cr3t",
+    smpp_sender="MegaTel",
+)
+
+
+def test_smpp_is_chosen_by_setting_and_connects_only_when_a_message_is_sent(
+    build: Build,
+) -> None:
+    gateways = build(Mode.PRODUCTION, SMPP)
+    assert isinstance(gateways.sms, SmppSmsGateway)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"smpp_password": ""}, "ESIMCARE_SMPP_PASSWORD required"),
+        ({"smpp_host": "", "smpp_sender": ""}, "ESIMCARE_SMPP_HOST, ESIMCARE_SMPP_SENDER required"),
+        ({"smpp_password": "too-long-pw"}, "at most 8 characters"),
+        ({"smpp_sender": "Far Too Long Name"}, "an SMS sender is"),
+    ],
+)
+def test_incomplete_or_invalid_smpp_settings_are_refused(
+    build: Build, change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        build(Mode.PRODUCTION, replace(SMPP, **change))
+
+
+def test_the_smpp_password_never_appears_in_the_settings_repr() -> None:
+    assert "s3cr3t" not in repr(SMPP)

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
+from esimcare.integrations.sms.sender import SenderKind, sender_kind
 from esimcare.integrations.sms.smpp_pdu import (
     ESM_CLASS_UDHI,
     Address,
@@ -45,7 +46,7 @@ from esimcare.integrations.sms.smpp_pdu import (
     submit_sm,
     write_pdu,
 )
-from esimcare.integrations.sms.sms_text import MessageTooLongError, is_gsm7, segments
+from esimcare.integrations.sms.sms_text import MessageTooLongError, segments
 
 _log = logging.getLogger("esimcare.integrations.sms.smpp")
 
@@ -90,14 +91,11 @@ class SmppSettings:
 
 
 def sender_address(sender: str) -> Address:
-    """A number ("+79001234567" or digits) is sent as an international number (TON 1, NPI 1);
-    anything else as an alphanumeric sender id (TON 5), at most 11 characters."""
-    digits = sender.removeprefix("+")
-    if digits.isascii() and digits.isdigit() and 3 <= len(digits) <= 15:
-        return Address(Ton.INTERNATIONAL, Npi.ISDN, digits)
-    if 1 <= len(sender) <= 11 and sender.isascii() and sender.isprintable() and is_gsm7(sender):
-        return Address(Ton.ALPHANUMERIC, Npi.UNKNOWN, sender)
-    raise ValueError(f"an SMS sender is a number or 1-11 letters and digits, not {sender!r}")
+    """A number ("+79001234567" or digits) is sent as an international number (TON 1, NPI 1),
+    a name as an alphanumeric sender id (TON 5)."""
+    if sender_kind(sender) is SenderKind.NUMBER:
+        return Address(Ton.INTERNATIONAL, Npi.ISDN, sender.removeprefix("+"))
+    return Address(Ton.ALPHANUMERIC, Npi.UNKNOWN, sender)
 
 
 def destination_address(number: str) -> Address:
