@@ -142,13 +142,14 @@ def test_the_same_message_key_again_is_not_submitted_twice_by_one_process(
 
 
 def test_the_gateway_binds_again_after_the_smsc_restarts(
-    gateway: SmppSmsGateway, smsc: OsmoSmsc
+    gateway: SmppSmsGateway, smsc: OsmoSmsc, sleeps: RecordedSleeps
 ) -> None:
     gateway.send(to=PHONE, body="before the restart", message_key="k1")
     smsc.restart()
     gateway.send(to=PHONE, body="after the restart", message_key="k2")
     texts = [bytes(s.septets()).decode("ascii") for s in smsc.stored()]
     assert texts == ["before the restart", "after the restart"]
+    assert sleeps == [0.5]  # the old bind was found dead once, then a new one was made
 
 
 def test_a_wrong_password_is_a_permanent_failure(smsc: OsmoSmsc) -> None:
