@@ -21,6 +21,7 @@ class ScriptedSmppPeer:
         self.submit_statuses = list(submit_statuses)
         self.submits: list[Pdu] = []
         self.binds = 0
+        self.enquire_links = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
         self._thread = threading.Thread(target=self._serve, daemon=True)
@@ -50,6 +51,9 @@ class ScriptedSmppPeer:
             if pdu.command == Command.BIND_TRANSMITTER:
                 self.binds += 1
                 answer = Pdu(Command.BIND_TRANSMITTER_RESP, pdu.sequence, body=b"fake\0")
+            elif pdu.command == Command.ENQUIRE_LINK:
+                self.enquire_links += 1
+                answer = pdu.response(Command.ENQUIRE_LINK_RESP)
             elif pdu.command == Command.SUBMIT_SM:
                 answer = self._submit_answer(pdu)
             elif pdu.command == Command.UNBIND:

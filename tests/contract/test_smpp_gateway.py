@@ -36,6 +36,14 @@ class RecordedSleeps(list[float]):
         self.append(seconds)
 
 
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture(scope="session")
 def sctp_shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
     require_smsc()
@@ -152,6 +160,20 @@ def test_the_gateway_binds_again_after_the_smsc_restarts(
     assert sleeps == [0.5]  # the old bind was found dead once, then a new one was made
 
 
+def test_a_bind_idle_across_an_smsc_restart_is_replaced_before_the_next_submit(
+    smsc: OsmoSmsc, sleeps: RecordedSleeps
+) -> None:
+    clock = ManualClock()
+    gateway = SmppSmsGateway(settings_for(smsc.port), sleep=sleeps, monotonic=clock)
+    gateway.send(to=PHONE, body="before the restart", message_key="k1")
+    smsc.restart()
+    clock.now += 31  # past idle_check_s: enquire_link finds the old bind dead
+    gateway.send(to=PHONE, body="after the restart", message_key="k2")
+    gateway.close()
+    assert len(smsc.stored()) == 2
+    assert sleeps == []  # no failed submit, so no backoff
+
+
 def test_a_wrong_password_is_a_permanent_failure(smsc: OsmoSmsc) -> None:
     gateway = SmppSmsGateway(settings_for(smsc.port, password="wrong"))
     with pytest.raises(PermanentIntegrationError) as refused:
@@ -194,6 +216,21 @@ def test_throttling_that_does_not_end_is_a_transient_failure(sleeps: RecordedSle
             gateway.send(to=PHONE, body="hello", message_key="k1")
         gateway.close()
     assert peer.submits == []
+
+
+def test_an_idle_bind_is_checked_with_enquire_link_and_kept_when_it_answers(
+    sleeps: RecordedSleeps,
+) -> None:
+    clock = ManualClock()
+    with scripted_peer([]) as peer:
+        gateway = SmppSmsGateway(settings_for(peer.port), sleep=sleeps, monotonic=clock)
+        gateway.send(to=PHONE, body="one", message_key="k1")
+        clock.now += 10
+        gateway.send(to=PHONE, body="two", message_key="k2")
+        clock.now += 31
+        gateway.send(to=PHONE, body="three", message_key="k3")
+        gateway.close()
+    assert (peer.binds, peer.enquire_links, len(peer.submits)) == (1, 1, 3)
 
 
 def test_a_multipart_message_returns_the_first_segments_id(sleeps: RecordedSleeps) -> None:
