@@ -59,6 +59,13 @@ class Integrations:
     yookassa_shop_id: str = ""
     yookassa_secret_key: str = field(default="", repr=False)
     yookassa_api_url: str = "https://api.yookassa.ru/v3"
+    # SMS over SMPP 3.4 (ESIMCARE_SMS=smpp); the sender is the default when an operator's
+    # policy names none.
+    smpp_host: str = ""
+    smpp_port: int = 2775
+    smpp_system_id: str = ""
+    smpp_password: str = field(default="", repr=False)
+    smpp_sender: str = ""
 
 
 @dataclass(frozen=True)
@@ -121,6 +128,11 @@ class Settings:
                 yookassa_shop_id=env.get("ESIMCARE_YOOKASSA_SHOP_ID", ""),
                 yookassa_secret_key=env.get("ESIMCARE_YOOKASSA_SECRET_KEY", ""),
                 yookassa_api_url=env.get("ESIMCARE_YOOKASSA_API_URL", "https://api.yookassa.ru/v3"),
+                smpp_host=env.get("ESIMCARE_SMPP_HOST", ""),
+                smpp_port=int(env.get("ESIMCARE_SMPP_PORT", "2775")),
+                smpp_system_id=env.get("ESIMCARE_SMPP_SYSTEM_ID", ""),
+                smpp_password=env.get("ESIMCARE_SMPP_PASSWORD", ""),
+                smpp_sender=env.get("ESIMCARE_SMPP_SENDER", ""),
             ),
             job_lease_s=float(env.get("ESIMCARE_JOB_LEASE_S", "30")),
             job_poll_s=float(env.get("ESIMCARE_JOB_POLL_S", "0.2")),

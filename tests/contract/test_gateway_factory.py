@@ -23,6 +23,7 @@ from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.integrations.payments.yookassa import YooKassaRefunds
 from esimcare.integrations.sms.http_client import HttpSmsGateway
 from esimcare.integrations.sms.outbox import SmsOutbox
+from esimcare.integrations.sms.smpp import SmppSmsGateway
 from esimcare.kit.clock import FrozenClock
 
 Build = Callable[[Mode, Integrations], Gateways]
@@ -147,6 +148,23 @@ def test_yookassa_refunds_are_chosen_with_the_shop_credentials(build: Build) -> 
     assert "live_secret_never_printed" not in repr(YOOKASSA)
 
 
+SMPP = replace(
+    REAL,
+    sms="smpp",
+    smpp_host="smsc.invalid",
+    smpp_system_id="esimcare",
+    smpp_password="s3cr3t",
+    smpp_sender="MegaTel",
+)
+
+
+def test_smpp_is_chosen_by_setting_and_connects_only_when_a_message_is_sent(
+    build: Build,
+) -> None:
+    gateways = build(Mode.PRODUCTION, SMPP)
+    assert isinstance(gateways.sms, SmppSmsGateway)
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -195,3 +213,23 @@ def test_the_smtp_and_yookassa_settings_are_read_from_the_environment(
     assert (config.email_from, config.yookassa_shop_id) == ("noreply@operator.example", "123456")
     assert config.yookassa_secret_key == "yk-secret"
     assert "smtp-secret" not in repr(config) and "yk-secret" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"smpp_password": ""}, "ESIMCARE_SMPP_PASSWORD required"),
+        ({"smpp_host": "", "smpp_sender": ""}, "ESIMCARE_SMPP_HOST, ESIMCARE_SMPP_SENDER required"),
+        ({"smpp_password": "too-long-pw"}, "at most 8 characters"),
+        ({"smpp_sender": "Far Too Long Name"}, "an SMS sender is"),
+    ],
+)
+def test_incomplete_or_invalid_smpp_settings_are_refused(
+    build: Build, change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        build(Mode.PRODUCTION, replace(SMPP, **change))
+
+
+def test_the_smpp_password_never_appears_in_the_settings_repr() -> None:
+    assert "s3cr3t" not in repr(SMPP)

@@ -42,6 +42,14 @@ def test_a_policy_with_an_unknown_refund_route_is_refused() -> None:
         parse_policy("mts", raw)
 
 
+def test_an_operator_names_its_sms_sender_and_a_malformed_one_is_refused() -> None:
+    raw = demo_raw()["mts"]
+    assert parse_policy("mts", raw | {"sms_sender": "MTS"}).sms_sender == "MTS"
+    assert parse_policy("mts", raw).sms_sender == ""
+    with pytest.raises(PolicyError, match="mts: an SMS sender is"):
+        parse_policy("mts", raw | {"sms_sender": "Mobile TeleSystems"})
+
+
 def test_no_refund_has_no_payout_route() -> None:
     assert RefundRoute.NONE.payout_route is None
 

@@ -259,16 +259,20 @@ def deliver_code(
 ) -> None:
     """Sent straight after commit rather than through the notice outbox, so the code itself
     is never stored in clear; if sending fails the customer asks for a new code."""
+    policy = ctx.policy(customer.operator_id)
     _, body = render(
         "verification_code",
         customer.language,
-        operator=ctx.policy(customer.operator_id).name,
+        operator=policy.name,
         code=code.code,
         msisdn=msisdn,
         minutes=ctx.settings.limits.code_lifetime_s // 60,
     )
     ctx.sms.send(
-        to=customer.phone, body=body, message_key=f"otp:{cancellation.id}:{digest(code.code)[:12]}"
+        to=customer.phone,
+        body=body,
+        message_key=f"otp:{cancellation.id}:{digest(code.code)[:12]}",
+        sender=policy.sms_sender or None,
     )
 
 

@@ -29,6 +29,7 @@ from esimcare.integrations.payments.yookassa import YooKassaRefunds, YooKassaSho
 from esimcare.integrations.sms.http_client import HttpSmsGateway
 from esimcare.integrations.sms.interface import SmsGateway
 from esimcare.integrations.sms.outbox import SmsOutbox
+from esimcare.integrations.sms.smpp import SmppSettings, SmppSmsGateway
 from esimcare.kit.clock import Clock
 
 
@@ -41,9 +42,11 @@ class Gateways:
     http_client: httpx.Client | None = None
 
     def close(self) -> None:
-        """Release the shared HTTP connections (call at application shutdown)."""
+        """Release the shared HTTP connections and the SMPP bind (call at shutdown)."""
         if self.http_client is not None:
             self.http_client.close()
+        if isinstance(self.sms, SmppSmsGateway):
+            self.sms.close()
 
 
 def build_gateways(settings: Settings, store: EmulatorStore, clock: Clock) -> Gateways:
@@ -71,8 +74,8 @@ def _check_production(settings: Settings) -> None:
         return
     if settings.integrations.sms == "outbox":
         raise ValueError(
-            "the SMS outbox is a development stand-in; configure ESIMCARE_SMS=http "
-            "and ESIMCARE_SMS_URL for production"
+            "the SMS outbox is a development stand-in; configure ESIMCARE_SMS=smpp "
+            "(or http) for production"
         )
     if settings.integrations.email == "outbox":
         raise ValueError(
@@ -147,7 +150,28 @@ def _sms(
         return SmsOutbox(store, clock)
     if config.sms == "http" and client is not None:
         return HttpSmsGateway(_url("SMS", config.sms_url), client)
-    raise _unknown("SMS", config.sms, "outbox", "http")
+    if config.sms == "smpp":
+        return SmppSmsGateway(_smpp_settings(config))
+    raise _unknown("SMS", config.sms, "outbox", "http", "smpp")
+
+
+def _smpp_settings(config: Integrations) -> SmppSettings:
+    required = {
+        "ESIMCARE_SMPP_HOST": config.smpp_host,
+        "ESIMCARE_SMPP_SYSTEM_ID": config.smpp_system_id,
+        "ESIMCARE_SMPP_PASSWORD": config.smpp_password,
+        "ESIMCARE_SMPP_SENDER": config.smpp_sender,
+    }
+    missing = [name for name, value in required.items() if not value]
+    if missing:
+        raise ValueError(f"{', '.join(missing)} required when ESIMCARE_SMS=smpp")
+    return SmppSettings(
+        host=config.smpp_host,
+        port=config.smpp_port,
+        system_id=config.smpp_system_id,
+        password=config.smpp_password,
+        default_sender=config.smpp_sender,
+    )
 
 
 def _email(config: Integrations, store: EmulatorStore, clock: Clock) -> EmailGateway:

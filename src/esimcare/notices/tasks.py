@@ -15,10 +15,11 @@ def deliver_notice(ctx: Context, queue: JobQueue, job: ClaimedJob) -> None:
             queue.finish(session, job)
             return
         channel, destination = notice.channel, notice.destination
+        sender = ctx.policy(notice.operator_id).sms_sender or None
         subject, body, key = notice.subject, notice.body, notice.dedupe_key
     # The key is stable per notice, so a retry after a crash is recognised as the same message.
     if channel is Channel.SMS:
-        message_id = ctx.sms.send(to=destination, body=body, message_key=key)
+        message_id = ctx.sms.send(to=destination, body=body, message_key=key, sender=sender)
     else:
         message_id = ctx.email.send(to=destination, subject=subject, body=body, message_key=key)
     with transaction(ctx.sessions) as session:

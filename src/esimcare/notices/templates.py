@@ -1,6 +1,8 @@
 """Customer messages in Russian, English and Simplified Chinese.
 
-Kept short enough for one or two SMS segments; the e-mail variant has a subject line.
+Kept short enough for one or two SMS segments; the e-mail variant has a subject line. A code
+SMS may arrive twice or late (SMS delivery is at least once), so its text says that only the
+latest code counts, which is how codes are checked.
 """
 
 from __future__ import annotations
@@ -12,16 +14,17 @@ TEMPLATES: dict[str, dict[str, tuple[str, str]]] = {
         "ru": (
             "Код подтверждения",
             "{operator}: код {code} для отмены eSIM {msisdn}. "
-            "Никому его не сообщайте. Действует {minutes} мин.",
+            "Никому его не сообщайте. Действует {minutes} мин. Верен только последний код.",
         ),
         "en": (
             "Verification code",
-            "{operator}: code {code} to cancel eSIM {msisdn}. Never share it. Valid {minutes} min.",
+            "{operator}: code {code} to cancel eSIM {msisdn}. Never share it. Valid {minutes} min. "
+            "Only the latest code counts.",
         ),
         "zh": (
             "验证码",
             "{operator}：取消 eSIM {msisdn} 的验证码 {code}。请勿告诉任何人。"
-            "{minutes} 分钟内有效。",
+            "{minutes} 分钟内有效，仅以最新验证码为准。",
         ),
     },
     "cancellation_requested": {

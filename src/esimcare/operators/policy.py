@@ -10,6 +10,7 @@ from typing import Any
 
 from esimcare.integrations.payments.interface import PayoutRoute
 from esimcare.integrations.smdp.interface import FinalProfileStatus
+from esimcare.integrations.sms.sender import sender_kind
 from esimcare.operators.smdp_link import SmdpLink
 
 LANGUAGES = ("ru", "en", "zh")
@@ -66,6 +67,8 @@ class Policy:
     # cancellation for this many days (an eSIM swap could have put it in other hands).
     sms_untrusted_days_after_install: int = 7
     smdp: dict[str, Any] = field(default_factory=dict)
+    # The SMS sender id: a number or up to 11 letters; empty means the gateway's default.
+    sms_sender: str = ""
 
     def reason(self, code: str) -> Reason | None:
         return next((reason for reason in self.reasons if reason.code == code), None)
@@ -110,6 +113,7 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
             demo_note=bool(raw.get("demo_note", False)),
             sms_untrusted_days_after_install=int(raw.get("sms_untrusted_days_after_install", 7)),
             smdp=dict(raw.get("smdp", {})),
+            sms_sender=_sms_sender(raw.get("sms_sender", "")),
         )
         SmdpLink.from_mapping(policy.smdp)
     except KeyError as missing:
@@ -123,6 +127,13 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
     if policy.number_quarantine_days < 0:
         raise PolicyError(f"{operator_id}: number_quarantine_days must not be negative")
     return policy
+
+
+def _sms_sender(value: object) -> str:
+    sender = str(value)
+    if sender:
+        sender_kind(sender)  # a ValueError names what a sender may be
+    return sender
 
 
 def _reason(operator_id: str, item: dict[str, Any]) -> Reason:

@@ -1,6 +1,6 @@
 """HttpSmsGateway: the real client for an SMS provider's JSON API.
 
-    POST {base}/messages {"to", "body", "message_key"} -> 201/200 {"id"}
+    POST {base}/messages {"to", "body", "message_key"[, "sender"]} -> 201/200 {"id"}
 
 The provider deduplicates on ``message_key``, so a retried send returns the first id.
 """
@@ -18,8 +18,10 @@ class HttpSmsGateway:
         self._url = base_url.rstrip("/") + "/messages"
         self._client = client
 
-    def send(self, *, to: str, body: str, message_key: str) -> str:
+    def send(self, *, to: str, body: str, message_key: str, sender: str | None = None) -> str:
         payload = {"to": to, "body": body, "message_key": message_key}
+        if sender:
+            payload["sender"] = sender
         message_id = json_object(send(self._client, "POST", self._url, json=payload)).get("id")
         if not isinstance(message_id, str) or not message_id:
             raise TransientIntegrationError("SMS provider answered without a message id")

@@ -24,7 +24,7 @@ class SmsOutbox:
     def fail_next(self, n: int, *, transient: bool = True) -> None:
         self._faults.fail_next(n, transient=transient)
 
-    def send(self, *, to: str, body: str, message_key: str) -> str:
+    def send(self, *, to: str, body: str, message_key: str, sender: str | None = None) -> str:
         self._faults.check()
         if not _looks_like_e164(to):
             raise PermanentIntegrationError(f"not an E.164 number: {to!r}", code="invalid-number")
