@@ -217,9 +217,9 @@ def _check_request(
     if not refund_to:
         raise RefundDestinationRequiredError()
     try:
-        number = Msisdn.parse(refund_to).value
+        number = Msisdn.parse(refund_to, policy.region).value
     except InvalidIdentifierError as error:
-        raise InvalidInputError(f"refund_to: {error}") from None
+        raise InvalidInputError(f"refund_to: {error}", field="refund_to") from None
     if number == view.esim.msisdn:
         raise InvalidInputError("refund_to must be another number than the one being cancelled")
     return number

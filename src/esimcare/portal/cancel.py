@@ -61,12 +61,12 @@ class CancelForm:
         if len(self.comment) > MAX_COMMENT:
             self.errors["comment"] = N_("The comment is too long (at most 500 characters).")
         if policy.refund_route is RefundRoute.ANOTHER_NUMBER:
-            self._check_refund_to(esim_msisdn)
+            self._check_refund_to(esim_msisdn, policy.region)
         return not self.errors
 
-    def _check_refund_to(self, esim_msisdn: str) -> None:
+    def _check_refund_to(self, esim_msisdn: str, region: str | None) -> None:
         try:
-            number = Msisdn.parse(self.refund_to).value
+            number = Msisdn.parse(self.refund_to, region).value
         except InvalidIdentifierError:
             self.errors["refund_to"] = N_("Enter a phone number like +79161234567.")
             return
