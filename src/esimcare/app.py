@@ -20,11 +20,13 @@ from esimcare.es2plus.demo_emulator import install_demo_emulator
 from esimcare.portal.errors import error_page, unexpected_error_page
 from esimcare.portal.setup import install_portal
 from esimcare.runtime import build_worker
+from esimcare.web.headers import MachineHeadersMiddleware
 from esimcare.web.limits import BodySizeLimitMiddleware
 
 log = structlog.get_logger()
 
 _MACHINE_PREFIXES = ("/api/", "/es2plus/")
+OPENAPI_URL = "/api/openapi.json"
 
 
 def wants_problem_json(request: Request) -> bool:
@@ -36,8 +38,10 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
         title="esimcare",
         version="0.1.0",
         description="eSIM self-care: cancellation across contract, network and SM-DP+.",
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # No browsable docs: FastAPI's pages load their scripts from a CDN. The document itself
+        # is published in development, and in production only when ESIMCARE_API_DOCS is set.
+        openapi_url=OPENAPI_URL if ctx.settings.development or ctx.settings.api_docs else None,
+        docs_url=None,
         redoc_url=None,
         lifespan=_lifespan(ctx, run_worker),
     )
@@ -47,6 +51,7 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
     install_portal(app, ctx)
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=ctx.settings.limits.max_body_bytes)
+    app.add_middleware(MachineHeadersMiddleware)  # outermost: the 413 answers get them too
     return app
 
 
