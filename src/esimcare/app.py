@@ -17,7 +17,7 @@ from esimcare.api.setup import install_api
 from esimcare.context import Context
 from esimcare.errors import DomainError, InternalError
 from esimcare.es2plus.demo_emulator import install_demo_emulator
-from esimcare.portal.errors import error_page, unexpected_error_page
+from esimcare.portal.errors import error_page, invalid_request_page, unexpected_error_page
 from esimcare.portal.setup import install_portal
 from esimcare.runtime import build_worker
 from esimcare.web.headers import MachineHeadersMiddleware
@@ -68,7 +68,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
         if wants_problem_json(request):
             return problem_for_validation(request, error)
-        return error_page(request, 422, "Invalid input", "Please check the form and try again.")
+        return invalid_request_page(request, error)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, error: Exception) -> Response:

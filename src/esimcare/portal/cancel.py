@@ -35,6 +35,7 @@ from esimcare.portal import texts
 from esimcare.portal.deps import (
     CsrfChecked,
     LoginRequiredError,
+    RowId,
     authenticate,
     client_ip,
     get_ctx,
@@ -102,13 +103,13 @@ def _show_form(
 
 
 @router.get("/{op}/esims/{esim_id}/cancel")
-def cancel_form(request: Request, op: str, esim_id: int) -> Response:
+def cancel_form(request: Request, op: str, esim_id: RowId) -> Response:
     return _show_form(request, op, esim_id, CancelForm())
 
 
 @router.post("/{op}/esims/{esim_id}/cancel")
 def cancel_submit(
-    request: Request, op: str, esim_id: int, _csrf: CsrfChecked,
+    request: Request, op: str, esim_id: RowId, _csrf: CsrfChecked,
     reason: Annotated[str, Form(max_length=40)] = "",
     comment: Annotated[str, Form(max_length=2000)] = "",
     refund_to: Annotated[str, Form(max_length=40)] = "",

@@ -21,7 +21,7 @@ from esimcare.esims.service import get_esim
 from esimcare.idempotency.service import IdempotencyStore
 from esimcare.kit.money import Money
 from esimcare.kit.tokens import new_token
-from esimcare.portal.deps import CsrfChecked, authenticate, get_ctx
+from esimcare.portal.deps import CsrfChecked, RowId, authenticate, get_ctx
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect, render
 
@@ -117,7 +117,7 @@ def _activation_url(op: str, esim_id: int) -> str:
 
 
 @router.get("/{op}/esims/{esim_id}/activation")
-def activation_page(request: Request, op: str, esim_id: int) -> Response:
+def activation_page(request: Request, op: str, esim_id: RowId) -> Response:
     ctx = get_ctx(request)
     policy = ctx.policy(op)
     with transaction(ctx.sessions) as session:
