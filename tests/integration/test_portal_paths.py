@@ -34,9 +34,7 @@ def language_links(html: str) -> list[str]:
     return re.findall(r'<a href="([^"]*)\?lang=\w+" lang=', html)
 
 
-def test_ids_that_name_no_row_are_not_found_on_either_database(
-    make_context, db_url: str
-) -> None:  # type: ignore[no-untyped-def]
+def test_ids_that_name_no_row_are_not_found_on_either_database(make_context, db_url: str) -> None:  # type: ignore[no-untyped-def]
     ctx: Context = make_context(database_url=db_url)
     client = portal_client(ctx, "en")
     log_in(client, "mts")
@@ -60,7 +58,8 @@ def test_posting_to_an_id_beyond_any_row_is_not_found(demo: Context) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["//evil.example/", "//evil.example/mts/esims", "/%2F%2Fevil.example", "/%5Cevil.example"]
+    "path",
+    ["//evil.example/", "//evil.example/mts/esims", "/%2F%2Fevil.example", "/%5Cevil.example"],
 )
 def test_language_links_of_the_not_found_page_stay_on_our_site(demo: Context, path: str) -> None:
     with TestClient(create_app(demo), base_url="https://testserver") as client:

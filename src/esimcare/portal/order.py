@@ -45,7 +45,8 @@ ORDER_ERROR = {
 
 
 def _form(request: Request, op: str, *, plan: str = "", eid: str = "", error: str | None = None,
-          error_params: dict[str, object] | None = None, status: int = 200) -> Response:  # fmt: skip
+          error_params: dict[str, object] | None = None,
+          status: int = 200) -> Response:  # fmt: skip
     ctx = get_ctx(request)
     policy = ctx.policy(op)
     with transaction(ctx.sessions) as session:

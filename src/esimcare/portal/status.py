@@ -34,7 +34,9 @@ def cancellation_status(request: Request, op: str, cancellation_id: RowId) -> Re
 
 
 @router.post("/{op}/cancellations/{cancellation_id}/undo")
-def undo_from_page(request: Request, op: str, cancellation_id: RowId, _csrf: CsrfChecked) -> Response:
+def undo_from_page(
+    request: Request, op: str, cancellation_id: RowId, _csrf: CsrfChecked
+) -> Response:
     ctx = get_ctx(request)
     ctx.policy(op)
     try:
