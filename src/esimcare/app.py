@@ -17,14 +17,16 @@ from esimcare.api.setup import install_api
 from esimcare.context import Context
 from esimcare.errors import DomainError, InternalError
 from esimcare.es2plus.demo_emulator import install_demo_emulator
-from esimcare.portal.errors import error_page, unexpected_error_page
+from esimcare.portal.errors import error_page, invalid_request_page, unexpected_error_page
 from esimcare.portal.setup import install_portal
 from esimcare.runtime import build_worker
+from esimcare.web.headers import MachineHeadersMiddleware
 from esimcare.web.limits import BodySizeLimitMiddleware
 
 log = structlog.get_logger()
 
 _MACHINE_PREFIXES = ("/api/", "/es2plus/")
+OPENAPI_URL = "/api/openapi.json"
 
 
 def wants_problem_json(request: Request) -> bool:
@@ -36,8 +38,10 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
         title="esimcare",
         version="0.1.0",
         description="eSIM self-care: cancellation across contract, network and SM-DP+.",
-        openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        # No browsable docs: FastAPI's pages load their scripts from a CDN. The document itself
+        # is published in development, and in production only when ESIMCARE_API_DOCS is set.
+        openapi_url=OPENAPI_URL if ctx.settings.development or ctx.settings.api_docs else None,
+        docs_url=None,
         redoc_url=None,
         lifespan=_lifespan(ctx, run_worker),
     )
@@ -47,6 +51,7 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
     install_portal(app, ctx)
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=ctx.settings.limits.max_body_bytes)
+    app.add_middleware(MachineHeadersMiddleware)  # outermost: the 413 answers get them too
     return app
 
 
@@ -63,7 +68,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
         if wants_problem_json(request):
             return problem_for_validation(request, error)
-        return error_page(request, 422, "Invalid input", "Please check the form and try again.")
+        return invalid_request_page(request, error)
 
     @app.exception_handler(Exception)
     async def unexpected_error(request: Request, error: Exception) -> Response:

@@ -83,6 +83,10 @@ class Settings:
     job_max_attempts: int = 8
     job_backoff_base_s: float = 1.0
     job_backoff_cap_s: float = 300.0
+    # /metrics answers only with "Authorization: Bearer <this>"; without it, only in development.
+    metrics_token: str = ""
+    # Publish /api/openapi.json in production too (always published in development).
+    api_docs: bool = False
 
     @property
     def development(self) -> bool:
@@ -139,6 +143,8 @@ class Settings:
             job_max_attempts=int(env.get("ESIMCARE_JOB_MAX_ATTEMPTS", "8")),
             job_backoff_base_s=float(env.get("ESIMCARE_JOB_BACKOFF_BASE_S", "1")),
             job_backoff_cap_s=float(env.get("ESIMCARE_JOB_BACKOFF_CAP_S", "300")),
+            metrics_token=env.get("ESIMCARE_METRICS_TOKEN", ""),
+            api_docs=env.get("ESIMCARE_API_DOCS", "") in ("1", "true", "yes"),
         )
         return settings.with_changes(**overrides) if overrides else settings
 

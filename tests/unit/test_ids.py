@@ -49,7 +49,7 @@ def test_an_eid_must_have_32_digits_and_valid_check_digits() -> None:
     ],
 )
 def test_phone_numbers_are_normalised_to_e164(raw: str, expected: str) -> None:
-    assert Msisdn.parse(raw).value == expected
+    assert Msisdn.parse(raw, "RU").value == expected
 
 
 @pytest.mark.parametrize("raw", ["+0123456789", "12", "+7916abc", "+1234567890123456"])

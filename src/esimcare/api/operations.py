@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
+from typing import Annotated
+
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, status
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from esimcare.api.deps import CtxDep
+from esimcare.config import Settings
 from esimcare.db import transaction
 from esimcare.migrate import alembic_config
 from esimcare.observability.metrics import collect, render
@@ -37,7 +42,29 @@ def _not_ready(detail: str) -> JSONResponse:
 
 
 @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
-def metrics(ctx: CtxDep) -> PlainTextResponse:
+def metrics(ctx: CtxDep, authorization: Annotated[str | None, Header()] = None) -> Response:
+    refusal = _metrics_refusal(ctx.settings, authorization)
+    if refusal is not None:
+        return refusal
     with transaction(ctx.readers) as session:
         body = render(collect(session))
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
+
+
+def _metrics_refusal(settings: Settings, authorization: str | None) -> Response | None:
+    """security.md: /metrics is not on the public site without a token. With a token set,
+    only its bearer reads; without one, development reads freely and production finds
+    nothing there at all."""
+    token = settings.metrics_token
+    if not token:
+        if settings.development:
+            return None
+        raise StarletteHTTPException(status.HTTP_404_NOT_FOUND)
+    scheme, _, given = (authorization or "").partition(" ")
+    if scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), token.encode()):
+        return None
+    return PlainTextResponse(
+        "a bearer token is required\n",
+        status_code=status.HTTP_401_UNAUTHORIZED,
+        headers={"WWW-Authenticate": 'Bearer realm="metrics"', "Cache-Control": "no-store"},
+    )

@@ -72,6 +72,18 @@ def list_plans(policy: PolicyDep, ctx: CtxDep, language: LanguageDep) -> PlanOff
     status_code=status.HTTP_201_CREATED,
     response_model=Ordered,
     summary="Order a new eSIM (Idempotency-Key required): DownloadOrder + ConfirmOrder",
+    responses={
+        409: {
+            "description": "The account holds the most eSIMs its operator allows "
+            "(code open-esims-limit), or the SM-DP+ has no profile left",
+            "content": {"application/problem+json": {}},
+        },
+        429: {
+            "description": "Too many orders in the last hour (code order-rate-limited); "
+            "Retry-After says when the next one is possible",
+            "content": {"application/problem+json": {}},
+        },
+    },
 )
 def order(
     body: OrderRequest, auth: AuthDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None

@@ -22,14 +22,20 @@ class LoginRequest(RequestBody):
     password: str = Field(min_length=1, max_length=128)
 
 
+_REFUND_TO = (
+    "The number to refund to, for operators that refund to another number: E.164, or a "
+    "national number of the operator's region (9161234567 in RU is +79161234567)"
+)
+
+
 class QuoteRequest(RequestBody):
-    refund_to: str | None = Field(default=None, max_length=20)
+    refund_to: str | None = Field(default=None, max_length=20, description=_REFUND_TO)
 
 
 class CancellationRequest(RequestBody):
     reason: str = Field(min_length=1, max_length=40)
     comment: str | None = Field(default=None, max_length=500)
-    refund_to: str | None = Field(default=None, max_length=20)
+    refund_to: str | None = Field(default=None, max_length=20, description=_REFUND_TO)
 
 
 class SmsVerification(RequestBody):

@@ -36,6 +36,7 @@ def create_session(
             limits=ctx.settings.limits,
             ip=client_ip(request),
             user_agent=user_agent(request),
+            region=policy.region,
         )
     response.headers["Cache-Control"] = "no-store"
     return SessionOut(token=issued.token, expires_at=iso(issued.expires_at))

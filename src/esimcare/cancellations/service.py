@@ -19,6 +19,7 @@ from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.quote import Quote, compute_quote, effective_time
 from esimcare.cancellations.states import STEP_ORDER, CancellationStatus, StepStatus
 from esimcare.cancellations.transitions import move, move_esim, record_start
+from esimcare.cancellations.undo_links import issue_undo_token
 from esimcare.cancellations.verification_methods import methods_for, require_some_method
 from esimcare.context import Context
 from esimcare.customers.codes import IssuedCode, check_code, issue_code
@@ -43,7 +44,7 @@ from esimcare.esims.states import EsimStatus
 from esimcare.jobs.queue import enqueue
 from esimcare.kit.clock import iso
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
-from esimcare.kit.tokens import digest, new_token
+from esimcare.kit.tokens import digest
 from esimcare.notices.service import notify_all_channels
 from esimcare.notices.templates import render
 from esimcare.operators.policy import Policy, RefundRoute, VerificationMethod
@@ -217,9 +218,9 @@ def _check_request(
     if not refund_to:
         raise RefundDestinationRequiredError()
     try:
-        number = Msisdn.parse(refund_to).value
+        number = Msisdn.parse(refund_to, policy.region).value
     except InvalidIdentifierError as error:
-        raise InvalidInputError(f"refund_to: {error}") from None
+        raise InvalidInputError(f"refund_to: {error}", field="refund_to") from None
     if number == view.esim.msisdn:
         raise InvalidInputError("refund_to must be another number than the one being cancelled")
     return number
@@ -404,13 +405,12 @@ def _create_steps(session: Session, cancellation: Cancellation) -> None:
 def _undo_link_text(
     ctx: Context, customer: Customer, cancellation: Cancellation, policy: Policy
 ) -> str:
-    """The one-click undo for the cooling-off window, sent to every contact channel."""
+    """The one-click undo for the cooling-off window, sent to every contact channel. The notice
+    keeps a mark; the link itself is written in when it is sent (undo_links.py)."""
     if not policy.has_grace_period:
         return ""
-    token = new_token()
-    cancellation.undo_token_hash = digest(token)
-    link = f"{ctx.settings.public_url}/{policy.operator_id}/undo/{token}"
-    return render("undo_hint", customer.language, link=link)[1]
+    mark = issue_undo_token(ctx.settings.secret_key, cancellation)
+    return render("undo_hint", customer.language, link=mark)[1]
 
 
 def view_esim(session: Session, cancellation: Cancellation) -> Esim:

@@ -16,13 +16,16 @@ from esimcare.errors import AuthenticationError, VerificationLockedError
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 
 
-def find_by_login(session: Session, operator_id: str, login: str) -> Customer | None:
+def find_by_login(
+    session: Session, operator_id: str, login: str, region: str | None = None
+) -> Customer | None:
+    """``region``: the operator's, for numbers typed without their country code."""
     login = login.strip()
     if "@" in login:
         condition = Customer.email == login.lower()
     else:
         try:
-            condition = Customer.phone == Msisdn.parse(login).value
+            condition = Customer.phone == Msisdn.parse(login, region).value
         except InvalidIdentifierError:
             return None
     return session.scalar(select(Customer).where(Customer.operator_id == operator_id, condition))
@@ -38,8 +41,9 @@ def log_in(
     limits: Limits,
     ip: str | None = None,
     user_agent: str | None = None,
+    region: str | None = None,
 ) -> tuple[Customer, IssuedSession]:
-    customer = find_by_login(session, operator_id, login)
+    customer = find_by_login(session, operator_id, login, region)
     valid = verify_password(customer.password_hash if customer else None, password)
     if customer is None:
         raise AuthenticationError()

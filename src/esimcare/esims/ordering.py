@@ -36,6 +36,7 @@ from esimcare.esims.number_pool import (
     next_msisdn,
 )
 from esimcare.esims.order_errors import OrderFailure, SmdpOrderFailedError, failure_for
+from esimcare.esims.order_limits import enforce_order_limits
 from esimcare.esims.order_reconcile import OrderAbandonedError, reconcile_later
 from esimcare.esims.states import EsimStatus, ProfileState
 from esimcare.integrations.errors import IntegrationError
@@ -97,6 +98,8 @@ def prepare_order(
     )
     if plan is None:
         raise InvalidInputError(f"no plan {plan_code!r}", field="plan")
+    # In the transaction that inserts the order, so parallel orders cannot pass the limits.
+    enforce_order_limits(session, ctx.policy(customer.operator_id), customer.id, ctx.clock.now())
     order = _reserve_number(session, ctx, customer, plan, _eid(eid))
     reconcile_later(session, order, ctx.clock.now())
     order.imsi = imsi_for_order(order.id)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import phonenumbers
+
 _SEPARATORS = re.compile(r"[\s\-().]")
+# "+" and at most 15 digits (E.164), with room for a national trunk prefix.
+_MAX_PHONE_TEXT = 20
 
 
 class InvalidIdentifierError(ValueError):
@@ -84,28 +88,32 @@ class Eid:
 
 @dataclass(frozen=True, slots=True)
 class Msisdn:
-    """A phone number in E.164: ``+`` and 8 to 15 digits, the first not zero.
+    """A phone number in E.164 (``+`` and the country code), checked against the numbering plan.
 
-    Russian subscribers type ``8 916 ...``; that trunk prefix is read as +7.
+    Numbers typed without a country code are read in the operator's ``region`` (an ISO 3166
+    code such as ``RU``), with its trunk prefix: in RU, ``9161234567`` and ``8 916 123-45-67``
+    are ``+79161234567``. Without a region only the international form is accepted, so a
+    national number is refused rather than guessed (never ``+9161234567``).
     """
 
     value: str
 
     @classmethod
-    def parse(cls, raw: str) -> Msisdn:
+    def parse(cls, raw: str, region: str | None = None) -> Msisdn:
         text = _SEPARATORS.sub("", raw)
         if text.startswith("00"):
-            text = "+" + text[2:]
-        elif len(text) == 11 and text.startswith("8") and text.isdigit():
-            text = "+7" + text[1:]
-        elif text.isdigit():
-            text = "+" + text
-        digits = text[1:]
-        if not text.startswith("+") or not digits.isdigit() or not 8 <= len(digits) <= 15:
-            raise InvalidIdentifierError("a phone number has 8 to 15 digits, like +79161234567")
-        if digits.startswith("0"):
-            raise InvalidIdentifierError("a phone number starts with its country code")
-        return cls(text)
+            text = "+" + text[2:]  # the international call prefix most of the world dials
+        if not text.startswith("+") and region is None:
+            raise InvalidIdentifierError("give the number with its country code, like +79161234567")
+        if len(text) > _MAX_PHONE_TEXT or not text.lstrip("+").isdigit():
+            raise InvalidIdentifierError("a phone number has only digits, like +79161234567")
+        try:
+            number = phonenumbers.parse(text, region)
+        except phonenumbers.NumberParseException:
+            raise InvalidIdentifierError("this is not a phone number, like +79161234567") from None
+        if not phonenumbers.is_valid_number(number):
+            raise InvalidIdentifierError("no such phone number exists; check the digits")
+        return cls(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
     def masked(self) -> str:
         """Show only enough to recognise one's own number: +7 *** ***-**-01."""

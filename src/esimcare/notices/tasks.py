@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from esimcare.cancellations.undo_links import with_undo_links
 from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.jobs.queue import ClaimedJob, JobQueue
@@ -16,7 +17,9 @@ def deliver_notice(ctx: Context, queue: JobQueue, job: ClaimedJob) -> None:
             return
         channel, destination = notice.channel, notice.destination
         sender = ctx.policy(notice.operator_id).sms_sender or None
-        subject, body, key = notice.subject, notice.body, notice.dedupe_key
+        subject, key = notice.subject, notice.dedupe_key
+        settings = ctx.settings
+        body = with_undo_links(session, settings.secret_key, settings.public_url, notice.body)
     # The key is stable per notice, so a retry after a crash is recognised as the same message.
     if channel is Channel.SMS:
         message_id = ctx.sms.send(to=destination, body=body, message_key=key, sender=sender)

@@ -8,6 +8,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
+
 from esimcare.integrations.payments.interface import PayoutRoute
 from esimcare.integrations.smdp.interface import FinalProfileStatus
 from esimcare.integrations.sms.sender import sender_kind
@@ -69,6 +71,13 @@ class Policy:
     smdp: dict[str, Any] = field(default_factory=dict)
     # The SMS sender id: a number or up to 11 letters; empty means the gateway's default.
     sms_sender: str = ""
+    # ISO 3166 region that phone numbers typed without a country code are read in ("RU":
+    # 9161234567 is +79161234567). None: only numbers with their country code are accepted.
+    region: str | None = None
+    # Ordering limits: eSIMs not cancelled (orders under way included) per account, and orders
+    # (failed ones too: each one reaches the SM-DP+) per account in any hour.
+    max_open_esims: int = 10
+    orders_per_hour: int = 10
 
     def reason(self, code: str) -> Reason | None:
         return next((reason for reason in self.reasons if reason.code == code), None)
@@ -114,6 +123,9 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
             sms_untrusted_days_after_install=int(raw.get("sms_untrusted_days_after_install", 7)),
             smdp=dict(raw.get("smdp", {})),
             sms_sender=_sms_sender(raw.get("sms_sender", "")),
+            region=_region(operator_id, raw.get("region")),
+            max_open_esims=int(raw.get("max_open_esims", 10)),
+            orders_per_hour=int(raw.get("orders_per_hour", 10)),
         )
         SmdpLink.from_mapping(policy.smdp)
     except KeyError as missing:
@@ -126,6 +138,8 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
         raise PolicyError(f"{operator_id}: grace_period_hours must be 0..720")
     if policy.number_quarantine_days < 0:
         raise PolicyError(f"{operator_id}: number_quarantine_days must not be negative")
+    if policy.max_open_esims < 1 or policy.orders_per_hour < 1:
+        raise PolicyError(f"{operator_id}: max_open_esims and orders_per_hour must be at least 1")
     return policy
 
 
@@ -134,6 +148,15 @@ def _sms_sender(value: object) -> str:
     if sender:
         sender_kind(sender)  # a ValueError names what a sender may be
     return sender
+
+
+def _region(operator_id: str, raw: object) -> str | None:
+    if raw is None:
+        return None
+    region = str(raw).upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise PolicyError(f"{operator_id}: unknown region {raw!r}; use an ISO 3166 code like RU")
+    return region
 
 
 def _reason(operator_id: str, item: dict[str, Any]) -> Reason:

@@ -55,7 +55,8 @@ def login_submit(
         with transaction(ctx.sessions) as session:
             _, issued = log_in(session, op, login, password, now=ctx.clock.now(),
                                limits=ctx.settings.limits, ip=client_ip(request),
-                               user_agent=user_agent(request))  # fmt: skip
+                               user_agent=user_agent(request),
+                               region=policy.region)  # fmt: skip
             previous = request.cookies.get(SESSION_COOKIE)
             if previous:
                 # A new login replaces the browser's old session, server-side too.

@@ -35,6 +35,7 @@ from esimcare.portal import texts
 from esimcare.portal.deps import (
     CsrfChecked,
     LoginRequiredError,
+    RowId,
     authenticate,
     client_ip,
     get_ctx,
@@ -61,12 +62,12 @@ class CancelForm:
         if len(self.comment) > MAX_COMMENT:
             self.errors["comment"] = N_("The comment is too long (at most 500 characters).")
         if policy.refund_route is RefundRoute.ANOTHER_NUMBER:
-            self._check_refund_to(esim_msisdn)
+            self._check_refund_to(esim_msisdn, policy.region)
         return not self.errors
 
-    def _check_refund_to(self, esim_msisdn: str) -> None:
+    def _check_refund_to(self, esim_msisdn: str, region: str | None) -> None:
         try:
-            number = Msisdn.parse(self.refund_to).value
+            number = Msisdn.parse(self.refund_to, region).value
         except InvalidIdentifierError:
             self.errors["refund_to"] = N_("Enter a phone number like +79161234567.")
             return
@@ -102,13 +103,13 @@ def _show_form(
 
 
 @router.get("/{op}/esims/{esim_id}/cancel")
-def cancel_form(request: Request, op: str, esim_id: int) -> Response:
+def cancel_form(request: Request, op: str, esim_id: RowId) -> Response:
     return _show_form(request, op, esim_id, CancelForm())
 
 
 @router.post("/{op}/esims/{esim_id}/cancel")
 def cancel_submit(
-    request: Request, op: str, esim_id: int, _csrf: CsrfChecked,
+    request: Request, op: str, esim_id: RowId, _csrf: CsrfChecked,
     reason: Annotated[str, Form(max_length=40)] = "",
     comment: Annotated[str, Form(max_length=2000)] = "",
     refund_to: Annotated[str, Form(max_length=40)] = "",

@@ -12,7 +12,7 @@ import hmac
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Form, Request
+from fastapi import Depends, Form, Path, Request
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
@@ -31,6 +31,10 @@ SESSION_COOKIE = "__Host-esimcare"
 ANON_COOKIE = "__Host-esimcare-anon"
 LANG_COOKIE = "__Host-esimcare-lang"
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+# An id in a page's path. Row ids fit a 32-bit column on every database, so a larger number
+# names no page (404), rather than overflowing the database's integer (a 500 on PostgreSQL).
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class LoginRequiredError(Exception):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import structlog
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
-from esimcare.errors import DomainError
+from esimcare.errors import DomainError, NotFoundError
 from esimcare.operators.policy import Policy
 from esimcare.portal import texts
 from esimcare.portal.deps import get_ctx, language_of
@@ -50,6 +51,14 @@ def error_page(request: Request, status: int, title: str, detail: str) -> Respon
     heading, explanation = _readable(language_of(request), status, title, detail)
     return render(request, "error.html", policy=operator_of_path(request), status=status,
                   heading=heading, explanation=explanation)  # fmt: skip
+
+
+def invalid_request_page(request: Request, error: RequestValidationError) -> Response:
+    """A path that names nothing (/mts/esims/abc, an id beyond any row) is a page not found;
+    a form that does not fit is invalid input."""
+    if any(tuple(item.get("loc", ()))[:1] == ("path",) for item in error.errors()):
+        return error_page(request, 404, NotFoundError.title, "")
+    return error_page(request, 422, "Invalid input", "Please check the form and try again.")
 
 
 def unexpected_error_page(request: Request) -> Response:

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from esimcare.db import transaction
 from esimcare.esims.service import get_esim, list_esims
-from esimcare.portal.deps import authenticate, get_ctx
+from esimcare.portal.deps import RowId, authenticate, get_ctx
 from esimcare.portal.rendering import render
 from esimcare.portal.views import latest_cancellation
 
@@ -25,7 +25,7 @@ def esim_list(request: Request, op: str) -> Response:
 
 
 @router.get("/{op}/esims/{esim_id}")
-def esim_page(request: Request, op: str, esim_id: int) -> Response:
+def esim_page(request: Request, op: str, esim_id: RowId) -> Response:
     ctx = get_ctx(request)
     policy = ctx.policy(op)
     with transaction(ctx.sessions) as session:

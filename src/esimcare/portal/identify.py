@@ -54,12 +54,23 @@ def _by_iccid(policies: dict[str, Policy], text: str) -> Identification:
 
 
 def _by_number(policies: dict[str, Policy], text: str) -> Identification:
-    try:
-        number = Msisdn.parse(text).value
-    except InvalidIdentifierError:
+    """Each operator reads a number without country code in its own region."""
+    readings = {policy.operator_id: _read(text, policy.region) for policy in policies.values()}
+    numbers = [number for number in readings.values() if number]
+    if not numbers:
         message = N_("This does not look like a phone number or an ICCID. Please check it.")
         return Identification("number", text, error=message)
     found = tuple(
-        p for p in policies.values() if any(number.startswith(x) for x in p.msisdn_prefixes)
+        policy
+        for policy in policies.values()
+        if any((readings[policy.operator_id] or "").startswith(x) for x in policy.msisdn_prefixes)
     )
-    return Identification("number", number, found)
+    shown = readings[found[0].operator_id] if found else numbers[0]
+    return Identification("number", shown or numbers[0], found)
+
+
+def _read(text: str, region: str | None) -> str | None:
+    try:
+        return Msisdn.parse(text, region).value
+    except InvalidIdentifierError:
+        return None

@@ -21,7 +21,7 @@ from esimcare.esims.service import get_esim
 from esimcare.idempotency.service import IdempotencyStore
 from esimcare.kit.money import Money
 from esimcare.kit.tokens import new_token
-from esimcare.portal.deps import CsrfChecked, authenticate, get_ctx
+from esimcare.portal.deps import CsrfChecked, RowId, authenticate, get_ctx
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect, render
 
@@ -34,10 +34,18 @@ ORDER_ERROR = {
     "smdp-bad-gateway": N_("The eSIM service answered wrongly. Call the hotline."),
     "numbers-exhausted": N_("There is no phone number left to give you. Call the hotline."),
     "invalid-input": N_("Choose a plan, and give the EID as 32 digits or leave it empty."),
+    "open-esims-limit": N_(
+        "You already have as many eSIMs as your operator allows. Cancel one you no longer "
+        "need before ordering another."
+    ),
+    "order-rate-limited": N_(
+        "You have ordered several eSIMs in the last hour. Please try again in %(minutes)s min."
+    ),
 }
 
 
 def _form(request: Request, op: str, *, plan: str = "", eid: str = "", error: str | None = None,
+          error_params: dict[str, object] | None = None,
           status: int = 200) -> Response:  # fmt: skip
     ctx = get_ctx(request)
     policy = ctx.policy(op)
@@ -45,8 +53,24 @@ def _form(request: Request, op: str, *, plan: str = "", eid: str = "", error: st
         customer = authenticate(request, session, op).customer
         plans = plans_of(session, op)
         return render(request, "order.html", policy=policy, status=status, customer=customer,
-                      plans=plans, chosen=plan, eid=eid, error=error, plan_fee=_fee,
+                      plans=plans, chosen=plan, eid=eid, error=error,
+                      error_params=error_params or {}, plan_fee=_fee,
                       form_token=new_token())  # fmt: skip
+
+
+def _refused(request: Request, op: str, plan: str, eid: str, error: DomainError) -> Response:
+    """The order form again, with why in the reader's words (and when to retry, if known)."""
+    message = ORDER_ERROR.get(error.code, ORDER_ERROR["smdp-bad-gateway"])
+    retry_after = error.extra.get("retry_after")
+    params: dict[str, object] = {}
+    if error.code == "order-rate-limited":
+        seconds = retry_after if isinstance(retry_after, int) else 3600
+        params["minutes"] = max(1, -(-seconds // 60))  # rounded up
+    page = _form(request, op, plan=plan, eid=eid, error=message, error_params=params,
+                 status=error.status)  # fmt: skip
+    if isinstance(retry_after, int):
+        page.headers["Retry-After"] = str(retry_after)
+    return page
 
 
 def _fee(plan: Plan) -> Money:
@@ -85,8 +109,7 @@ def order_submit(
         esim = order_esim(ctx, customer, plan, eid or None, finish)
     except DomainError as error:
         store.abandon(scope, form_token)
-        message = ORDER_ERROR.get(error.code, ORDER_ERROR["smdp-bad-gateway"])
-        return _form(request, op, plan=plan, eid=eid, error=message, status=error.status)
+        return _refused(request, op, plan, eid, error)
     return redirect(_activation_url(op, esim.id))
 
 
@@ -95,7 +118,7 @@ def _activation_url(op: str, esim_id: int) -> str:
 
 
 @router.get("/{op}/esims/{esim_id}/activation")
-def activation_page(request: Request, op: str, esim_id: int) -> Response:
+def activation_page(request: Request, op: str, esim_id: RowId) -> Response:
     ctx = get_ctx(request)
     policy = ctx.policy(op)
     with transaction(ctx.sessions) as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -105,13 +106,19 @@ def render(
 def _switch_path(request: Request) -> str:
     """Where the language links lead: this page, or for a form answer the page it came from."""
     path = request.url.path
-    if request.method == "GET":
-        return path
-    if path == "/identify":
-        return "/"
-    return path.removesuffix("/resend").removesuffix("/undo")
+    if request.method != "GET":
+        path = "/" if path == "/identify" else path.removesuffix("/resend").removesuffix("/undo")
+    return "/" + quote(path.lstrip("/\\"), safe="/")
+
+
+def on_our_site(url: str) -> str:
+    """A path on this site. A request path like ``//evil.example`` (or ``/\\evil.example``,
+    which browsers read the same) would otherwise be a link to another host."""
+    return "/" + url.lstrip("/\\")
 
 
 def redirect(url: str) -> RedirectResponse:
-    """Post/Redirect/Get: always 303, so a reload never sends a form twice."""
-    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+    """Post/Redirect/Get: always 303, so a reload never sends a form twice; never off-site."""
+    return RedirectResponse(
+        on_our_site(url), status_code=303, headers={"Cache-Control": "no-store"}
+    )

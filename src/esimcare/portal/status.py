@@ -9,7 +9,7 @@ from esimcare.cancellations.service import find_by_undo_token, get_cancellation,
 from esimcare.db import transaction
 from esimcare.errors import InvalidTransitionError, NotFoundError
 from esimcare.portal import texts
-from esimcare.portal.deps import CsrfChecked, authenticate, client_ip, get_ctx
+from esimcare.portal.deps import CsrfChecked, RowId, authenticate, client_ip, get_ctx
 from esimcare.portal.rendering import redirect, render
 from esimcare.portal.views import status_view
 
@@ -29,12 +29,14 @@ def _status_page(
 
 
 @router.get("/{op}/cancellations/{cancellation_id}")
-def cancellation_status(request: Request, op: str, cancellation_id: int) -> Response:
+def cancellation_status(request: Request, op: str, cancellation_id: RowId) -> Response:
     return _status_page(request, op, cancellation_id)
 
 
 @router.post("/{op}/cancellations/{cancellation_id}/undo")
-def undo_from_page(request: Request, op: str, cancellation_id: int, _csrf: CsrfChecked) -> Response:
+def undo_from_page(
+    request: Request, op: str, cancellation_id: RowId, _csrf: CsrfChecked
+) -> Response:
     ctx = get_ctx(request)
     ctx.policy(op)
     try:

@@ -19,7 +19,7 @@ from esimcare.errors import (
 )
 from esimcare.portal import texts
 from esimcare.portal.cancel import send_code
-from esimcare.portal.deps import CsrfChecked, authenticate, client_ip, get_ctx
+from esimcare.portal.deps import CsrfChecked, RowId, authenticate, client_ip, get_ctx
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect, render
 
@@ -49,13 +49,13 @@ def _page(
 
 
 @router.get("/{op}/cancellations/{cancellation_id}/verify")
-def verify_form(request: Request, op: str, cancellation_id: int, sent: bool = False) -> Response:
+def verify_form(request: Request, op: str, cancellation_id: RowId, sent: bool = False) -> Response:
     return _page(request, op, cancellation_id, notice=CODE_SENT if sent else None)
 
 
 @router.post("/{op}/cancellations/{cancellation_id}/verify")
 def verify_submit(
-    request: Request, op: str, cancellation_id: int, _csrf: CsrfChecked,
+    request: Request, op: str, cancellation_id: RowId, _csrf: CsrfChecked,
     method: Annotated[str, Form(max_length=20)] = "sms",
     secret: Annotated[str, Form(max_length=256)] = "",
 ) -> Response:  # fmt: skip
@@ -79,7 +79,7 @@ def verify_submit(
 
 
 @router.post("/{op}/cancellations/{cancellation_id}/verify/resend")
-def resend(request: Request, op: str, cancellation_id: int, _csrf: CsrfChecked) -> Response:
+def resend(request: Request, op: str, cancellation_id: RowId, _csrf: CsrfChecked) -> Response:
     ctx = get_ctx(request)
     ctx.policy(op)
     try:

@@ -72,7 +72,8 @@ def test_the_development_outbox_shows_messages_to_one_number_newest_first(
 
 
 def test_the_development_outbox_does_not_exist_in_production(demo: Context) -> None:
-    demo.settings = demo.settings.with_changes(mode=Mode.PRODUCTION)
+    # ESIMCARE_API_DOCS publishes the OpenAPI document in production (off by default).
+    demo.settings = demo.settings.with_changes(mode=Mode.PRODUCTION, api_docs=True)
     with api_client(demo) as client:
         assert_problem(client.get("/api/v1/dev/outbox"), 404, "not-found")
         paths = client.get("/api/openapi.json").json()["paths"]
