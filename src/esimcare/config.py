@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -68,6 +69,8 @@ class Settings:
     job_max_attempts: int = 8
     job_backoff_base_s: float = 1.0
     job_backoff_cap_s: float = 300.0
+    # Reverse proxies (addresses or CIDRs) whose client-certificate headers are believed.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def development(self) -> bool:
@@ -110,8 +113,20 @@ class Settings:
             job_max_attempts=int(env.get("ESIMCARE_JOB_MAX_ATTEMPTS", "8")),
             job_backoff_base_s=float(env.get("ESIMCARE_JOB_BACKOFF_BASE_S", "1")),
             job_backoff_cap_s=float(env.get("ESIMCARE_JOB_BACKOFF_CAP_S", "300")),
+            trusted_proxies=parse_networks(env.get("ESIMCARE_TRUSTED_PROXIES", "")),
         )
         return settings.with_changes(**overrides) if overrides else settings
+
+
+def parse_networks(text: str) -> tuple[str, ...]:
+    """``"127.0.0.1, 10.0.0.0/8"`` -> normalised networks; a typo stops the start-up."""
+    networks = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"ESIMCARE_TRUSTED_PROXIES: {item!r} is no address or CIDR") from None
+    return tuple(networks)
 
 
 def _secret_key(directory: Path, configured: str | None) -> bytes:
