@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from esimcare.context import Context
@@ -33,8 +34,11 @@ def request_and_verify_mts(ctx: Context, esim_index: int = 0) -> tuple[int, dict
     return cancellation_id, quote.to_json()
 
 
-def emulator_signed_headers(ctx: Context, body: bytes) -> dict[str, str]:
+def emulator_signed_headers(
+    ctx: Context, body: bytes, at: datetime | None = None
+) -> dict[str, str]:
     """What the demo's SM-DP+ emulator sends with a notification: JSON, signed with the
-    deployment's emulator key (development mode only)."""
+    deployment's emulator key (development mode only), now or ``at``."""
     key = load_or_create_key(key_path(ctx.settings.data_dir))
-    return {"Content-Type": "application/json", **signature_headers(key, body, ctx.clock.now())}
+    signature = signature_headers(key, body, at or ctx.clock.now())
+    return {"Content-Type": "application/json", **signature}
