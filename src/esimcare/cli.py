@@ -217,9 +217,7 @@ def _run_web(ctx: object, args: argparse.Namespace, *, run_worker: bool) -> int:
     assert isinstance(ctx, Context)
     app = create_app(ctx, run_worker=run_worker)
     tls = tls_options(args) if hasattr(args, "tls_cert") else {}
-    uvicorn.run(
-        app, host=args.host, port=args.port, log_level="info", proxy_headers=False, **tls
-    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False, **tls)
     return 0
 
 

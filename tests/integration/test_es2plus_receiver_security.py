@@ -78,7 +78,9 @@ def encoded(body: object) -> bytes:
 
 
 def signed(client: TestClient, ctx: Context, content: bytes, **headers: str) -> Any:
-    return client.post(URL, content=content, headers=emulator_signed_headers(ctx, content) | headers)
+    return client.post(
+        URL, content=content, headers=emulator_signed_headers(ctx, content) | headers
+    )
 
 
 def nothing_happened(ctx: Context, iccid: str) -> bool:

@@ -55,9 +55,7 @@ def is_signed(headers: Mapping[str, str]) -> bool:
     return SIGNATURE_HEADER in headers
 
 
-def signature_is_valid(
-    key: bytes, headers: Mapping[str, str], body: bytes, now: datetime
-) -> bool:
+def signature_is_valid(key: bytes, headers: Mapping[str, str], body: bytes, now: datetime) -> bool:
     """True only for a fresh signature of exactly this body by the holder of ``key``."""
     timestamp = headers.get(TIMESTAMP_HEADER, "")
     signature = headers.get(SIGNATURE_HEADER, "")
