@@ -337,7 +337,7 @@ def test_with_a_key_each_notification_is_signed_over_its_exact_body(
         serve_asgi(receiver.recorder), "smdp.test", http_client, clock=clock, signing_key=key
     )
     base_url = serve_asgi(create_emulator_app(smdp, notify=notify))
-    iccid, code = released(http_client, base_url, smdp)
+    _, code = released(http_client, base_url, smdp)
     http_client.post(f"{base_url}/simulator/download", json={"activationCode": code, "eid": EID})
 
     sent = [r for r in receiver.recorder.requests if r.path == NOTIFICATION_PATH]
