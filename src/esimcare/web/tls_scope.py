@@ -29,7 +29,9 @@ def tls_extension(transport: asyncio.BaseTransport) -> dict[str, Any] | None:
     ssl_object = transport.get_extra_info("ssl_object")
     if not isinstance(ssl_object, ssl.SSLObject):
         return None
-    der = ssl_object.getpeercert(binary_form=True)
+    # Only a certificate the handshake verified counts (CERT_NONE never asks for one anyway).
+    verified = ssl_object.context.verify_mode != ssl.CERT_NONE
+    der = ssl_object.getpeercert(binary_form=True) if verified else None
     chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
     return {
         "server_cert": None,  # Python's ssl module cannot give our own certificate back
