@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from esimcare.context import Context
@@ -9,6 +10,11 @@ from esimcare.customers.models import Customer
 from esimcare.customers.service import find_by_login
 from esimcare.db import transaction
 from esimcare.esims.service import list_esims
+from esimcare.integrations.smdp.notification_signature import (
+    key_path,
+    load_or_create_key,
+    signature_headers,
+)
 from esimcare.seeding import cancel_as_customer
 
 
@@ -26,3 +32,13 @@ def request_and_verify_mts(ctx: Context, esim_index: int = 0) -> tuple[int, dict
         esim_id = list_esims(session, "mts", anna.id)[esim_index].esim.id
     cancellation_id, quote = cancel_as_customer(ctx, anna.id, esim_id)
     return cancellation_id, quote.to_json()
+
+
+def emulator_signed_headers(
+    ctx: Context, body: bytes, at: datetime | None = None
+) -> dict[str, str]:
+    """What the demo's SM-DP+ emulator sends with a notification: JSON, signed with the
+    deployment's emulator key (development mode only), now or ``at``."""
+    key = load_or_create_key(key_path(ctx.settings.data_dir))
+    signature = signature_headers(key, body, at or ctx.clock.now())
+    return {"Content-Type": "application/json", **signature}

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import ssl
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -54,6 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--workers", type=int, default=1, help="web processes (uvicorn workers; default 1)"
     )
+    _add_tls_flags(serve)
     serve.set_defaults(handler=_serve)
 
     worker = commands.add_parser("worker", help="run a background worker")
@@ -95,6 +98,36 @@ def _add_seed_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     seed.add_argument("--operator", default="mts", help="operator id (default mts)")
     seed.add_argument("--batch", type=int, default=5000, help="customers per transaction")
     seed.set_defaults(handler=_seed)
+
+
+def _add_tls_flags(serve: argparse.ArgumentParser) -> None:
+    serve.add_argument("--tls-cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    serve.add_argument("--tls-key", type=Path, help="its private key (PEM)")
+    serve.add_argument(
+        "--tls-client-ca",
+        type=Path,
+        help="verify client certificates from this CA (the SM-DP+'s, for the ES2+ receiver); "
+        "optional for everyone else, so the portal still works without one",
+    )
+
+
+def tls_options(args: argparse.Namespace) -> dict[str, Any]:
+    """uvicorn's keyword arguments for ``--tls-*`` (none without ``--tls-cert``)."""
+    from esimcare.web.tls_scope import TlsScopeH11Protocol
+
+    if not args.tls_cert:
+        if args.tls_key or args.tls_client_ca:
+            raise SystemExit("--tls-key and --tls-client-ca need --tls-cert")
+        return {}
+    options: dict[str, Any] = {
+        "ssl_certfile": str(args.tls_cert),
+        "ssl_keyfile": str(args.tls_key) if args.tls_key else None,
+        # Our protocol puts the verified client certificate in the scope (ASGI TLS extension).
+        "http": TlsScopeH11Protocol,
+    }
+    if args.tls_client_ca:
+        options |= {"ssl_ca_certs": str(args.tls_client_ca), "ssl_cert_reqs": ssl.CERT_OPTIONAL}
+    return options
 
 
 def _common(parser: argparse.ArgumentParser, default_port: int | None = None) -> None:
@@ -143,6 +176,7 @@ def _print_banner(url: str, settings: Settings, fresh: bool) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    tls_options(args)  # a wrong combination of --tls-* stops here, before any work
     ctx = build_context(_settings(args))
     prepare_database(ctx)
     if args.workers > 1:
@@ -169,6 +203,7 @@ def _run_web_processes(settings: Settings, args: argparse.Namespace) -> int:
         port=args.port,
         log_level="info",
         proxy_headers=False,
+        **tls_options(args),
     )
     return 0
 
@@ -181,7 +216,8 @@ def _run_web(ctx: object, args: argparse.Namespace, *, run_worker: bool) -> int:
 
     assert isinstance(ctx, Context)
     app = create_app(ctx, run_worker=run_worker)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False)
+    tls = tls_options(args) if hasattr(args, "tls_cert") else {}
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=False, **tls)
     return 0
 
 

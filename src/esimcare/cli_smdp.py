@@ -72,6 +72,13 @@ def _add_emulator(commands: Subparsers[argparse.ArgumentParser]) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("data"), help="state (./data)")
     parser.add_argument("--notify-url", default=None, help="the operator's ES2+ receiver base URL")
     parser.add_argument("--requester-id", default="smdp-emulator.esimcare.test")
+    parser.add_argument(
+        "--notify-key-file",
+        type=Path,
+        default=None,
+        help="the secret that signs notifications (default <data-dir>/es2plus-emulator.key: "
+        "share the data directory with the receiving esimcare demo, or copy the file)",
+    )
     parser.add_argument("--smdp-address", default="smdp.esimcare.test")
     parser.add_argument(
         "--inventory",
@@ -106,6 +113,7 @@ def _smdp_emulator(args: argparse.Namespace) -> int:
     from esimcare.integrations.smdp.emulator import SmdpEmulator
     from esimcare.integrations.smdp.emulator_server import create_emulator_app
     from esimcare.integrations.smdp.notification_sender import NotificationSender
+    from esimcare.integrations.smdp.notification_signature import key_path, load_or_create_key
     from esimcare.kit.clock import SystemClock
 
     if args.tls_ca and not (args.tls_cert and args.tls_key):
@@ -123,6 +131,7 @@ def _smdp_emulator(args: argparse.Namespace) -> int:
             make_http_client(),
             deleted_point=args.deleted_point,
             disabled_point=args.disabled_point,
+            signing_key=load_or_create_key(args.notify_key_file or key_path(args.data_dir)),
         )
     _print_emulator_banner(args, stock)
     uvicorn.run(

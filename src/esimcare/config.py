@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field, replace
@@ -87,6 +88,8 @@ class Settings:
     metrics_token: str = ""
     # Publish /api/openapi.json in production too (always published in development).
     api_docs: bool = False
+    # Reverse proxies (addresses or CIDRs) whose client-certificate headers are believed.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def development(self) -> bool:
@@ -145,12 +148,24 @@ class Settings:
             job_backoff_cap_s=float(env.get("ESIMCARE_JOB_BACKOFF_CAP_S", "300")),
             metrics_token=env.get("ESIMCARE_METRICS_TOKEN", ""),
             api_docs=env.get("ESIMCARE_API_DOCS", "") in ("1", "true", "yes"),
+            trusted_proxies=parse_networks(env.get("ESIMCARE_TRUSTED_PROXIES", "")),
         )
         return settings.with_changes(**overrides) if overrides else settings
 
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def parse_networks(text: str) -> tuple[str, ...]:
+    """``"127.0.0.1, 10.0.0.0/8"`` -> normalised networks; a typo stops the start-up."""
+    networks = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise ValueError(f"ESIMCARE_TRUSTED_PROXIES: {item!r} is no address or CIDR") from None
+    return tuple(networks)
 
 
 def _secret_key(directory: Path, configured: str | None) -> bytes:

@@ -104,6 +104,7 @@ def make_pki(directory: Path) -> Pki:
     client_key, client_cert = _issued(ca_key, ca_cert, "operator mts", server=False)
     files = {
         "ca.pem": _pem(ca_cert),
+        "ca.key": _key_pem(ca_key),
         "other-ca.pem": _pem(other_ca),
         "server.pem": _pem(server_cert),
         "server.key": _key_pem(server_key),
@@ -120,6 +121,27 @@ def make_pki(directory: Path) -> Pki:
         client_key=directory / "client.key",
         other_ca=directory / "other-ca.pem",
     )
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    cert: Path
+    key: Path
+
+
+def issue_client_certificate(
+    directory: Path, pki: Pki, name: str, *, common_name: str | None = None
+) -> ClientIdentity:
+    """Another client certificate from ``pki``'s CA: subject CN ``common_name`` (default
+    ``name``) and subjectAltName DNS ``name``."""
+    ca_cert = x509.load_pem_x509_certificate(pki.ca.read_bytes())
+    ca_key = serialization.load_pem_private_key((directory / "ca.key").read_bytes(), None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key, cert = _issued(ca_key, ca_cert, common_name or name, server=False, dns=name)
+    identity = ClientIdentity(directory / f"{name}.pem", directory / f"{name}.key")
+    identity.cert.write_bytes(_pem(cert))
+    identity.key.write_bytes(_key_pem(key))
+    return identity
 
 
 def _name(common_name: str) -> x509.Name:
@@ -165,7 +187,12 @@ def _self_signed(common_name: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Cer
 
 
 def _issued(
-    ca_key: ec.EllipticCurvePrivateKey, ca_cert: x509.Certificate, subject: str, *, server: bool
+    ca_key: ec.EllipticCurvePrivateKey,
+    ca_cert: x509.Certificate,
+    subject: str,
+    *,
+    server: bool,
+    dns: str | None = None,
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     import ipaddress
 
@@ -182,6 +209,9 @@ def _issued(
     )
     if server:
         san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(subject))])
+        builder = builder.add_extension(san, critical=False)
+    elif dns is not None:
+        san = x509.SubjectAlternativeName([x509.DNSName(dns)])
         builder = builder.add_extension(san, critical=False)
     return key, builder.sign(ca_key, hashes.SHA256())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,11 @@ from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.emulator_server import create_emulator_app, mount_emulator
 from esimcare.integrations.smdp.emulator_support import ProfileSnapshot
 from esimcare.integrations.smdp.notification_sender import NotificationSender
+from esimcare.integrations.smdp.notification_signature import (
+    key_path,
+    load_or_create_key,
+    signature_is_valid,
+)
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid
@@ -322,3 +328,31 @@ def test_a_shared_emulator_routes_each_profile_to_its_operator(
     assert [n["delivered"] for n in mine.json()["notifications"]] == [True, True]
     assert [n["delivered"] for n in theirs.json()["notifications"]] == [False, False]
     assert {n["iccid"] for n in receiver.received} == {iccid}
+
+
+def test_with_a_key_each_notification_is_signed_over_its_exact_body(
+    serve_asgi: ServeAsgi,
+    smdp: SmdpEmulator,
+    receiver: Receiver,
+    http_client: httpx.Client,
+    clock: FrozenClock,
+    tmp_path: Path,
+) -> None:
+    key = load_or_create_key(key_path(tmp_path))
+    assert key == load_or_create_key(key_path(tmp_path))  # one key per data directory
+    assert (key_path(tmp_path).stat().st_mode & 0o777) == 0o600
+    notify = NotificationSender(
+        serve_asgi(receiver.recorder), "smdp.test", http_client, clock=clock, signing_key=key
+    )
+    base_url = serve_asgi(create_emulator_app(smdp, notify=notify))
+    _, code = released(http_client, base_url, smdp)
+    http_client.post(f"{base_url}/simulator/download", json={"activationCode": code, "eid": EID})
+
+    sent = [r for r in receiver.recorder.requests if r.path == NOTIFICATION_PATH]
+    assert [json.loads(r.body)["notificationPointId"] for r in sent] == [1, 3]
+    for request in sent:
+        headers = httpx.Headers(request.headers)
+        assert headers["content-type"] == "application/json"
+        assert signature_is_valid(key, headers, request.body, clock.now())
+        assert not signature_is_valid(b"other", headers, request.body, clock.now())
+        assert not signature_is_valid(key, headers, request.body + b" ", clock.now())

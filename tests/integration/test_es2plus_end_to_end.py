@@ -166,3 +166,25 @@ def test_an_order_cancelled_before_download_is_cancelled_at_the_smdp(served: Dem
     assert body["device_profile"] is None
     esim = served.api("GET", f"/esims/{ordered['id']}").json()
     assert esim["profile_state"] == "unavailable"
+
+
+def test_a_forged_notification_to_the_served_demo_is_403_and_the_phone_still_works(
+    served: Demo,
+) -> None:
+    """Issue 7: what `curl -X POST .../handleDownloadProgressInfo` with the emulator's public
+    requester id gets; the phone simulator's own (signed) notifications still count."""
+    ordered = order(served, "smart")
+    forged = served.http.post(
+        "/es2plus/mts/gsma/rsp2/es2plus/handleDownloadProgressInfo",
+        json={
+            "header": {"functionRequesterIdentifier": "smdp-emulator.esimcare.test"},
+            "iccid": ordered["iccid"],
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "notificationPointId": 4,
+            "notificationPointStatus": {"status": "Executed-Success"},
+        },
+    )
+    assert forged.status_code == 403
+    assert served.api("GET", f"/esims/{ordered['id']}").json()["profile_state"] == "released"
+    assert phone(served, "install", ordered["activation_code"]) == 0
+    assert served.api("GET", f"/esims/{ordered['id']}").json()["profile_state"] == "installed"

@@ -3,6 +3,7 @@ cancellation (an eSIM swap may have put it in other hands); a stronger method st
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -21,7 +22,7 @@ from esimcare.esims.states import ProfileState
 from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
 from esimcare.kit.clock import iso
 from esimcare.operators.policy import VerificationMethod
-from tests.support import customer
+from tests.support import customer, emulator_signed_headers
 
 
 def installed_days_ago(ctx: Context, msisdn: str, days: float) -> int:
@@ -101,8 +102,13 @@ def test_an_install_notification_from_the_smdp_starts_the_window(demo: Context) 
         "notificationPointId": 4,
         "notificationPointStatus": {"status": "Executed-Success"},
     }
+    content = json.dumps(body).encode()
     with TestClient(create_app(demo)) as client:
-        answer = client.post("/es2plus/mts/gsma/rsp2/es2plus/handleDownloadProgressInfo", json=body)
+        answer = client.post(
+            "/es2plus/mts/gsma/rsp2/es2plus/handleDownloadProgressInfo",
+            content=content,
+            headers=emulator_signed_headers(demo, content),
+        )
         assert answer.status_code == 204
         token = client.post(
             "/api/v1/mts/sessions",

@@ -1,6 +1,7 @@
 """In the demo, the built-in SM-DP+ EMULATOR is served by the same web app under
 ``/smdp-emulator`` and notifies each operator's receiver (``/es2plus/<operator>``) over HTTP,
-exactly as a separate SM-DP+ would.
+exactly as a separate SM-DP+ would, signing each with the data directory's emulator key
+(``integrations/smdp/notification_signature.py``) so the receiver knows it from a forgery.
 
 One emulator serves every demo operator, so each notification is routed by the profile's
 ICCID prefix (the operator's ``iccid_prefixes``), else by a profile type that starts with the
@@ -20,6 +21,7 @@ from esimcare.integrations.http import USER_AGENT
 from esimcare.integrations.smdp.emulator_server import mount_emulator
 from esimcare.integrations.smdp.emulator_support import ProfileSnapshot
 from esimcare.integrations.smdp.notification_sender import NotificationSender
+from esimcare.integrations.smdp.notification_signature import key_path, load_or_create_key
 from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
 
 
@@ -29,7 +31,11 @@ def install_demo_emulator(app: FastAPI, ctx: Context) -> None:
     if not ctx.settings.development or emulator is None:
         return
     sender = NotificationSender(
-        notification_route(ctx), EMULATOR_REQUESTER_ID, _client(), clock=ctx.clock
+        notification_route(ctx),
+        EMULATOR_REQUESTER_ID,
+        _client(),
+        clock=ctx.clock,
+        signing_key=load_or_create_key(key_path(ctx.settings.data_dir)),
     )
     mount_emulator(app, emulator, sender)
 

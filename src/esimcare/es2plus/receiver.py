@@ -1,17 +1,21 @@
 """``POST /es2plus/{operator}/gsma/rsp2/es2plus/handleDownloadProgressInfo`` (SGP.22 v2.2 5.3.5).
 
-The SM-DP+ is the client here. We answer 204 with an empty body (and ``X-Admin-Protocol``)
-for every notification we could read, recorded once even when delivered twice, including one
-about an ICCID we do not know; 400 problem+json for a body we cannot read; 403 when the
-functionRequesterIdentifier is not the operator's SM-DP+; 404 for an unknown operator.
-Authenticating the SM-DP+ by its TLS client certificate is the reverse proxy's job
-(docs/es2plus.md); the requester check here is the second line.
+The SM-DP+ is the client here. In order: 404 for an operator we do not serve; 415 unless the
+body is ``application/json`` (a browser form cannot send that cross-site without a CORS
+preflight we never grant); 413 for a body over the limit (``web.limits``); 403 unless the
+sender is proven (``sender_auth``: its TLS client certificate, a verifying proxy's word, or in
+development the emulator's signature); 400 for a body we cannot read or store, or a timestamp
+from the future; 403 when the functionRequesterIdentifier is not the operator's SM-DP+ (the
+second line). Then 204 with an empty body (and ``X-Admin-Protocol``) for every notification,
+recorded once even when delivered twice, including one about an ICCID we do not know.
+Nothing is stored before every check has passed.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
@@ -20,6 +24,9 @@ from starlette.responses import Response
 from esimcare.api.deps import get_ctx
 from esimcare.context import Context
 from esimcare.db import transaction
+from esimcare.errors import DomainError
+from esimcare.es2plus.notification_body import read_json_object
+from esimcare.es2plus.sender_auth import SenderEvidence, Trust, authenticate_sender
 from esimcare.esims.profile_events import (
     MalformedNotificationError,
     Received,
@@ -31,10 +38,17 @@ from esimcare.integrations.smdp.messages import (
     MalformedMessageError,
 )
 from esimcare.integrations.smdp.notification_reader import read_notification
+from esimcare.integrations.smdp.notification_signature import key_path, load_or_create_key
 from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
 
 router = APIRouter(tags=["es2plus"])
 RECEIVER_PREFIX = "/es2plus"
+
+
+class UnsupportedMediaTypeError(DomainError):
+    status = 415
+    code = "unsupported-media-type"
+    title = "Notifications must be sent as application/json"
 
 
 @router.post(
@@ -44,37 +58,62 @@ RECEIVER_PREFIX = "/es2plus"
 )
 async def handle_download_progress_info(operator: str, request: Request) -> Response:
     ctx = get_ctx(request)
-    policy = ctx.policy(operator)  # 404 for an operator we do not serve
-    raw = _json_object(await request.body())
+    link = ctx.policy(operator).smdp_link  # 404 for an operator we do not serve
+    require_json(request.headers.get("content-type", ""))
+    body = await request.body()
+    now = ctx.clock.now()
+    proven_by = authenticate_sender(_evidence(request, body), link, _trust(ctx), now)
+    raw = read_json_object(body)
     try:
         notification = read_notification(raw)
     except MalformedMessageError as error:
         raise MalformedNotificationError(str(error)) from None
-    link = policy.smdp_link
     received = Received(
         operator_id=operator,
         notification=notification,
         raw=raw,
         link=link,
         expected_requester=link.notification_requester_id or EMULATOR_REQUESTER_ID,
+        proven_by=proven_by,
     )
-    await run_in_threadpool(_record, ctx, received)
+    await run_in_threadpool(_record, ctx, received, now)
     return Response(status_code=204, headers={"X-Admin-Protocol": ADMIN_PROTOCOL})
 
 
-def _record(ctx: Context, received: Received) -> None:
+def require_json(content_type: str) -> None:
+    """``application/json``, optionally with ``charset=utf-8``; nothing else."""
+    media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
+    pairs = (parameter.partition("=") for parameter in parameters)
+    charsets = {value.strip().strip('"') for name, _, value in pairs if name.strip() == "charset"}
+    if media_type != "application/json" or not charsets <= {"utf-8"}:
+        raise UnsupportedMediaTypeError(f"got {content_type[:80]!r}")
+
+
+def _evidence(request: Request, body: bytes) -> SenderEvidence:
+    extensions = request.scope.get("extensions") or {}
+    client = request.scope.get("client")
+    return SenderEvidence(
+        tls=extensions.get("tls"),
+        peer=client[0] if client else None,
+        headers=request.headers,
+        body=body,
+    )
+
+
+def _trust(ctx: Context) -> Trust:
+    settings = ctx.settings
+    key = _emulator_key(key_path(settings.data_dir)) if settings.development else None
+    return Trust(proxies=settings.trusted_proxies, emulator_key=key)
+
+
+@lru_cache(maxsize=8)
+def _emulator_key(path: Path) -> bytes:
+    return load_or_create_key(path)
+
+
+def _record(ctx: Context, received: Received, received_at: datetime) -> None:
     with transaction(ctx.sessions) as session:
-        record_notification(session, received, ctx.clock.now())
-
-
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedNotificationError("the body is not JSON") from None
-    if not isinstance(data, dict):
-        raise MalformedNotificationError("the body is not a JSON object")
-    return data
+        record_notification(session, received, received_at)
 
 
 def receiver_url(public_url: str, operator_id: str) -> str:

@@ -1,17 +1,23 @@
 """What an SM-DP+ notification does to our eSIM (SGP.22 v2.2 5.3.5, HandleDownloadProgressInfo).
 
-``record_notification`` runs in the receiving request's transaction: it stores the
-notification once (a second delivery finds its dedupe key taken and changes nothing), moves the
-eSIM's ``profile_state`` forwards by ``esims.states.PROFILE_EVENT_TRANSITIONS`` and appends an
-audit event. An ICCID we do not know is recorded and answered like any other: the SM-DP+ must
-not retry forever because of our inventory.
+``record_notification`` runs in the receiving request's transaction, after the receiver has
+proven the sender (``es2plus.sender_auth``): it stores the notification once (a second
+delivery finds its dedupe key taken and changes nothing), moves the eSIM's ``profile_state``
+forwards by ``esims.states.PROFILE_EVENT_TRANSITIONS`` and appends an audit event. An ICCID we
+do not know is recorded and answered like any other: the SM-DP+ must not retry forever because
+of our inventory.
+
+The notification's ``timestamp`` is the SM-DP+'s claim: it is stored (``notified_at``) and
+used to tell deliveries apart, but every rule uses the time we received it (``installed_at``
+starts the eSIM-swap window of ``cancellations/verification_methods.py``). A claim more than
+``MAX_CLOCK_SKEW`` ahead of our clock is refused.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -29,6 +35,7 @@ from esimcare.operators.smdp_link import SmdpLink
 
 PACKAGE_DOWNLOADED = 3
 INSTALLATION_RESULT = 4
+MAX_CLOCK_SKEW = timedelta(minutes=5)
 UNKNOWN_ICCID = "unknown_iccid"
 UNCHANGED = "unchanged"
 DUPLICATE = "duplicate"
@@ -40,6 +47,11 @@ class MalformedNotificationError(DomainError):
     title = "This is no HandleDownloadProgressInfo we can read"
 
 
+class NotificationFromTheFutureError(MalformedNotificationError):
+    code = "notification-from-the-future"
+    title = "The notification's timestamp is ahead of our clock"
+
+
 class UnknownRequesterError(ForbiddenError):
     code = "unknown-requester"
     title = "Notifications are accepted only from this operator's SM-DP+"
@@ -47,18 +59,20 @@ class UnknownRequesterError(ForbiddenError):
 
 @dataclass(frozen=True)
 class Received:
-    """The notification as received: parsed, raw, and who the operator expects it from."""
+    """The notification as received: parsed, raw, who the operator expects it from, and how
+    the sender proved who it is (``es2plus.sender_auth``; kept in the audit trail)."""
 
     operator_id: str
     notification: ReceivedNotification
     raw: dict[str, Any]
     link: SmdpLink
     expected_requester: str
+    proven_by: str
 
 
 def check_requester(received: Received) -> None:
-    """functionRequesterIdentifier is a label, not a proof (the TLS client certificate is,
-    at the reverse proxy); still, a notification naming another sender is refused."""
+    """functionRequesterIdentifier is a label, not a proof (the TLS client certificate is);
+    still, a notification naming another sender is refused."""
     if received.notification.requester_id != received.expected_requester:
         raise UnknownRequesterError(
             f"functionRequesterIdentifier {received.notification.requester_id!r} is not "
@@ -95,6 +109,10 @@ def record_notification(session: Session, received: Received, now: datetime) -> 
     """Store and apply one notification; returns its effect (a state, or why none)."""
     check_requester(received)
     note = received.notification
+    if note.timestamp > now + MAX_CLOCK_SKEW:
+        raise NotificationFromTheFutureError(
+            f"timestamp {iso(note.timestamp)} is more than {MAX_CLOCK_SKEW} after {iso(now)}"
+        )
     row_id = _insert_once(session, received, now)
     if row_id is None:
         return DUPLICATE
@@ -103,7 +121,7 @@ def record_notification(session: Session, received: Received, now: datetime) -> 
         .where(Esim.operator_id == received.operator_id, Esim.iccid == note.iccid)
         .with_for_update()
     ).one_or_none()
-    effect = UNKNOWN_ICCID if esim is None else _apply(esim, note, received.link)
+    effect = UNKNOWN_ICCID if esim is None else _apply(esim, note, received.link, now)
     session.execute(
         update(Es2PlusNotification)
         .where(Es2PlusNotification.id == row_id)
@@ -113,16 +131,18 @@ def record_notification(session: Session, received: Received, now: datetime) -> 
     return effect
 
 
-def _apply(esim: Esim, note: ReceivedNotification, link: SmdpLink) -> str:
+def _apply(esim: Esim, note: ReceivedNotification, link: SmdpLink, received_at: datetime) -> str:
+    """Times are when we heard it: an SM-DP+ clock cannot date an install back out of the
+    eSIM-swap window."""
     event = event_for(note, link)
     target = None if event is None else profile_after(esim.profile_state, event)
     if target is None:
         return UNCHANGED
     esim.profile_state = target
     if target is ProfileState.DELETED and esim.deleted_on_device_at is None:
-        esim.deleted_on_device_at = note.timestamp
+        esim.deleted_on_device_at = received_at
     if target is ProfileState.INSTALLED:
-        esim.installed_at = note.timestamp
+        esim.installed_at = received_at
         if esim.eid is None and note.eid:
             esim.eid = note.eid
     return target.value
@@ -168,5 +188,10 @@ def _audit(session: Session, received: Received, effect: str, now: datetime) -> 
         action="es2plus.notification",
         subject=f"iccid:{note.iccid}",
         at=now,
-        data={"point": note.point_id, "status": note.status, "effect": effect},
+        data={
+            "point": note.point_id,
+            "status": note.status,
+            "effect": effect,
+            "sender": received.proven_by,
+        },
     )

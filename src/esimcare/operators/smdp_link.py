@@ -3,8 +3,10 @@
 The connection itself (URL, our functionRequesterIdentifier, client certificate, CA, time-outs)
 is read by ``integrations.smdp.client_config.Es2PlusConfig``; this module reads what the
 operator's side of HandleDownloadProgressInfo (SGP.22 v2.2 5.3.5) needs: whom we accept
-notifications from, and which custom notification points (100 and above, by agreement)
-mean "deleted on the phone" and "disabled on the phone".
+notifications from (``notification_cert_names``: the names its TLS client certificate must
+carry, the proof; ``notification_requester_id``: the label in the body, checked second), and
+which custom notification points (100 and above, by agreement) mean "deleted on the phone" and
+"disabled on the phone".
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ class SmdpLink:
     deleted_point: int = DEFAULT_DELETED_POINT
     disabled_point: int = DEFAULT_DISABLED_POINT
     smdp_address: str | None = None
+    # A DNS name in the certificate's subjectAltName, or its subject CN; any one will do.
+    notification_cert_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("deleted_point", "disabled_point"):
@@ -49,9 +53,20 @@ class SmdpLink:
         requester = raw.get("notification_requester_id")
         address = raw.get("smdp_address")
         return cls(
+            notification_cert_names=_names(raw.get("notification_cert_names")),
             url=str(url) if url else None,
             notification_requester_id=str(requester) if requester else None,
             deleted_point=int(raw.get("deleted_point", DEFAULT_DELETED_POINT)),
             disabled_point=int(raw.get("disabled_point", DEFAULT_DISABLED_POINT)),
             smdp_address=str(address) if address else None,
         )
+
+
+def _names(raw: object) -> tuple[str, ...]:
+    """A name or a list of names, as written in the operators file."""
+    if raw is None or raw == "":
+        return ()
+    items = [raw] if isinstance(raw, str) else raw
+    if not isinstance(items, list) or not all(isinstance(i, str) and i for i in items):
+        raise ValueError("smdp.notification_cert_names must be a name or a list of names")
+    return tuple(item.strip().lower() for item in items)

@@ -3,6 +3,7 @@ strict about who sends it, and every notification applied once."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from esimcare.context import Context
 from esimcare.esims.models import Esim
 from esimcare.esims.notifications import Es2PlusNotification
 from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
+from tests.support import emulator_signed_headers
 
 URL = "/es2plus/mts/gsma/rsp2/es2plus/handleDownloadProgressInfo"
 EID = SIMULATOR_EID
@@ -53,8 +55,11 @@ def notifications(ctx: Context) -> list[Es2PlusNotification]:
         return list(session.scalars(select(Es2PlusNotification).order_by(Es2PlusNotification.id)))
 
 
-def post(client: TestClient, body: object) -> Any:
-    return client.post(URL, json=body)
+def post(client: TestClient, body: object, url: str = URL) -> Any:
+    """As the demo's emulator sends it: signed with the deployment's emulator key."""
+    ctx: Context = client.app.state.ctx  # type: ignore[attr-defined]
+    content = json.dumps(body).encode()
+    return client.post(url, content=content, headers=emulator_signed_headers(ctx, content))
 
 
 def test_a_download_notification_is_answered_204_with_an_empty_body(
@@ -169,7 +174,8 @@ def test_a_notification_without_a_header_has_no_requester_and_is_forbidden(
     ],
 )
 def test_a_body_that_is_not_a_json_object_is_400(client: TestClient, body: bytes) -> None:
-    response = client.post(URL, content=body, headers={"Content-Type": "application/json"})
+    ctx: Context = client.app.state.ctx  # type: ignore[attr-defined]
+    response = client.post(URL, content=body, headers=emulator_signed_headers(ctx, body))
     assert_problem(response, 400, "malformed-notification")
 
 
@@ -185,32 +191,33 @@ def test_a_notification_missing_a_mandatory_field_is_400(
 
 def test_an_unknown_operator_is_404(client: TestClient, released: dict[str, Any]) -> None:
     url = URL.replace("/mts/", "/nobody/")
-    assert_problem(client.post(url, json=notification(released["iccid"])), 404, "not-found")
+    assert_problem(post(client, notification(released["iccid"]), url), 404, "not-found")
 
 
 def test_a_late_download_point_never_moves_an_installed_profile_back(
     client: TestClient, released: dict[str, Any], demo: Context
 ) -> None:
     assert post(client, notification(released["iccid"], 4)).status_code == 204
-    late = notification(released["iccid"], 3, timestamp="2026-11-23T11:59:00Z")
+    late = notification(released["iccid"], 3, timestamp="2026-11-23T11:50:00Z")
     assert post(client, late).status_code == 204
     assert profile_state(demo, released["iccid"]) == "installed"
     assert notifications(demo)[-1].effect == "unchanged"
 
 
-def test_a_deleted_profile_stays_deleted_and_the_time_is_kept(
+def test_a_deleted_profile_stays_deleted_and_both_times_are_kept(
     client: TestClient, released: dict[str, Any], demo: Context
 ) -> None:
     assert post(client, notification(released["iccid"], 4)).status_code == 204
-    deleted = notification(released["iccid"], 102, timestamp="2026-11-23T13:00:00Z")
+    deleted = notification(released["iccid"], 102, timestamp="2026-11-23T11:00:00Z")
     assert post(client, deleted).status_code == 204
-    again = notification(released["iccid"], 4, timestamp="2026-11-23T14:00:00Z")
+    again = notification(released["iccid"], 4, timestamp="2026-11-23T11:30:00Z")
     assert post(client, again).status_code == 204
     with demo.sessions() as session:
         esim = session.scalars(select(Esim).where(Esim.iccid == released["iccid"])).one()
         assert esim.profile_state.value == "deleted"
-        assert esim.deleted_on_device_at is not None
-        assert esim.deleted_on_device_at.hour == 13
+        assert esim.deleted_on_device_at == demo.clock.now()  # when we heard it
+    claimed = [row.notified_at.hour for row in notifications(demo) if row.point_id == 102]
+    assert claimed == [11]  # what the SM-DP+ said, kept on its notification
 
 
 def test_the_disabled_point_disables_an_installed_profile(

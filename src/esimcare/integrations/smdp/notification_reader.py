@@ -6,7 +6,8 @@ string); ``notificationPointId`` as a numeric string; an ``F``-padded ICCID; ext
 (``tac``, ``imei``, ...), which are kept in the raw copy and otherwise ignored; a missing
 ``notificationPointStatus`` (read as Executed-Success) or ``profileType``.
 What cannot be read is refused with ``MalformedMessageError``: no JSON object, no ICCID (or one
-that is not 19/20 digits), no point id, no time.
+that is not 19/20 digits), no point id (or one outside 0..2^31-1), no time (or one before
+2000, or one that falls off the calendar when converted to UTC).
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from esimcare.integrations.smdp.messages import MalformedMessageError, wire_icci
 from esimcare.kit.ids import Eid, InvalidIdentifierError
 
 _FAILED = frozenset({ExecutionStatus.FAILED.value, ExecutionStatus.EXPIRED.value})
+MAX_POINT_ID = 2**31 - 1  # the column is a 32-bit integer on every database
+# Before eSIM existed; also keeps a year-1 date from overflowing in a timezone conversion.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -72,14 +76,23 @@ def _iccid(raw: object) -> str:
 def _point(raw: object) -> int:
     if isinstance(raw, bool) or raw is None:
         raise MalformedMessageError("notificationPointId is missing")
-    if isinstance(raw, int):
-        return raw
-    if isinstance(raw, str) and raw.strip().isdigit():
-        return int(raw.strip())
-    raise MalformedMessageError("notificationPointId is not a number")
+    if isinstance(raw, str) and raw.strip().isascii() and raw.strip().isdigit():
+        raw = int(raw.strip())
+    if not isinstance(raw, int):
+        raise MalformedMessageError("notificationPointId is not a number")
+    if not 0 <= raw <= MAX_POINT_ID:
+        raise MalformedMessageError("notificationPointId is out of range")
+    return raw
 
 
 def _moment(raw: object) -> datetime:
+    moment = _parse_moment(raw)
+    if moment < EARLIEST:
+        raise MalformedMessageError("timestamp is before the year 2000")
+    return moment
+
+
+def _parse_moment(raw: object) -> datetime:
     if isinstance(raw, bool) or raw is None:
         raise MalformedMessageError("timestamp is missing")
     if isinstance(raw, int | float) or (isinstance(raw, str) and _is_number(raw)):
@@ -91,13 +104,16 @@ def _moment(raw: object) -> datetime:
         raise MalformedMessageError("timestamp is not a time")
     try:
         moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         raise MalformedMessageError(f"timestamp {raw[:40]!r} is not ISO 8601") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        raise MalformedMessageError("timestamp is out of range") from None
 
 
 def _is_number(text: str) -> bool:
-    return text.strip().replace(".", "", 1).isdigit()
+    digits = text.strip().replace(".", "", 1)
+    return digits.isascii() and digits.isdigit()
 
 
 def _requester(header: object) -> str | None:

@@ -10,6 +10,7 @@ a real SM-DP+ would not undo a download because the operator was unreachable.
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from esimcare.integrations.smdp.messages import (
     NOTIFICATION_PATH,
     DownloadProgressInfo,
 )
+from esimcare.integrations.smdp.notification_signature import signature_headers
 from esimcare.kit.clock import Clock, SystemClock
 
 _log = logging.getLogger("esimcare.integrations.smdp.notifications")
@@ -56,6 +58,8 @@ class NotificationSender:
 
     ``receiver_url`` is one base URL, or a function choosing it per profile (None: nobody to
     tell), for an emulator shared by several operators as in the demo (e.g. by ICCID prefix).
+    ``signing_key``: the emulator's shared secret (``notification_signature``); without it the
+    notifications go unsigned, and a receiver that is not told otherwise refuses them.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class NotificationSender:
         clock: Clock | None = None,
         deleted_point: int = DEFAULT_DELETED_POINT,
         disabled_point: int = DEFAULT_DISABLED_POINT,
+        signing_key: bytes | None = None,
     ) -> None:
         for point in (deleted_point, disabled_point):
             if point < 100:
@@ -77,6 +82,7 @@ class NotificationSender:
         self.disabled_point = disabled_point
         self._client = client
         self._clock = clock or SystemClock()
+        self._signing_key = signing_key
 
     def notify(
         self, profile: ProfileSnapshot, point: int, status: Es2Outcome = EXECUTED
@@ -93,13 +99,18 @@ class NotificationSender:
         url = self.url_for(profile)
         if url is None:
             return Delivery(point, delivered=False, detail="no receiver for this profile")
-        body = info.body(self.requester_id, uuid.uuid4().hex)
+        body = json.dumps(info.body(self.requester_id, uuid.uuid4().hex)).encode()
         try:
-            send(self._client, "POST", url, json=body, headers=JSON_HEADERS)
+            send(self._client, "POST", url, content=body, headers=self._headers(body))
         except IntegrationError as error:
             _log.warning("es2plus.notification_failed point=%s error=%s", point, error)
             return Delivery(point, delivered=False, detail=str(error))
         return Delivery(point, delivered=True)
+
+    def _headers(self, body: bytes) -> dict[str, str]:
+        if self._signing_key is None:
+            return JSON_HEADERS
+        return JSON_HEADERS | signature_headers(self._signing_key, body, self._clock.now())
 
     def url_for(self, profile: ProfileSnapshot) -> str | None:
         base = self._receiver if isinstance(self._receiver, str) else self._receiver(profile)

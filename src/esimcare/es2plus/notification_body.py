@@ -1,0 +1,69 @@
+"""The receiver's first look at a notification body: JSON we can store, or 400 (never a 500).
+
+The raw body is kept as JSON (``es2plus_notifications.raw``) on SQLite and PostgreSQL, so
+beyond "is it a JSON object" it must also be storable everywhere: no nesting deeper than a
+notification ever needs (and no RecursionError while parsing), no integer beyond 64 bits, no
+NaN or Infinity (not JSON, and PostgreSQL refuses them), no lone surrogate (``"\\ud800"``
+cannot be encoded as UTF-8).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from esimcare.esims.profile_events import MalformedNotificationError
+
+MAX_DEPTH = 16
+_INT64 = range(-(2**63), 2**63)
+
+
+def read_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedNotificationError("the body is not JSON") from None
+    except RecursionError:
+        raise MalformedNotificationError("the body is nested too deeply") from None
+    if not isinstance(data, dict):
+        raise MalformedNotificationError("the body is not a JSON object")
+    _check_storable(data)
+    return data
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError("a number too large for a double")
+    return number
+
+
+def _check_storable(data: dict[str, Any]) -> None:
+    """Walks the whole document without recursion (its depth is what is being checked)."""
+    pending: list[tuple[object, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise MalformedNotificationError(f"the body is nested deeper than {MAX_DEPTH}")
+        if isinstance(value, dict):
+            for key in value:
+                _check_text(key)
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            _check_text(value)
+        elif isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+            raise MalformedNotificationError("an integer beyond 64 bits")
+
+
+def _check_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedNotificationError("a string that is not valid Unicode") from None
