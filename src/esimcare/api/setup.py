@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from esimcare.api import cancellations, dev, esims, operations, ordering, public, sessions
+from esimcare.api.problems import publish_problem_schema
 from esimcare.context import Context
 from esimcare.es2plus import receiver
 
@@ -19,3 +22,16 @@ def install_api(app: FastAPI, ctx: Context) -> None:
     app.include_router(receiver.router)
     if ctx.settings.development:
         app.include_router(dev.router)
+    _document_problems(app)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """FastAPI builds the document once, on first use; the Problem schema joins it then."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = publish_problem_schema(build())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
