@@ -12,9 +12,10 @@ from esimcare.billing.final_bill import FinalBill, compute_final_bill
 from esimcare.billing.ledger import Balance, balance_of, latest_card
 from esimcare.billing.settlement import Settlement, settle
 from esimcare.customers.models import Customer
+from esimcare.errors import InvalidInputError
 from esimcare.esims.models import Esim, Plan
 from esimcare.kit.clock import iso
-from esimcare.kit.ids import Msisdn
+from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.money import Money
 from esimcare.operators.policy import Policy, RefundRoute
 
@@ -91,7 +92,10 @@ def refund_destination(
     if route is RefundRoute.BANK_ACCOUNT:
         return customer.payout_account
     if route is RefundRoute.ANOTHER_NUMBER and refund_to:
-        return Msisdn.parse(refund_to).masked()
+        try:
+            return Msisdn.parse(refund_to).masked()
+        except InvalidIdentifierError as error:  # a quote reads refund_to before any check
+            raise InvalidInputError(f"refund_to: {error}") from None
     return None
 
 
