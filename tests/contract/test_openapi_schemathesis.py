@@ -229,14 +229,15 @@ def steer(case: schemathesis.Case, found: Landscape, operator: str, turn: int) -
     """On every other request, put ids and codes that exist where schemathesis made some up."""
     if turn % 2:
         return
+    pick = turn // (2 * len(DEMO_LOGINS))  # independent of the operator, which cycles with turn
     path = case.path_parameters or {}
     for name, known in (("esim_id", found.esims), ("cancellation_id", found.cancellations)):
         if name in path and known[operator]:
-            path[name] = known[operator][turn // 2 % len(known[operator])]
+            path[name] = known[operator][pick % len(known[operator])]
     if isinstance(case.body, dict):
         for name, known in (("plan", found.plans), ("reason", found.reasons)):
             if name in case.body:
-                case.body[name] = known[operator][turn // 2 % len(known[operator])]
+                case.body[name] = known[operator][pick % len(known[operator])]
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
