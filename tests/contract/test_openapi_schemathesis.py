@@ -225,21 +225,24 @@ def _node_id_for_schemathesis(request: pytest.FixtureRequest) -> None:
 
 
 _ROUND = itertools.count()
+Case = schemathesis.Case[Any]
 
 
-def steer(case: schemathesis.Case, found: Landscape, operator: str, turn: int) -> None:
+def steer(case: Case, found: Landscape, operator: str, turn: int) -> None:
     """On every other request, put ids and codes that exist where schemathesis made some up."""
     if turn % 2:
         return
     pick = turn // (2 * len(DEMO_LOGINS))  # independent of the operator, which cycles with turn
     path = case.path_parameters or {}
-    for name, known in (("esim_id", found.esims), ("cancellation_id", found.cancellations)):
-        if name in path and known[operator]:
-            path[name] = known[operator][pick % len(known[operator])]
+    ids = {"esim_id": found.esims[operator], "cancellation_id": found.cancellations[operator]}
+    for name, known_ids in ids.items():
+        if name in path and known_ids:
+            path[name] = known_ids[pick % len(known_ids)]
+    codes = {"plan": found.plans[operator], "reason": found.reasons[operator]}
     if isinstance(case.body, dict):
-        for name, known in (("plan", found.plans), ("reason", found.reasons)):
+        for name, known_codes in codes.items():
             if name in case.body:
-                case.body[name] = known[operator][pick % len(known[operator])]
+                case.body[name] = known_codes[pick % len(known_codes)]
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")
@@ -248,7 +251,7 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 @schema.include(path_regex=r"^/api/v1/").parametrize()
 @BOUNDED
 def test_api_as_logged_in_customers(
-    case: schemathesis.Case, landscape: Landscape, fresh_token: Callable[[str], str]
+    case: Case, landscape: Landscape, fresh_token: Callable[[str], str]
 ) -> None:
     turn = next(_ROUND)
     operator = list(DEMO_LOGINS)[turn % len(DEMO_LOGINS)]
@@ -266,11 +269,11 @@ def test_api_as_logged_in_customers(
 
 @schema.include(path_regex=r"^/api/v1/").parametrize()
 @BOUNDED
-def test_api_as_generated(case: schemathesis.Case) -> None:
+def test_api_as_generated(case: Case) -> None:
     case.call_and_validate(checks=CONFORMANCE)
 
 
 @schema.include(path_regex=r"^/es2plus/").parametrize()
 @BOUNDED
-def test_es2plus_receiver_never_fails_on_its_side(case: schemathesis.Case) -> None:
+def test_es2plus_receiver_never_fails_on_its_side(case: Case) -> None:
     case.call_and_validate(checks=[not_a_server_error])
