@@ -4,7 +4,7 @@ Three derandomized, bounded runs (well under two minutes on two cores together):
 
 - as logged-in customers: every ``/api/v1`` operation with a valid Bearer token of the operator
   in the path and a fresh Idempotency-Key per request. Every other request is steered onto
-  things that exist (the caller's eSIMs and cancellations in every state, the operator's plans
+  things that exist (the caller's eSIMs, cancellations in several states, the operator's plans
   and reasons), so generated bodies reach the services and not only the 404/422 answers;
 - as generated: the same operations with whatever schemathesis makes up (unknown operators,
   bogus tokens, missing keys), which exercises the 400/401/404 answers;
@@ -194,8 +194,9 @@ def _order(http: TestClient, found: Landscape, operator: str) -> None:
     ordered = http.post(
         f"/api/v1/{operator}/esims", json={"plan": found.plans[operator][0]}, headers=headers
     )
-    assert ordered.status_code == 201, ordered.text
-    found.esims[operator].append(ordered.json()["id"])
+    # An operator's ordering limits may refuse it (409/429); the run then has one eSIM less.
+    if ordered.status_code == 201:
+        found.esims[operator].append(ordered.json()["id"])
 
 
 @pytest.fixture(scope="module")
