@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from esimcare.api.deps import AuthDep, CtxDep, LanguageDep, client_ip, customer_in
 from esimcare.api.idempotent import IdempotentCall
+from esimcare.api.problems import CUSTOMER, IDEMPOTENT, JSON_BODY, OPERATOR, problem_responses
 from esimcare.api.render import cancellation_out, load_details, masked_number, quote_out
 from esimcare.api.schemas import (
     CancellationCreated,
@@ -34,12 +35,18 @@ from esimcare.integrations.errors import IntegrationError
 from esimcare.kit.clock import iso
 
 log = structlog.get_logger()
-router = APIRouter(prefix="/api/v1/{operator}", tags=["cancellations"])
+router = APIRouter(
+    prefix="/api/v1/{operator}", tags=["cancellations"], responses=problem_responses(*OPERATOR)
+)
 
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-@router.post("/esims/{esim_id}/cancellation-quote", summary="What cancelling would do")
+@router.post(
+    "/esims/{esim_id}/cancellation-quote",
+    summary="What cancelling would do",
+    responses=problem_responses(*CUSTOMER, *JSON_BODY, 409, 423),
+)
 def quote(
     esim_id: EntityId,
     auth: AuthDep,
@@ -60,6 +67,8 @@ def quote(
     status_code=status.HTTP_201_CREATED,
     response_model=CancellationCreated,
     summary="Request a cancellation (Idempotency-Key required)",
+    # 403: no verification method is trusted now (an SMS number just moved to a new phone).
+    responses=problem_responses(*CUSTOMER, *JSON_BODY, *IDEMPOTENT, 403, 409, 423),
 )
 def create_cancellation(
     esim_id: EntityId,
@@ -121,6 +130,7 @@ def _sent(
     "/cancellations/{cancellation_id}/verification-code",
     status_code=status.HTTP_202_ACCEPTED,
     summary="Send a new SMS code",
+    responses=problem_responses(*CUSTOMER, 409, 429),
 )
 def resend_code(cancellation_id: EntityId, auth: AuthDep, ctx: CtxDep) -> CodeSent:
     with transaction(ctx.sessions) as session:
@@ -135,7 +145,11 @@ def resend_code(cancellation_id: EntityId, auth: AuthDep, ctx: CtxDep) -> CodeSe
     )
 
 
-@router.post("/cancellations/{cancellation_id}/verification", summary="Confirm it is you")
+@router.post(
+    "/cancellations/{cancellation_id}/verification",
+    summary="Confirm it is you",
+    responses=problem_responses(*CUSTOMER, *JSON_BODY, 409, 429),
+)
 def verify(
     cancellation_id: EntityId,
     body: Annotated[Verification, Body()],
@@ -158,7 +172,11 @@ def verify(
         return StatusOut(status=cancellation.status.value)
 
 
-@router.get("/cancellations/{cancellation_id}", summary="Follow a cancellation")
+@router.get(
+    "/cancellations/{cancellation_id}",
+    summary="Follow a cancellation",
+    responses=problem_responses(*CUSTOMER),
+)
 def get_cancellation(
     cancellation_id: EntityId, auth: AuthDep, ctx: CtxDep, language: LanguageDep
 ) -> CancellationOut:
@@ -168,7 +186,11 @@ def get_cancellation(
         return cancellation_out(load_details(session, cancellation), language)
 
 
-@router.post("/cancellations/{cancellation_id}/undo", summary="Undo while scheduled")
+@router.post(
+    "/cancellations/{cancellation_id}/undo",
+    summary="Undo while scheduled",
+    responses=problem_responses(*CUSTOMER, 409),
+)
 def undo(cancellation_id: EntityId, auth: AuthDep, ctx: CtxDep, request: Request) -> StatusOut:
     with transaction(ctx.sessions) as session:
         customer = customer_in(session, auth)

@@ -11,11 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from esimcare.api.deps import CtxDep
+from esimcare.api.problems import PARAMETERS, problem_responses
 from esimcare.api.schemas import OutboxItem, OutboxList
 from esimcare.integrations.outbox import Outbox
 from esimcare.kit.clock import iso
 
-router = APIRouter(prefix="/api/v1/dev", tags=["development"])
+router = APIRouter(
+    prefix="/api/v1/dev", tags=["development"], responses=problem_responses(*PARAMETERS)
+)
 
 
 @router.get("/outbox", summary="Messages sent by the development outbox, newest first")

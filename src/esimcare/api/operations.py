@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 
 from esimcare.api.deps import CtxDep
+from esimcare.api.problems import problem_responses
 from esimcare.config import Settings
 from esimcare.db import transaction
 from esimcare.migrate import alembic_config
@@ -22,7 +23,11 @@ from esimcare.observability.metrics import collect, render
 router = APIRouter(tags=["operations"])
 
 
-@router.get("/api/v1/ready", summary="Readiness: the database answers and is migrated")
+@router.get(
+    "/api/v1/ready",
+    summary="Readiness: the database answers and is migrated",
+    responses=problem_responses(503),
+)
 def ready(ctx: CtxDep) -> JSONResponse:
     head = ScriptDirectory.from_config(alembic_config(ctx.settings.database_url)).get_current_head()
     try:

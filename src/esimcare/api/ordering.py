@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from esimcare.api.deps import AuthDep, CtxDep, LanguageDep, PolicyDep
 from esimcare.api.idempotent import IdempotentCall
+from esimcare.api.problems import CUSTOMER, IDEMPOTENT, JSON_BODY, OPERATOR, problem_responses
 from esimcare.api.render import money, plan_name
 from esimcare.api.schemas import MoneyOut, RequestBody
 from esimcare.api.types import EntityId
@@ -21,7 +22,9 @@ from esimcare.esims.models import Esim
 from esimcare.esims.ordering import order_esim, plans_of
 from esimcare.esims.service import get_esim
 
-router = APIRouter(prefix="/api/v1/{operator}", tags=["ordering"])
+router = APIRouter(
+    prefix="/api/v1/{operator}", tags=["ordering"], responses=problem_responses(*OPERATOR)
+)
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
@@ -72,18 +75,8 @@ def list_plans(policy: PolicyDep, ctx: CtxDep, language: LanguageDep) -> PlanOff
     status_code=status.HTTP_201_CREATED,
     response_model=Ordered,
     summary="Order a new eSIM (Idempotency-Key required): DownloadOrder + ConfirmOrder",
-    responses={
-        409: {
-            "description": "The account holds the most eSIMs its operator allows "
-            "(code open-esims-limit), or the SM-DP+ has no profile left",
-            "content": {"application/problem+json": {}},
-        },
-        429: {
-            "description": "Too many orders in the last hour (code order-rate-limited); "
-            "Retry-After says when the next one is possible",
-            "content": {"application/problem+json": {}},
-        },
-    },
+    # 409: out of stock or numbers; 429: ordering limits; 502/503: the SM-DP+ failed us.
+    responses=problem_responses(*CUSTOMER, *JSON_BODY, *IDEMPOTENT, 429, 502, 503),
 )
 def order(
     body: OrderRequest, auth: AuthDep, ctx: CtxDep, idempotency_key: IdempotencyKey = None
@@ -136,7 +129,7 @@ _QR_REFUSALS: dict[int | str, dict[str, Any]] = {
     "/esims/{esim_id}/activation-qr.png",
     summary="The activation code as a QR code (PNG)",
     response_class=Response,
-    responses={200: {"content": {"image/png": {}}}, **_QR_REFUSALS},
+    responses={200: {"content": {"image/png": {}}}, **problem_responses(*CUSTOMER), **_QR_REFUSALS},
 )
 def activation_qr_png(esim_id: EntityId, auth: AuthDep, ctx: CtxDep) -> Response:
     code = _activation_code(ctx, auth, esim_id)
@@ -147,7 +140,11 @@ def activation_qr_png(esim_id: EntityId, auth: AuthDep, ctx: CtxDep) -> Response
     "/esims/{esim_id}/activation-qr.svg",
     summary="The activation code as a QR code (SVG)",
     response_class=Response,
-    responses={200: {"content": {"image/svg+xml": {}}}, **_QR_REFUSALS},
+    responses={
+        200: {"content": {"image/svg+xml": {}}},
+        **problem_responses(*CUSTOMER),
+        **_QR_REFUSALS,
+    },
 )
 def activation_qr_svg(esim_id: EntityId, auth: AuthDep, ctx: CtxDep) -> Response:
     code = _activation_code(ctx, auth, esim_id)

@@ -110,3 +110,81 @@ def problem_for_http(request: Request, error: StarletteHTTPException) -> Respons
     return problem(
         request, status=status, code=code, title=phrase, detail=detail, headers=error.headers
     )
+
+
+# --- the same errors, as the OpenAPI document declares them -----------------------------------
+
+PROBLEM_SCHEMA_NAME = "Problem"
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": PROBLEM_SCHEMA_NAME,
+    "type": "object",
+    "description": "RFC 9457 problem details; `code` names the problem for programs.",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "code": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "422 invalid-input: each field's complaint",
+            "items": {"type": "object"},
+        },
+    },
+}
+_WHEN = {
+    400: "Malformed JSON, or a required header (Idempotency-Key) is missing",
+    401: "No valid session: send `Authorization: Bearer <token>` from POST .../sessions",
+    403: "Not allowed for this caller",
+    404: "No such operator, or nothing with this id on the caller's account",
+    409: "Conflicts with the current state (or the same Idempotency-Key is still running)",
+    413: "The request body is over the size limit",
+    415: "The request body is not of a media type this endpoint reads",
+    422: "Fields missing, of the wrong type or refused by the rules",
+    423: "The account is locked against this",
+    429: "Too many attempts or requests; `Retry-After` says when to try again",
+    502: "A system we depend on answered with something we cannot read",
+    503: "A system we depend on is unavailable; `Retry-After` says when to try again",
+}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer"},
+    }
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for routes: each status answered with a problem+json body."""
+    schema = {"$ref": f"#/components/schemas/{PROBLEM_SCHEMA_NAME}"}
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        entry: dict[str, Any] = {
+            "description": _WHEN.get(status, HTTPStatus(status).phrase),
+            "content": {MEDIA_TYPE: {"schema": schema}},
+        }
+        if status in (429, 503):
+            entry["headers"] = _RETRY_AFTER
+        documented[status] = entry
+    return documented
+
+
+# Every route with a parameter (FastAPI would otherwise declare its own 422 as application/json).
+PARAMETERS = (422,)
+# Every route under /api/v1/{operator}: the operator may be one we do not serve.
+OPERATOR = (404, *PARAMETERS)
+# Every route that needs a session.
+CUSTOMER = (401, *OPERATOR)
+# Every route that reads a JSON body.
+JSON_BODY = (400, 413, *PARAMETERS)
+# Every route that creates something under an Idempotency-Key (missing: 400; running: 409).
+IDEMPOTENT = (400, 409)
+
+
+def publish_problem_schema(openapi: dict[str, Any]) -> dict[str, Any]:
+    """Add the one Problem schema the ``$ref`` of every error response points to."""
+    components = openapi.setdefault("components", {}).setdefault("schemas", {})
+    components[PROBLEM_SCHEMA_NAME] = PROBLEM_SCHEMA
+    return openapi

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from esimcare.api.deps import CtxDep, LanguageDep
+from esimcare.api.problems import PARAMETERS, problem_responses
 from esimcare.api.render import operator_out
 from esimcare.api.schemas import Health, OperatorList
 
@@ -16,6 +17,10 @@ def health() -> Health:
     return Health(status="ok")
 
 
-@router.get("/operators", summary="Operators served here, with their support contacts")
+@router.get(
+    "/operators",
+    summary="Operators served here, with their support contacts",
+    responses=problem_responses(*PARAMETERS),
+)
 def operators(ctx: CtxDep, language: LanguageDep) -> OperatorList:
     return OperatorList(items=[operator_out(p, language) for p in ctx.policies.values()])

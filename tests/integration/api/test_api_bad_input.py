@@ -115,6 +115,23 @@ def test_an_id_that_is_not_a_number_is_a_422(client: TestClient, auth: dict[str,
     assert_problem(client.get("/api/v1/mts/esims/abc", headers=auth), 422, "invalid-input")
 
 
+@pytest.mark.parametrize("refund_to", ["delete", "+7", "12345678901234567"])
+def test_a_quote_with_a_refund_number_that_is_no_number_is_a_422(
+    client: TestClient, demo: Context, refund_to: str
+) -> None:
+    """Found by schemathesis: the quote parsed refund_to unchecked and answered 500."""
+    beeline = log_in(client, "beeline")
+    esim = installed_esim(client, "beeline", beeline)
+    counts = row_counts(demo)
+    response = client.post(
+        f"/api/v1/beeline/esims/{esim['id']}/cancellation-quote",
+        json={"refund_to": refund_to},
+        headers=beeline,
+    )
+    assert "refund_to" in assert_problem(response, 422, "invalid-input")["detail"]
+    assert row_counts(demo) == counts
+
+
 def test_a_wrong_http_method_is_a_405_problem(client: TestClient) -> None:
     assert_problem(client.put("/api/v1/health"), 405, "method-not-allowed")
 

@@ -194,3 +194,20 @@ def test_the_openapi_document_lists_every_endpoint(client: TestClient) -> None:
         "/api/v1/health",
         "/api/v1/dev/outbox",
     } <= set(paths)
+
+
+def test_the_openapi_document_declares_every_error_as_problem_json(client: TestClient) -> None:
+    """The fast guard; tests/contract/test_openapi_schemathesis.py checks the real answers."""
+    document = client.get("/api/openapi.json").json()
+    assert "Problem" in document["components"]["schemas"]
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            where = f"{method.upper()} {path}"
+            errors = {int(s): r for s, r in operation["responses"].items() if int(s) >= 400}
+            for status, response in errors.items():
+                assert set(response["content"]) == {"application/problem+json"}, (where, status)
+            parameters = {p["name"].lower() for p in operation.get("parameters", [])}
+            if "authorization" in parameters:
+                assert 401 in errors, where
+            if "requestBody" in operation:
+                assert {400, 413, 422} <= set(errors), where
