@@ -1,65 +1,133 @@
-"""Logging in: phone number or e-mail plus password, one answer for every failure."""
+"""Logging in: phone number or e-mail plus password, one answer for every failure.
+
+A login runs in three short steps, so no database lock is held while argon2 works: claim a try
+from the client address's throttle (and find the account), verify the password within the
+process's bound on argon2 work, then open a session or count the failure.
+"""
 
 from __future__ import annotations
 
+from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from esimcare.config import Limits
+from esimcare.context import Context
 from esimcare.customers.lockout import ensure_not_locked, record_failure
 from esimcare.customers.models import Customer
-from esimcare.customers.passwords import verify_password
-from esimcare.customers.sessions import IssuedSession, open_session
+from esimcare.customers.passwords import PasswordWork, refuse_overlong
+from esimcare.customers.sessions import IssuedSession, open_session, revoke_token
+from esimcare.customers.throttle import (
+    ThrottleKeys,
+    claim_login_try,
+    give_back_login_try,
+    throttle_keys,
+)
+from esimcare.db import transaction
 from esimcare.errors import AuthenticationError, VerificationLockedError
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 
 
-def find_by_login(session: Session, operator_id: str, login: str) -> Customer | None:
+@dataclass(frozen=True)
+class LoginAttempt:
+    operator_id: str
+    login: str
+    password: str
+    client: str | None = None
+    user_agent: str | None = None
+    # The session the browser held before, ended when the new one opens.
+    replacing_token: str | None = None
+
+
+@dataclass(frozen=True)
+class _Account:
+    id: int
+    password_hash: str
+
+
+def normalised_login(login: str) -> str:
+    """The form the account is stored under: a lower-case e-mail or an E.164 number; text
+    that is neither is kept as typed (trimmed, lower-case) so it can still be throttled."""
     login = login.strip()
-    if "@" in login:
-        condition = Customer.email == login.lower()
-    else:
+    if "@" not in login:
         try:
-            condition = Customer.phone == Msisdn.parse(login).value
+            return Msisdn.parse(login).value
         except InvalidIdentifierError:
-            return None
+            pass
+    return login.lower()
+
+
+def find_by_login(session: Session, operator_id: str, login: str) -> Customer | None:
+    login = normalised_login(login)
+    condition = Customer.email == login if "@" in login else Customer.phone == login
     return session.scalar(select(Customer).where(Customer.operator_id == operator_id, condition))
 
 
-def log_in(
+def log_in(ctx: Context, attempt: LoginAttempt) -> tuple[Customer, IssuedSession]:
+    """The customer and a new session, or AuthenticationError (the same for an unknown login,
+    a wrong password and a locked account), LoginThrottledError or PasswordWorkBusyError
+    (429), PasswordTooLongError (422, counted nowhere)."""
+    refuse_overlong(attempt.password)
+    limits, now = ctx.settings.limits, ctx.clock.now()
+    login = normalised_login(attempt.login)
+    keys = throttle_keys(ctx.settings.secret_key, attempt.client, f"{attempt.operator_id}:{login}")
+    with transaction(ctx.sessions) as session:
+        claim_login_try(session, keys, now, limits)
+        found = find_by_login(session, attempt.operator_id, login)
+        account = _Account(found.id, found.password_hash) if found else None
+    # An unknown login verifies a dummy hash: the answer takes the same time (and work).
+    valid = ctx.password_work.verify(account.password_hash if account else None, attempt.password)
+    with transaction(ctx.sessions) as session:
+        customer = session.get(Customer, account.id) if account else None
+        if customer is None:
+            raise AuthenticationError()
+        if not valid:
+            _count_failure(session, customer, now, limits)
+        try:
+            ensure_not_locked(customer, now)
+        except VerificationLockedError:
+            # Same answer as a wrong password: a lock must not reveal that the account exists.
+            raise AuthenticationError() from None
+        return customer, _open(session, customer, keys, attempt, now, limits)
+
+
+def _count_failure(session: Session, customer: Customer, now: datetime, limits: Limits) -> None:
+    # Already locked by a parallel failure: the answer is the same.
+    with suppress(VerificationLockedError):
+        record_failure(session, customer, "login", now, limits)
+    raise AuthenticationError()
+
+
+def _open(
     session: Session,
-    operator_id: str,
-    login: str,
+    customer: Customer,
+    keys: ThrottleKeys,
+    attempt: LoginAttempt,
+    now: datetime,
+    limits: Limits,
+) -> IssuedSession:
+    give_back_login_try(session, keys, limits)
+    if attempt.replacing_token:
+        revoke_token(session, attempt.replacing_token, now)
+    return open_session(session, customer, now, limits, attempt.client, attempt.user_agent)
+
+
+def check_password(
+    session: Session,
+    customer: Customer,
     password: str,
     *,
     now: datetime,
     limits: Limits,
-    ip: str | None = None,
-    user_agent: str | None = None,
-) -> tuple[Customer, IssuedSession]:
-    customer = find_by_login(session, operator_id, login)
-    valid = verify_password(customer.password_hash if customer else None, password)
-    if customer is None:
-        raise AuthenticationError()
-    try:
-        ensure_not_locked(customer, now)
-    except VerificationLockedError:
-        # Same answer as a wrong password: a lock must not reveal that the account exists.
-        raise AuthenticationError() from None
-    if not valid:
-        record_failure(session, customer, "login", now, limits)
-        raise AuthenticationError()
-    return customer, open_session(session, customer, now, limits, ip, user_agent)
-
-
-def check_password(
-    session: Session, customer: Customer, password: str, *, now: datetime, limits: Limits
+    work: PasswordWork,
 ) -> bool:
     """Step-up by password: counts a failure like a wrong code does."""
+    refuse_overlong(password)
     ensure_not_locked(customer, now)
-    if verify_password(customer.password_hash, password):
+    if work.verify(customer.password_hash, password):
         return True
     record_failure(session, customer, "password", now, limits)
     return False
