@@ -52,7 +52,7 @@ def requested_cancellation(ctx: Context) -> tuple[int, int, str]:
 
 
 def verify_by_code(ctx: Context, customer_id: int, cancellation_id: int, code: str) -> str:
-    """"verified", or the code of the domain error the customer would see."""
+    """ "verified", or the code of the domain error the customer would see."""
     try:
         with transaction(ctx.sessions) as session:
             fresh = session.get(Customer, customer_id)
@@ -65,11 +65,14 @@ def verify_by_code(ctx: Context, customer_id: int, cancellation_id: int, code: s
 
 def failures_counted(ctx: Context, customer_id: int) -> int:
     with ctx.sessions() as session:
-        return session.scalar(
-            select(func.count())
-            .select_from(VerificationFailure)
-            .where(VerificationFailure.customer_id == customer_id)
-        ) or 0
+        return (
+            session.scalar(
+                select(func.count())
+                .select_from(VerificationFailure)
+                .where(VerificationFailure.customer_id == customer_id)
+            )
+            or 0
+        )
 
 
 def test_forty_parallel_wrong_codes_get_five_wrong_code_answers_and_end_the_code(

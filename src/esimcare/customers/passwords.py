@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -77,17 +79,23 @@ class PasswordWork:
         self._slots = threading.BoundedSemaphore(slots)
         self._wait_s = wait_s
 
-    def verify(self, password_hash: str | None, password: str) -> bool:
-        """``password_hash`` None (an unknown login) verifies a dummy: the same work."""
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the slots for the block, or raise PasswordWorkBusyError (Retry-After)."""
         if not self._slots.acquire(timeout=self._wait_s):
             raise PasswordWorkBusyError(retry_after=1)
         try:
-            return verify_password(password_hash, password)
+            yield
         finally:
             self._slots.release()
 
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        with self.slot():
+            return verify_password(password_hash, password)
+
 
 def verify_password(password_hash: str | None, password: str) -> bool:
+    """``password_hash`` None (an unknown login) verifies a dummy: the same work, False."""
     refuse_overlong(password)
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None

@@ -1,8 +1,8 @@
 """Logging in: phone number or e-mail plus password, one answer for every failure.
 
-A login runs in three short steps, so no database lock is held while argon2 works: claim a try
-from the client address's throttle (and find the account), verify the password within the
-process's bound on argon2 work, then open a session or count the failure.
+A login runs in three short steps, so no database lock is held while argon2 works: within one
+of the process's slots for argon2 work, claim a try from the client address's throttle (and
+find the account) and verify the password; then open a session or count the failure.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from esimcare.config import Limits
 from esimcare.context import Context
 from esimcare.customers.lockout import ensure_not_locked, record_failure
 from esimcare.customers.models import Customer
-from esimcare.customers.passwords import PasswordWork, refuse_overlong
+from esimcare.customers.passwords import PasswordWork, refuse_overlong, verify_password
 from esimcare.customers.sessions import IssuedSession, open_session, revoke_token
 from esimcare.customers.throttle import (
     ThrottleKeys,
@@ -74,12 +74,14 @@ def log_in(ctx: Context, attempt: LoginAttempt) -> tuple[Customer, IssuedSession
     limits, now = ctx.settings.limits, ctx.clock.now()
     login = normalised_login(attempt.login)
     keys = throttle_keys(ctx.settings.secret_key, attempt.client, f"{attempt.operator_id}:{login}")
-    with transaction(ctx.sessions) as session:
-        claim_login_try(session, keys, now, limits)
-        found = find_by_login(session, attempt.operator_id, login)
-        account = _Account(found.id, found.password_hash) if found else None
-    # An unknown login verifies a dummy hash: the answer takes the same time (and work).
-    valid = ctx.password_work.verify(account.password_hash if account else None, attempt.password)
+    # The slot first: a refused request (429 busy) has cost nothing and counted nowhere.
+    with ctx.password_work.slot():
+        with transaction(ctx.sessions) as session:
+            claim_login_try(session, keys, now, limits)
+            found = find_by_login(session, attempt.operator_id, login)
+            account = _Account(found.id, found.password_hash) if found else None
+        # An unknown login verifies a dummy hash: the same time (and work) as a known one.
+        valid = verify_password(account.password_hash if account else None, attempt.password)
     with transaction(ctx.sessions) as session:
         customer = session.get(Customer, account.id) if account else None
         if customer is None:
