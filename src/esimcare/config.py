@@ -9,6 +9,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
 
 class Mode(StrEnum):
     DEVELOPMENT = "development"
@@ -30,12 +32,44 @@ class Limits:
     verification_window_s: int = 30 * 60
     idempotency_ttl_s: int = 24 * 3600
     max_body_bytes: int = 64 * 1024
+    # Failed logins from one client address: a few free, then a wait that doubles each time.
+    login_free_tries_per_login: int = 5
+    login_free_tries_per_address: int = 20
+    login_delay_base_s: int = 1
+    login_delay_cap_s: int = 900
+    # A client address's count is forgotten after this long without a failure.
+    login_forget_after_s: int = 3600
+    # argon2 work at once in one process; a request that finds no slot in time gets 429.
+    password_hash_concurrency: int = 4
+    password_hash_wait_s: float = 0.25
 
     def __post_init__(self) -> None:
         if not 0 < self.code_lifetime_s <= 600:
             raise ValueError("one-time code lifetime must be at most 10 minutes (ASVS 6.5.5)")
         if not 0 < self.code_max_attempts <= 5:
             raise ValueError("at most 5 wrong tries per code")
+        if self.password_hash_concurrency < 1:
+            raise ValueError("at least one password hash must be allowed at a time")
+        if self.login_delay_cap_s >= self.login_forget_after_s:
+            raise ValueError("a login wait must end before the failures behind it are forgotten")
+
+    def login_delay_s(self, failures: int, free: int) -> int:
+        """The wait after the ``failures``-th failure when ``free`` cost nothing: 0, then
+        base, 2 x base, 4 x base ... up to the cap."""
+        if failures < free:
+            return 0
+        return min(self.login_delay_base_s << min(failures - free, 32), self.login_delay_cap_s)
+
+    def login_failures_one_address_can_make_in_an_hour(self) -> int:
+        """An attacker at one address, whatever logins it tries, who tries again the moment
+        each wait ends (the address's count covers every login tried from it). security.md:
+        with the defaults this stays below ``failures_per_hour``, so one address alone never
+        reaches the account lock (tests/unit/test_login_limits.py)."""
+        failures, at = 0, 0
+        while at < 3600 and failures < self.failures_per_hour:
+            failures += 1
+            at += self.login_delay_s(failures, self.login_free_tries_per_address)
+        return failures
 
 
 @dataclass(frozen=True)
@@ -88,8 +122,8 @@ class Settings:
     metrics_token: str = ""
     # Publish /api/openapi.json in production too (always published in development).
     api_docs: bool = False
-    # Reverse proxies (addresses or CIDRs) whose client-certificate headers are believed.
-    trusted_proxies: tuple[str, ...] = ()
+    # Reverse proxies whose X-Forwarded-For names the client (ESIMCARE_TRUSTED_PROXIES, CIDRs).
+    trusted_proxies: tuple[IpNetwork, ...] = ()
 
     @property
     def development(self) -> bool:
@@ -157,14 +191,14 @@ def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def parse_networks(text: str) -> tuple[str, ...]:
-    """``"127.0.0.1, 10.0.0.0/8"`` -> normalised networks; a typo stops the start-up."""
+def parse_networks(text: str) -> tuple[IpNetwork, ...]:
+    """``10.0.0.0/8, 192.0.2.7`` -> networks; a typo stops the start rather than trust too much."""
     networks = []
     for item in filter(None, (part.strip() for part in text.split(","))):
         try:
-            networks.append(str(ipaddress.ip_network(item, strict=False)))
-        except ValueError:
-            raise ValueError(f"ESIMCARE_TRUSTED_PROXIES: {item!r} is no address or CIDR") from None
+            networks.append(ipaddress.ip_network(item))
+        except ValueError as error:
+            raise ValueError(f"ESIMCARE_TRUSTED_PROXIES: {item!r}: {error}") from None
     return tuple(networks)
 
 

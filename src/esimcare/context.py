@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.config import Settings
+from esimcare.customers.passwords import PasswordWork
 from esimcare.errors import NotFoundError
 from esimcare.integrations.email.interface import EmailGateway
 from esimcare.integrations.emulator_db import EmulatorStore
@@ -35,6 +36,8 @@ class Context:
     sms: SmsGateway
     email: EmailGateway
     emulators: EmulatorStore
+    # Bounds argon2 work in this process (Limits.password_hash_concurrency).
+    password_work: PasswordWork
     # The built-in SM-DP+ emulator when any operator uses it (the demo mounts its HTTP face).
     smdp_emulator: SmdpEmulator | None = None
 

@@ -111,6 +111,26 @@ class VerificationLockedError(DomainError):
     title = "Too many wrong attempts; verification is locked for a while"
 
 
+class LoginThrottledError(DomainError):
+    """Too many failed logins from this client address: wait (Retry-After) and try again.
+    Keyed by the login as typed, never by the account, so it says nothing about who exists."""
+
+    status = 429
+    code = "login-throttled"
+    title = "Too many failed logins from here; wait before trying again"
+
+
+class PasswordWorkBusyError(DomainError):
+    status = 429
+    code = "busy"
+    title = "Too many logins are being checked right now; try again in a moment"
+
+
+class PasswordTooLongError(InvalidInputError):
+    code = "password-too-long"
+    title = "A password has at most 128 characters"
+
+
 class ResendTooSoonError(DomainError):
     status = 429
     code = "resend-too-soon"

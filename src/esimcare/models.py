@@ -8,7 +8,13 @@ from esimcare.cancellations.models import (
     CancellationTransition,
     NumberQuarantine,
 )
-from esimcare.customers.models import AuthSession, Customer, OneTimeCode, VerificationFailure
+from esimcare.customers.models import (
+    AuthSession,
+    Customer,
+    LoginThrottle,
+    OneTimeCode,
+    VerificationFailure,
+)
 from esimcare.db import Base
 from esimcare.esims.models import Esim, EsimOrder, Plan
 from esimcare.esims.notifications import Es2PlusNotification
@@ -35,6 +41,7 @@ __all__ = [
     "IdempotencyRecord",
     "Job",
     "LedgerEntry",
+    "LoginThrottle",
     "Notice",
     "NumberQuarantine",
     "OneTimeCode",

@@ -12,7 +12,7 @@ from esimcare.cancellations.service import EXPIRE_JOB, STEP_JOB, expire
 from esimcare.cancellations.workflow import CancellationWorkflow
 from esimcare.config import Settings
 from esimcare.context import Context
-from esimcare.customers.passwords import FAST_HASHING
+from esimcare.customers.passwords import FAST_HASHING, PasswordWork
 from esimcare.db import make_engine, read_only, session_factory, transaction
 from esimcare.esims.order_reconcile import RECONCILE_JOB, reconcile_order
 from esimcare.integrations.emulator_db import EmulatorStore
@@ -59,6 +59,9 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         sms=gateways.sms,
         email=gateways.email,
         emulators=emulators,
+        password_work=PasswordWork(
+            settings.limits.password_hash_concurrency, settings.limits.password_hash_wait_s
+        ),
     )
 
 

@@ -4,6 +4,7 @@ answered 4xx, never 500; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterator
 from dataclasses import replace
@@ -150,7 +151,7 @@ VERIFIED = {"X-SSL-Client-Verify": "SUCCESS", "X-SSL-Client-S-DN": f"CN={SMDP_NA
 
 def test_proxy_headers_count_only_from_a_trusted_proxy(demo: Context) -> None:
     iccid = released_iccid(demo)
-    app = create_app(as_production(demo, trusted_proxies=("10.9.0.0/16",)))
+    app = create_app(as_production(demo, trusted_proxies=(ipaddress.ip_network("10.9.0.0/16"),)))
     content = encoded(notification(demo, iccid))
     headers = {"Content-Type": "application/json", **VERIFIED}
     with TestClient(app, client=("203.0.113.5", 40000)) as stranger:
@@ -174,7 +175,7 @@ def test_a_trusted_proxy_must_have_verified_this_operators_smdp(
     demo: Context, headers: dict[str, str]
 ) -> None:
     iccid = released_iccid(demo)
-    app = create_app(as_production(demo, trusted_proxies=(PROXY,)))
+    app = create_app(as_production(demo, trusted_proxies=(ipaddress.ip_network(PROXY),)))
     with TestClient(app, client=(PROXY, 40000)) as proxy:
         answer = proxy.post(
             URL,

@@ -8,16 +8,13 @@ import pytest
 
 from esimcare.context import Context
 from esimcare.customers.authenticate import authenticate
-from esimcare.customers.service import log_in
-from esimcare.db import transaction
+from esimcare.customers.service import LoginAttempt, log_in
 from esimcare.errors import AuthenticationError
 from esimcare.kit.clock import FrozenClock
 
 
 def open_session(ctx: Context) -> str:
-    with transaction(ctx.sessions) as session:
-        _, issued = log_in(session, "mts", "anna@example.com", "demo-password-1",
-                           now=ctx.clock.now(), limits=ctx.settings.limits)  # fmt: skip
+    _, issued = log_in(ctx, LoginAttempt("mts", "anna@example.com", "demo-password-1"))
     return issued.token
 
 

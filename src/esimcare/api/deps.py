@@ -13,6 +13,7 @@ from esimcare.customers.models import AuthSession, Customer
 from esimcare.customers.sessions import Authenticated
 from esimcare.errors import AuthenticationError
 from esimcare.operators.policy import LANGUAGES, Policy
+from esimcare.web.client_address import request_client_address
 
 DEFAULT_LANGUAGE = "en"
 _MAX_AUTHORIZATION = 512
@@ -101,7 +102,8 @@ def _quality(params: str) -> float:
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address; X-Forwarded-For counts only from a configured proxy."""
+    return request_client_address(request, get_ctx(request).settings.trusted_proxies)
 
 
 def user_agent(request: Request) -> str | None:

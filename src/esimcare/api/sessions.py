@@ -14,7 +14,7 @@ from esimcare.api.deps import (
 )
 from esimcare.api.problems import CUSTOMER, JSON_BODY, OPERATOR, problem_responses
 from esimcare.api.schemas import LoginRequest, SessionOut
-from esimcare.customers.service import log_in
+from esimcare.customers.service import LoginAttempt, log_in
 from esimcare.customers.sessions import revoke_session
 from esimcare.db import transaction
 from esimcare.kit.clock import iso
@@ -34,19 +34,18 @@ router = APIRouter(
 def create_session(
     body: LoginRequest, policy: PolicyDep, ctx: CtxDep, request: Request, response: Response
 ) -> SessionOut:
-    """The same 401 for an unknown login and a wrong password."""
-    with transaction(ctx.sessions) as session:
-        _, issued = log_in(
-            session,
-            policy.operator_id,
-            body.login,
-            body.password,
-            now=ctx.clock.now(),
-            limits=ctx.settings.limits,
-            ip=client_ip(request),
-            user_agent=user_agent(request),
-            region=policy.region,
-        )
+    """The same 401 for an unknown login and a wrong password; 429 with Retry-After while
+    this client address must wait after failed logins, or while the process is busy checking
+    other passwords."""
+    attempt = LoginAttempt(
+        operator_id=policy.operator_id,
+        login=body.login,
+        password=body.password,
+        client=client_ip(request),
+        user_agent=user_agent(request),
+        region=policy.region,
+    )
+    _, issued = log_in(ctx, attempt)
     response.headers["Cache-Control"] = "no-store"
     return SessionOut(token=issued.token, expires_at=iso(issued.expires_at))
 

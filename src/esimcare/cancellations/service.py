@@ -334,7 +334,9 @@ def verify(
             limits=limits,
             key=ctx.settings.secret_key,
         )
-    elif not check_password(session, customer, secret, now=now, limits=limits):
+    elif not check_password(
+        session, customer, secret, now=now, limits=limits, work=ctx.password_work
+    ):
         raise WrongCodeError("the password is wrong")
     cancellation.verification_method = chosen.value
     cancellation.verified_at = now

@@ -1,7 +1,8 @@
 """One-time codes: 6 digits, keyed hash, single use, bound to one purpose and subject.
 
-A code for cancellation 12 confirms cancellation 12 only. Five wrong tries end a code; wrong
-tries also count towards the account's hourly limit, which a new code does not reset.
+A code for cancellation 12 confirms cancellation 12 only. Five tries end a code, counted with
+one conditional UPDATE so parallel requests cannot exceed them on any database; wrong tries
+also count towards the account's hourly limit, which a new code does not reset.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from esimcare.config import Limits
@@ -91,8 +92,8 @@ def check_code(
 ) -> None:
     """Consume the newest live code for this purpose and subject, or raise why not."""
     ensure_not_locked(customer, now)
-    row = session.scalar(
-        select(OneTimeCode)
+    code_id = session.scalar(
+        select(OneTimeCode.id)
         .where(
             OneTimeCode.customer_id == customer.id,
             OneTimeCode.purpose == purpose,
@@ -101,15 +102,47 @@ def check_code(
         .order_by(OneTimeCode.created_at.desc(), OneTimeCode.id.desc())
         .limit(1)
     )
-    if row is None or row.consumed_at is not None or row.expires_at <= now:
+    if code_id is None:
         raise CodeExpiredError()
-    if row.attempts >= limits.code_max_attempts:
-        raise CodeExpiredError("this code was tried too often; ask for a new one")
-    if same(row.code_hash, keyed_hash(key, f"{purpose}:{subject}:{code.strip()}")):
-        row.consumed_at = now
+    tried = _take_a_try(session, code_id, now, limits)
+    if same(tried.code_hash, keyed_hash(key, f"{purpose}:{subject}:{code.strip()}")):
+        session.execute(
+            update(OneTimeCode)
+            .where(OneTimeCode.id == code_id)
+            .values(consumed_at=now)
+            .execution_options(synchronize_session=False)
+        )
         return
-    row.attempts += 1
     record_failure(session, customer, "code", now, limits)
     ensure_not_locked(customer, now)
-    left = limits.code_max_attempts - row.attempts
-    raise WrongCodeError(attempts_left=left)
+    raise WrongCodeError(attempts_left=limits.code_max_attempts - tried.attempts)
+
+
+@dataclass(frozen=True)
+class _Try:
+    attempts: int
+    code_hash: str
+
+
+def _take_a_try(session: Session, code_id: int, now: datetime, limits: Limits) -> _Try:
+    """Count a try before comparing, in one conditional UPDATE: parallel requests each get
+    their own number, and none past the limit (the row stays locked until commit, so a
+    right code is consumed before any other try can read the row as unused)."""
+    taken = session.execute(
+        update(OneTimeCode)
+        .where(
+            OneTimeCode.id == code_id,
+            OneTimeCode.attempts < limits.code_max_attempts,
+            OneTimeCode.consumed_at.is_(None),
+            OneTimeCode.expires_at > now,
+        )
+        .values(attempts=OneTimeCode.attempts + 1)
+        .returning(OneTimeCode.attempts, OneTimeCode.code_hash)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    if taken is not None:
+        return _Try(attempts=taken.attempts, code_hash=taken.code_hash)
+    attempts = session.scalar(select(OneTimeCode.attempts).where(OneTimeCode.id == code_id))
+    if (attempts or 0) >= limits.code_max_attempts:
+        raise CodeExpiredError("this code was tried too often; ask for a new one")
+    raise CodeExpiredError()

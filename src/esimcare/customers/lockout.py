@@ -1,6 +1,9 @@
 """Failed logins and verifications per account: 100 an hour, then a lock that grows each time.
 
-Counted in the database so every process enforces the same numbers (security.md).
+Counted in the database so every process enforces the same numbers (security.md), one failure
+after the other: the account row is locked before counting (``FOR NO KEY UPDATE`` on
+PostgreSQL; on SQLite every writing transaction holds the write lock from its start), so
+parallel failures can neither slip past the limit nor lose an increase of the lock's wait.
 """
 
 from __future__ import annotations
@@ -28,6 +31,11 @@ def ensure_not_locked(customer: Customer, now: datetime) -> None:
 def record_failure(
     session: Session, customer: Customer, kind: str, now: datetime, limits: Limits
 ) -> None:
+    """Count one failure, or raise VerificationLockedError if a parallel failure has just
+    locked the account (the failure is then not counted: the lock already answers it)."""
+    # NO KEY UPDATE: serialises the counting without blocking rows that merely refer to it.
+    session.refresh(customer, with_for_update={"key_share": True})
+    ensure_not_locked(customer, now)
     session.add(VerificationFailure(customer_id=customer.id, kind=kind, at=now))
     session.flush()
     recent = session.scalar(

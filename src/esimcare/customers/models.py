@@ -76,3 +76,15 @@ class VerificationFailure(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     kind: Mapped[str] = mapped_column(String(20))
     at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class LoginThrottle(Base):
+    """Failed logins from one client address (``key`` is a keyed hash of the address, alone or
+    with the login as typed): how many, and until when the next try must wait."""
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from esimcare.errors import InvalidInputError
+from esimcare.errors import InvalidInputError, PasswordTooLongError, PasswordWorkBusyError
 
 # Tests set ESIMCARE_FAST_PASSWORD_HASHING=1: the same code at the OWASP floor's cost shape,
 # so a suite of hundreds of logins stays fast. Production refuses it (runtime.build_context).
@@ -61,9 +64,39 @@ def check_password_rules(password: str) -> None:
         raise InvalidInputError("this password is among the most common ones; choose another")
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+def refuse_overlong(password: str) -> None:
+    """More than 128 characters is no password we issued: refused before any work or count."""
     if len(password) > MAX_LENGTH:
-        return False
+        raise PasswordTooLongError(f"a password may have at most {MAX_LENGTH} characters")
+
+
+class PasswordWork:
+    """argon2 is deliberately expensive and reachable without a session, so one process runs
+    at most ``slots`` verifications at once; a request that finds no slot within ``wait_s``
+    is refused (429) instead of queueing until the process starves (security.md)."""
+
+    def __init__(self, slots: int, wait_s: float) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._wait_s = wait_s
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one of the slots for the block, or raise PasswordWorkBusyError (Retry-After)."""
+        if not self._slots.acquire(timeout=self._wait_s):
+            raise PasswordWorkBusyError(retry_after=1)
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        with self.slot():
+            return verify_password(password_hash, password)
+
+
+def verify_password(password_hash: str | None, password: str) -> bool:
+    """``password_hash`` None (an unknown login) verifies a dummy: the same work, False."""
+    refuse_overlong(password)
     try:
         return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):

@@ -27,6 +27,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from esimcare.config import IpNetwork
 from esimcare.errors import ForbiddenError
 from esimcare.integrations.smdp.notification_signature import is_signed, signature_is_valid
 from esimcare.operators.smdp_link import SmdpLink
@@ -54,7 +55,7 @@ class SenderEvidence:
 class Trust:
     """What this deployment accepts besides its own TLS."""
 
-    proxies: tuple[str, ...] = ()
+    proxies: tuple[IpNetwork, ...] = ()
     emulator_key: bytes | None = None  # development mode only
 
 
@@ -129,7 +130,7 @@ def subject_names(dn: str) -> list[str]:
     return [str(a.value).strip().lower() for a in name.get_attributes_for_oid(NameOID.COMMON_NAME)]
 
 
-def _is_trusted_proxy(peer: str | None, proxies: tuple[str, ...]) -> bool:
+def _is_trusted_proxy(peer: str | None, proxies: tuple[IpNetwork, ...]) -> bool:
     if not peer or not proxies:
         return False
     try:
@@ -138,4 +139,4 @@ def _is_trusted_proxy(peer: str | None, proxies: tuple[str, ...]) -> bool:
         return False
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    return any(address in ipaddress.ip_network(network) for network in proxies)
+    return any(address in network for network in proxies)

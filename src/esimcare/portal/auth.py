@@ -7,10 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
-from esimcare.customers.service import log_in
-from esimcare.customers.sessions import revoke_session, revoke_token
+from esimcare.customers.service import LoginAttempt, log_in
+from esimcare.customers.sessions import revoke_session
 from esimcare.db import transaction
-from esimcare.errors import AuthenticationError
+from esimcare.errors import (
+    AuthenticationError,
+    LoginThrottledError,
+    PasswordTooLongError,
+    PasswordWorkBusyError,
+)
+from esimcare.operators.policy import Policy
 from esimcare.portal.deps import (
     SESSION_COOKIE,
     CsrfChecked,
@@ -28,6 +34,8 @@ from esimcare.portal.rendering import redirect, render
 router = APIRouter()
 
 LOGIN_FAILED = N_("The phone number, e-mail or password is wrong.")
+PASSWORD_TOO_LONG = N_("A password has at most 128 characters.")
+TOO_MANY_TRIES = N_("Too many attempts. Wait a minute, then try again.")
 
 
 @router.get("/{op}")
@@ -51,22 +59,30 @@ def login_submit(
 ) -> Response:  # fmt: skip
     ctx = get_ctx(request)
     policy = ctx.policy(op)
+    attempt = LoginAttempt(operator_id=op, login=login, password=password,
+                           client=client_ip(request), user_agent=user_agent(request),
+                           replacing_token=request.cookies.get(SESSION_COOKIE),
+                           region=policy.region)  # fmt: skip
     try:
-        with transaction(ctx.sessions) as session:
-            _, issued = log_in(session, op, login, password, now=ctx.clock.now(),
-                               limits=ctx.settings.limits, ip=client_ip(request),
-                               user_agent=user_agent(request),
-                               region=policy.region)  # fmt: skip
-            previous = request.cookies.get(SESSION_COOKIE)
-            if previous:
-                # A new login replaces the browser's old session, server-side too.
-                revoke_token(session, previous, ctx.clock.now())
+        _, issued = log_in(ctx, attempt)
     except AuthenticationError:
-        return render(request, "login.html", policy=policy, status=401, login=login,
-                      error=LOGIN_FAILED, notice=None)  # fmt: skip
+        return _login_refused(request, policy, login, LOGIN_FAILED, 401)
+    except PasswordTooLongError:
+        return _login_refused(request, policy, login, PASSWORD_TOO_LONG, 422)
+    except (LoginThrottledError, PasswordWorkBusyError) as error:
+        response = _login_refused(request, policy, login, TOO_MANY_TRIES, 429)
+        response.headers["Retry-After"] = str(error.extra.get("retry_after", 1))
+        return response
     response = redirect(f"/{op}/esims")
     set_cookie(response, SESSION_COOKIE, issued.token)
     return response
+
+
+def _login_refused(
+    request: Request, policy: Policy, login: str, error: str, status: int
+) -> Response:
+    return render(request, "login.html", policy=policy, status=status, login=login,
+                  error=error, notice=None)  # fmt: skip
 
 
 @router.post("/{op}/logout")

@@ -26,6 +26,7 @@ from esimcare.customers.sessions import (
 from esimcare.errors import AuthenticationError
 from esimcare.kit.tokens import new_token, same
 from esimcare.portal.i18n import DEFAULT_LANGUAGE, LANGUAGES, negotiate
+from esimcare.web.client_address import request_client_address
 
 SESSION_COOKIE = "__Host-esimcare"
 ANON_COOKIE = "__Host-esimcare-anon"
@@ -55,7 +56,8 @@ def get_ctx(request: Request) -> Context:
 
 
 def client_ip(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    """The client's address; X-Forwarded-For counts only from a configured proxy."""
+    return request_client_address(request, get_ctx(request).settings.trusted_proxies)
 
 
 def user_agent(request: Request) -> str | None:
