@@ -3,7 +3,7 @@
 security.md: throttling that cannot be turned against the owner.
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-25 10:00:00.000000
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 import esimcare.db
 
 revision = "0007"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

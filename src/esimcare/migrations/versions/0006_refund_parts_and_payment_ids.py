@@ -3,8 +3,8 @@
 A balance paid in by several payments is refunded against each (YooKassa refunds a payment, not
 an account), newest first; each part has its own idempotency key, stored before the call.
 
-Revision ID: 0011
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-11-25 10:00:00.000000
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 import esimcare.db
 
-revision = "0011"
-down_revision = "0006"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

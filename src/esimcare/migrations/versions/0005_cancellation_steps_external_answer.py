@@ -3,7 +3,7 @@
 The profile step records the SM-DP+'s CancelOrder answer (status, subject and reason codes):
 a cancellation always ends on a definite answer from the SM-DP+, never on our own guess.
 
-Revision ID: 0006
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-24 12:00:00.000000
 """
@@ -13,7 +13,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
+revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
