@@ -136,16 +136,18 @@ class FaultPlan:
             return self._kind
 
 
-INVENTORY_MCC_MNC = "00101"  # ITU-T E.212's test network: these profiles reach no real one
+INVENTORY_MCC = "001"  # ITU-T E.212's test network: these profiles reach no real one
 
 
 def inventory_imsi(iccid: str) -> str:
     """The IMSI the emulator's inventory pairs with a profile.
 
     A manufacturer delivers ICCID and IMSI together, numbered in step; the emulator does the
-    same: the test network's MCC/MNC and the ten ICCID digits before its check digit.
+    same: the test network's MCC, the ICCID's three issuer digits as a three-digit MNC (one
+    emulator serves several operators, whose serial numbers overlap), and the nine serial
+    digits before the check digit.
     """
-    return INVENTORY_MCC_MNC + iccid[-11:-1]
+    return INVENTORY_MCC + iccid[4:7] + iccid[-10:-1]
 
 
 def canonical_iccid(raw: str | None) -> str | None:
