@@ -59,6 +59,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         sms=gateways.sms,
         email=gateways.email,
         emulators=emulators,
+        close_gateways=gateways.close,
     )
 
 
