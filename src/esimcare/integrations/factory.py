@@ -102,6 +102,13 @@ def _check_transport(config: Integrations) -> None:
     """Production never sends credentials in the clear."""
     if config.payments == "yookassa" and not config.yookassa_api_url.startswith("https://"):
         raise ValueError("ESIMCARE_YOOKASSA_API_URL must be https:// in production")
+    # Refunds and one-time codes over the generic HTTP contracts (docs/http-contracts.md).
+    for system, choice, url in (
+        ("PAYMENTS", config.payments, config.payments_url),
+        ("SMS", config.sms, config.sms_url),
+    ):
+        if choice == "http" and not url.startswith("https://"):
+            raise ValueError(f"ESIMCARE_{system}_URL must be https:// in production")
     if config.email == "smtp" and config.smtp_user and not config.smtp_starttls:
         raise ValueError(
             "ESIMCARE_SMTP_USER is set without ESIMCARE_SMTP_STARTTLS=1: the password would "
