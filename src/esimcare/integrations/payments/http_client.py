@@ -6,7 +6,9 @@
     -> 201 {"reference", "amount"} for a new payout, 200 with the first payout for a replay
     GET {base}/payouts/{reference} -> 200 {"reference", "amount"}; 404 for an unknown one
 
-A payout this API answers for is paid (it has no pending state).
+A payout this API answers for is paid (it has no pending state), for the amount asked: a
+receipt for another amount is refused (``amount-mismatch``) rather than booked. The contract,
+for operators who implement it, is in docs/http-contracts.md.
 
 A refused payout is problem+json with a ``code`` (``idempotency-mismatch``, ``invalid-amount``).
 """
@@ -18,7 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
-from esimcare.integrations.errors import TransientIntegrationError
+from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
 from esimcare.integrations.http import json_object, send
 from esimcare.integrations.payments.interface import PayoutReceipt, PayoutRoute
 from esimcare.integrations.payments.wire import money_from_json
@@ -56,6 +58,10 @@ class HttpPayoutGateway:
         headers = {"Idempotency-Key": idempotency_key}
         response = send(self._client, "POST", self._url, json=body, headers=headers)
         reference, paid = _receipt_fields(json_object(response))
+        if paid != amount:
+            raise PermanentIntegrationError(
+                f"payout {reference} paid {paid}, not {amount}", code="amount-mismatch"
+            )
         return PayoutReceipt(reference, paid, replayed=response.status_code == 200)
 
 
