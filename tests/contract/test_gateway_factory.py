@@ -175,6 +175,10 @@ def test_smpp_is_chosen_by_setting_and_connects_only_when_a_message_is_sent(
             {"payments": "http", "payments_url": "http://pay.example"},
             "ESIMCARE_PAYMENTS_URL must be https://",
         ),
+        (
+            {"network": "http", "network_url": "http://hss.example", "network_token": "t"},
+            "ESIMCARE_NETWORK_URL must be https://",
+        ),
     ],
 )
 def test_production_never_sends_credentials_in_the_clear(
