@@ -159,7 +159,7 @@ def test_an_esim_is_ordered_and_cancelled_end_to_end_across_the_real_systems(
     with api_client(ctx) as client:
         auth = log_in(client, "mts")
         esim = ordered_and_provisioned(client, auth, ctx, systems)
-        pay_top_ups_through_yookassa(ctx, systems.yookassa, int(esim["id"]))
+        payments = pay_top_ups_through_yookassa(ctx, systems.yookassa, int(esim["id"]))
         cancellation_id, quote = request_and_verify_with_the_code_from_the_smsc(
             client, auth, esim, systems.smsc
         )
@@ -173,7 +173,8 @@ def test_an_esim_is_ordered_and_cancelled_end_to_end_across_the_real_systems(
 
     imsi = esim_imsi(ctx, int(esim["id"]))
     assert_barred_then_deleted_in_osmo_hlr(systems, imsi)
-    assert_refunded_through_yookassa(ctx, systems, cancellation_id, quote["refund"]["amount"])
+    refunded = quote["refund"]["amount"]
+    assert_refunded_through_yookassa(ctx, systems, cancellation_id, payments, refunded)
     assert_notice_mailed_over_starttls_with_auth(systems.relay, done["reference"])
     assert any(done["reference"] in text for text in texts_to(systems.smsc, ANNA_PHONE[1:]))
 
@@ -224,9 +225,11 @@ def writes_for(systems: RealSystems, imsi: str) -> list[tuple[str, str]]:
 TOP_UPS = (Money(20000, "RUB"), Money(30000, "RUB"))
 
 
-def pay_top_ups_through_yookassa(ctx: Context, double: YooKassaDouble, esim_id: int) -> None:
+def pay_top_ups_through_yookassa(ctx: Context, double: YooKassaDouble, esim_id: int) -> list[str]:
     """Give the customer's seeded top-ups the ids of payments made at the double, then top the
-    new eSIM up twice, a minute apart, each with a payment made there first."""
+    new eSIM up twice, a minute apart, each with a payment made there first; returns those two
+    payments' ids, oldest first."""
+    payments: list[str] = []
     with transaction(ctx.sessions) as session:
         esim = session.get(Esim, esim_id)
         assert esim is not None
@@ -239,11 +242,13 @@ def pay_top_ups_through_yookassa(ctx: Context, double: YooKassaDouble, esim_id: 
         for number, amount in enumerate(TOP_UPS, start=1):
             assert isinstance(ctx.clock, FrozenClock)
             ctx.clock.advance(timedelta(minutes=1))
+            payments.append(double.pay(amount.to_json()["amount"], f"top-up-{number}"))
             post(
                 session, esim, kind=EntryKind.TOP_UP, cash=amount, bonus=Money.zero("RUB"),
                 description="top-up", now=ctx.clock.now(), source="card **** 4242",
-                provider_payment_id=double.pay(amount.to_json()["amount"], f"top-up-{number}"),
+                provider_payment_id=payments[-1],
             )  # fmt: skip
+    return payments
 
 
 def stored_part_status(ctx: Context, key: str | None) -> RefundPartStatus | None:
@@ -254,14 +259,16 @@ def stored_part_status(ctx: Context, key: str | None) -> RefundPartStatus | None
 
 
 def assert_refunded_through_yookassa(
-    ctx: Context, systems: RealSystems, cancellation_id: int, quoted: str
+    ctx: Context, systems: RealSystems, cancellation_id: int, payments: list[str], quoted: str
 ) -> None:
+    """The quoted refund went back against the top-ups' payments, newest first, each at most
+    what it paid in; the double saw exactly the parts we stored, with their keys."""
     double = systems.yookassa
     refunds = double.refunds()
+    assert [r["payment_id"] for r in refunds] == payments[::-1]
+    assert refunds[0]["amount"]["value"] == TOP_UPS[-1].to_json()["amount"]  # all of the newest
     total = sum((Decimal(r["amount"]["value"]) for r in refunds), Decimal(0))
     assert total == Decimal(quoted) > 0
-    newest_payment = double.state.payments[refunds[0]["payment_id"]]
-    assert newest_payment["amount"]["value"] == TOP_UPS[-1].to_json()["amount"]
     with transaction(ctx.readers) as session:
         refund = session.scalars(
             select(Refund).where(Refund.cancellation_id == cancellation_id)
