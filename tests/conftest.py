@@ -21,8 +21,10 @@ from esimcare.operators.demo import seed_demo, write_demo_operators_file
 from esimcare.runtime import build_context, prepare_database
 from tests.osmo_hlr import osmo_hlr
 from tests.postgres import fresh_schema, whole_suite_on_postgres
+from tests.smsc import sctp_shim, smsc
 
-__all__ = ["osmo_hlr"]  # a fixture: a real OsmoHLR, started for the test that asks for it
+# Fixtures: a real OsmoHLR and a real SMSC (OsmoMSC), started for the test that asks for them.
+__all__ = ["osmo_hlr", "sctp_shim", "smsc"]
 
 DEMO_START = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 

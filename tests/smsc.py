@@ -7,7 +7,8 @@ OsmoMSC exits at start when the kernel has no SCTP (its SGs listener), so it run
 SGs, MGCP) are bound to a random 127.x.y.z address so that parallel runs do not collide.
 
 Without osmo-msc or gcc the tests are skipped locally and fail in CI (CI=true), like
-tests/postgres.py; ``scripts/bootstrap --system`` installs both.
+tests/postgres.py; ``scripts/bootstrap --system`` installs both. The ``smsc`` fixture (registered
+in tests/conftest.py) gives a test its own running SMSC.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import socket
 import sqlite3
 import subprocess
 import time
+from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,3 +200,44 @@ smpp
   password {PASSWORD}
 """
         (self.directory / "osmo-msc.cfg").write_text(config)
+
+
+def texts_to(smsc: OsmoSmsc, destination: str) -> list[str]:
+    """The whole texts the SMSC stored for ``destination`` (digits, as in ``sms.db``), oldest
+    first, concatenated segments joined again by their UDH reference (TS 23.040 9.2.3.24.1)."""
+    texts: list[str] = []
+    pending: dict[int, list[str]] = {}
+    for sms in smsc.stored():
+        if sms.destination != destination:
+            continue
+        text = sms.ucs2_text() if sms.data_coding == UCS2_DCS else _gsm7_text(sms)
+        if not sms.has_header:
+            texts.append(text)
+            continue
+        reference, total = sms.header[3], sms.header[4]
+        pending.setdefault(reference, []).append(text)
+        if len(pending[reference]) == total:
+            texts.append("".join(pending.pop(reference)))
+    return texts
+
+
+def _gsm7_text(sms: StoredSms) -> str:
+    """Enough of the GSM 7-bit alphabet for the tests' texts: its ASCII letters and digits."""
+    return bytes(sms.septets()).decode("ascii", errors="replace")
+
+
+@pytest.fixture(scope="session")
+def sctp_shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    require_smsc()
+    return build_shim(tmp_path_factory.mktemp("shim"))
+
+
+@pytest.fixture
+def smsc(sctp_shim: Path, tmp_path: Path) -> Iterator[OsmoSmsc]:
+    """A running OsmoMSC SMSC with an empty ``sms.db``, for one test."""
+    directory = tmp_path / "osmo-msc"
+    directory.mkdir()
+    server = OsmoSmsc(directory, sctp_shim)
+    server.start()
+    yield server
+    server.stop()

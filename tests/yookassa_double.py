@@ -14,6 +14,8 @@ without leaving 127.0.0.1:
   "parameter"}`` with 400 ``invalid_request``, 401, 404 ``not_found``, 429, 500.
 - ``hold_refunds``: new refunds stay ``pending`` until ``settle`` makes them ``succeeded`` or
   ``canceled``; ``fail_next`` answers the next requests with an error, before or after the work.
+- ``on_refund_post``: called with each refund's Idempotence-Key as it arrives, before any work,
+  so a test can look at what the caller had stored by then.
 """
 
 from __future__ import annotations
@@ -22,11 +24,16 @@ import base64
 import json
 import threading
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import requests
+from yookassa import Configuration
 
 SHOP_ID = "123456"
 SECRET_KEY = "test_secret_key_never_real"
@@ -87,6 +94,7 @@ class YooKassaDouble(ThreadingHTTPServer):
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.state = YooKassaState()
+        self.on_refund_post: Callable[[str | None], None] | None = None
 
     @property
     def api_url(self) -> str:
@@ -108,6 +116,42 @@ class YooKassaDouble(ThreadingHTTPServer):
         """The Idempotence-Key of every POST /v3/refunds received, retries included."""
         return [key for method, path, key in self.state.requests if path == "/v3/refunds"]
 
+    def pay(self, amount: str, key: str) -> str:
+        """Seed a payment over HTTP (``POST /v3/payments``), as a shop's checkout makes it;
+        returns its id."""
+        answer = requests.post(
+            f"{self.api_url}/payments",
+            json={
+                "amount": {"value": amount, "currency": "RUB"},
+                "capture": True,
+                "payment_method_id": "saved-card-4242",
+                "description": "top-up",
+            },
+            auth=(SHOP_ID, SECRET_KEY),
+            headers={"Idempotence-Key": key},
+            timeout=5,
+        )
+        answer.raise_for_status()
+        payment: dict[str, Any] = answer.json()
+        assert payment["status"] == "succeeded", payment
+        return str(payment["id"])
+
+
+@contextmanager
+def running_double() -> Iterator[YooKassaDouble]:
+    """The double serving on a free loopback port; afterwards the SDK's process-wide settings
+    are cleared, so no credentials or URL stay behind for the next test."""
+    server = YooKassaDouble()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+        Configuration.configure(None, None)
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: YooKassaDouble
@@ -125,6 +169,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(404, DoubleError(404, "no such method").body())
             return
         key = self.headers.get("Idempotence-Key")
+        if self.path == "/v3/refunds" and self.server.on_refund_post is not None:
+            self.server.on_refund_post(key)
         self._serve(lambda state, body: _idempotent(state, self.path, key, body, handler))
 
     def _serve(self, work: Any) -> None:

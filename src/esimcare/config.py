@@ -101,6 +101,10 @@ class Integrations:
     smpp_system_id: str = ""
     smpp_password: str = field(default="", repr=False)
     smpp_sender: str = ""
+    # Bearer tokens for the generic HTTP contracts (docs/http-contracts.md): secrets.
+    network_token: str = field(default="", repr=False)
+    sms_token: str = field(default="", repr=False)
+    payments_token: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
@@ -174,6 +178,9 @@ class Settings:
                 smpp_system_id=env.get("ESIMCARE_SMPP_SYSTEM_ID", ""),
                 smpp_password=env.get("ESIMCARE_SMPP_PASSWORD", ""),
                 smpp_sender=env.get("ESIMCARE_SMPP_SENDER", ""),
+                network_token=env.get("ESIMCARE_NETWORK_TOKEN", ""),
+                sms_token=env.get("ESIMCARE_SMS_TOKEN", ""),
+                payments_token=env.get("ESIMCARE_PAYMENTS_TOKEN", ""),
             ),
             job_lease_s=float(env.get("ESIMCARE_JOB_LEASE_S", "30")),
             job_poll_s=float(env.get("ESIMCARE_JOB_POLL_S", "0.2")),

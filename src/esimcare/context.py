@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
@@ -40,9 +41,14 @@ class Context:
     password_work: PasswordWork
     # The built-in SM-DP+ emulator when any operator uses it (the demo mounts its HTTP face).
     smdp_emulator: SmdpEmulator | None = None
+    # Releases what the gateways hold open: the SMPP bind, the shared HTTP client.
+    close_gateways: Callable[[], None] | None = None
 
     def close(self) -> None:
-        """Release connections: database pools and the SM-DP+ clients' HTTP pools."""
+        """Release connections: the gateways', database pools and the SM-DP+ clients' HTTP
+        pools."""
+        if self.close_gateways is not None:
+            self.close_gateways()
         for gateway in {id(g): g for g in self.smdp.values()}.values():
             close = getattr(gateway, "close", None)
             if callable(close):

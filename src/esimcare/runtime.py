@@ -62,6 +62,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         password_work=PasswordWork(
             settings.limits.password_hash_concurrency, settings.limits.password_hash_wait_s
         ),
+        close_gateways=gateways.close,
     )
 
 

@@ -18,11 +18,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from esimcare.integrations.email.interface import EmailGateway
 from esimcare.integrations.email.outbox import EmailOutbox
@@ -32,7 +29,7 @@ from esimcare.integrations.errors import PermanentIntegrationError, TransientInt
 from esimcare.integrations.outbox import Outbox
 from esimcare.integrations.sms.outbox import SmsOutbox
 from esimcare.kit.clock import FrozenClock
-from tests.contract.es2plus_support import Pki, make_pki
+from tests.smtp_relay import RELAY_PASSWORD, RELAY_USER, Relay, running_relay
 
 TO = "anna@example.org"
 SENDER = "no-reply@esimcare.example"
@@ -256,85 +253,11 @@ def test_the_outbox_lists_sms_and_email_together_newest_first(
 
 # The SMTP client against aiosmtpd: STARTTLS with a throwaway certificate, then AUTH.
 
-RELAY_USER, RELAY_PASSWORD = "esimcare", "relay-password-for-tests"
-
-
-@dataclass
-class Delivery:
-    message: EmailMessage
-    over_tls: bool
-    authenticated: bool
-
-
-class _Inbox:
-    """aiosmtpd's handler: keeps each message with how its session was secured."""
-
-    def __init__(self) -> None:
-        self.deliveries: list[Delivery] = []
-        self.login_attempts = 0
-
-    async def handle_DATA(  # noqa: N802 - the hook's name is aiosmtpd's
-        self, server: SMTP, session: Session, envelope: Envelope
-    ) -> str:
-        parsed = email.message_from_bytes(
-            envelope.original_content or b"", policy=email.policy.default
-        )
-        assert isinstance(parsed, EmailMessage)
-        self.deliveries.append(
-            Delivery(parsed, session.ssl is not None, bool(session.authenticated))
-        )
-        return "250 2.0.0 queued"
-
-    def authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
-    ) -> AuthResult:
-        self.login_attempts += 1
-        right = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
-            RELAY_USER.encode(),
-            RELAY_PASSWORD.encode(),
-        )
-        # handled=False: aiosmtpd then answers 535 itself (its default assumes we did).
-        return AuthResult(success=right, handled=False)
-
-
-class _LoopbackController(Controller):
-    """aiosmtpd's controller on a socket bound to a free loopback port (its own wants a fixed
-    port, and other engineers' tests run beside ours)."""
-
-    def __init__(self, handler: _Inbox, **smtp_parameters: Any) -> None:
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.bind(("127.0.0.1", 0))
-        port = self._socket.getsockname()[1]
-        super().__init__(handler, hostname="127.0.0.1", port=port, **smtp_parameters)
-
-    def _create_server(self) -> Any:
-        return self.loop.create_server(self._factory_invoker, sock=self._socket)
-
-
-@dataclass
-class Relay:
-    inbox: _Inbox
-    port: int
-    pki: Pki
-
 
 @pytest.fixture
 def relay(tmp_path: Path) -> Iterator[Relay]:
-    pki = make_pki(tmp_path)
-    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_tls.load_cert_chain(pki.server_cert, pki.server_key)
-    inbox = _Inbox()
-    controller = _LoopbackController(
-        inbox,
-        tls_context=server_tls,
-        require_starttls=True,
-        auth_required=True,
-        auth_require_tls=True,
-        authenticator=inbox.authenticate,
-    )
-    controller.start()
-    yield Relay(inbox, controller.port, pki)
-    controller.stop()
+    with running_relay(tmp_path) as relay:
+        yield relay
 
 
 def relay_gateway(

@@ -32,8 +32,8 @@ REAL = Integrations(
     email="smtp",
     payments="http",
     network="http",
-    sms_url="http://sms.invalid",
-    payments_url="http://pay.invalid",
+    sms_url="https://sms.invalid",
+    payments_url="https://pay.invalid",
     network_url="http://hss.invalid",
     smtp_host="smtp.invalid",
 )
@@ -170,6 +170,15 @@ def test_smpp_is_chosen_by_setting_and_connects_only_when_a_message_is_sent(
     [
         ({"yookassa_api_url": "http://api.yookassa.example/v3"}, "must be https://"),
         ({"smtp_user": "relay"}, "without ESIMCARE_SMTP_STARTTLS"),
+        ({"sms": "http", "sms_url": "http://sms.example"}, "ESIMCARE_SMS_URL must be https://"),
+        (
+            {"payments": "http", "payments_url": "http://pay.example"},
+            "ESIMCARE_PAYMENTS_URL must be https://",
+        ),
+        (
+            {"network": "http", "network_url": "http://hss.example", "network_token": "t"},
+            "ESIMCARE_NETWORK_URL must be https://",
+        ),
     ],
 )
 def test_production_never_sends_credentials_in_the_clear(

@@ -203,3 +203,15 @@ def test_a_paid_payout_reads_back_as_succeeded(payments: Payments) -> None:
 def test_checking_an_unknown_payout_is_a_permanent_failure(payments: Payments) -> None:
     with pytest.raises(PermanentIntegrationError):
         payments.gateway.check_payout(reference="po_unknown")
+
+
+def test_a_receipt_for_another_amount_than_asked_is_refused_not_booked() -> None:
+    def provider(request: httpx.Request) -> httpx.Response:
+        short = {"reference": "po_1", "amount": {"amount": "300.00", "currency": "EUR"}}
+        return httpx.Response(201, json=short)
+
+    with httpx.Client(transport=httpx.MockTransport(provider)) as client:
+        gateway = HttpPayoutGateway("https://payouts.example", client)
+        with pytest.raises(PermanentIntegrationError) as refused:
+            Payments(gateway, ledger=None).pay()  # type: ignore[arg-type]
+    assert refused.value.code == "amount-mismatch"

@@ -4,7 +4,6 @@ does (throttling, distinct message ids), against a scripted SMPP test double."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -18,9 +17,7 @@ from tests.smsc import (
     SYSTEM_ID,
     UCS2_DCS,
     OsmoSmsc,
-    build_shim,
     free_port,
-    require_smsc,
 )
 
 PHONE = "+4915112345678"
@@ -42,20 +39,6 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture(scope="session")
-def sctp_shim(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    require_smsc()
-    return build_shim(tmp_path_factory.mktemp("shim"))
-
-
-@pytest.fixture
-def smsc(sctp_shim: Path, tmp_path: Path) -> Iterator[OsmoSmsc]:
-    server = OsmoSmsc(tmp_path, sctp_shim)
-    server.start()
-    yield server
-    server.stop()
 
 
 def settings_for(port: int, **changes: object) -> SmppSettings:

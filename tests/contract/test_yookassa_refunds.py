@@ -6,7 +6,6 @@ adapter uses. Nothing here leaves 127.0.0.1.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -34,7 +33,7 @@ from esimcare.runtime import build_worker
 from tests.conftest import MakeContext
 from tests.integration.test_cancellation_workflow import load
 from tests.support import customer, request_and_verify_mts
-from tests.yookassa_double import SECRET_KEY, SHOP_ID, YooKassaDouble
+from tests.yookassa_double import SECRET_KEY, SHOP_ID, YooKassaDouble, running_double
 
 RUB_350 = Money(35000, "RUB")
 
@@ -42,15 +41,8 @@ RUB_350 = Money(35000, "RUB")
 @pytest.fixture
 def double(monkeypatch: pytest.MonkeyPatch) -> Iterator[YooKassaDouble]:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # a proxy from the environment must not see this
-    server = YooKassaDouble()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-    # Leave no credentials or URL behind in the SDK's process-wide settings.
-    Configuration.configure(None, None)
+    with running_double() as server:
+        yield server
 
 
 @pytest.fixture

@@ -102,6 +102,16 @@ def _check_transport(config: Integrations) -> None:
     """Production never sends credentials in the clear."""
     if config.payments == "yookassa" and not config.yookassa_api_url.startswith("https://"):
         raise ValueError("ESIMCARE_YOOKASSA_API_URL must be https:// in production")
+    # Refunds and one-time codes over the generic HTTP contracts (docs/http-contracts.md).
+    for system, choice, url in (
+        ("PAYMENTS", config.payments, config.payments_url),
+        ("SMS", config.sms, config.sms_url),
+    ):
+        if choice == "http" and not url.startswith("https://"):
+            raise ValueError(f"ESIMCARE_{system}_URL must be https:// in production")
+    token_in_the_clear = not config.network_url.startswith("https://")
+    if config.network == "http" and config.network_token and token_in_the_clear:
+        raise ValueError("with ESIMCARE_NETWORK_TOKEN, ESIMCARE_NETWORK_URL must be https://")
     if config.email == "smtp" and config.smtp_user and not config.smtp_starttls:
         raise ValueError(
             "ESIMCARE_SMTP_USER is set without ESIMCARE_SMTP_STARTTLS=1: the password would "
@@ -115,7 +125,8 @@ def _network(
     if config.network == "registry":
         return NetworkRegistry(store, clock)
     if config.network == "http" and client is not None:
-        return HttpNetworkGateway(_url("NETWORK", config.network_url), client)
+        url = _url("NETWORK", config.network_url)
+        return HttpNetworkGateway(url, client, token=config.network_token)
     if config.network == "osmo-hlr":
         if not config.network_ctrl:
             raise ValueError("ESIMCARE_NETWORK_CTRL is required when ESIMCARE_NETWORK=osmo-hlr")
@@ -129,7 +140,8 @@ def _payouts(
     if config.payments == "payout-ledger":
         return PayoutLedger(store, clock)
     if config.payments == "http" and client is not None:
-        return HttpPayoutGateway(_url("PAYMENTS", config.payments_url), client)
+        url = _url("PAYMENTS", config.payments_url)
+        return HttpPayoutGateway(url, client, token=config.payments_token)
     if config.payments == "yookassa":
         if not config.yookassa_shop_id or not config.yookassa_secret_key:
             raise ValueError(
@@ -149,7 +161,7 @@ def _sms(
     if config.sms == "outbox":
         return SmsOutbox(store, clock)
     if config.sms == "http" and client is not None:
-        return HttpSmsGateway(_url("SMS", config.sms_url), client)
+        return HttpSmsGateway(_url("SMS", config.sms_url), client, token=config.sms_token)
     if config.sms == "smpp":
         return SmppSmsGateway(_smpp_settings(config))
     raise _unknown("SMS", config.sms, "outbox", "http", "smpp")

@@ -39,6 +39,12 @@ def _log_response(response: httpx.Response) -> None:
     _log.debug("%s %s -> %s", request.method, request.url.path, response.status_code)
 
 
+def bearer(token: str) -> dict[str, str]:
+    """The Authorization header for a configured API token (none without one). Headers are
+    never logged (``_log_response`` logs method, path and status only)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
 def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """Perform one request; return the 2xx response or raise a classified integration error."""
     try:

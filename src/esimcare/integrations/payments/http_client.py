@@ -1,4 +1,5 @@
-"""HttpPayoutGateway: the real client for the payment provider's payout API.
+"""HttpPayoutGateway: the client of a generic JSON payout contract that an operator's payout
+service implements (a webhook-style adapter; YooKassa has its own, ``yookassa.py``).
 
     POST {base}/payouts   Idempotency-Key: <key>
     {"amount": {"amount": "350.00", "currency": "EUR"}, "route", "destination", "description",
@@ -6,7 +7,10 @@
     -> 201 {"reference", "amount"} for a new payout, 200 with the first payout for a replay
     GET {base}/payouts/{reference} -> 200 {"reference", "amount"}; 404 for an unknown one
 
-A payout this API answers for is paid (it has no pending state).
+A payout this API answers for is paid (it has no pending state), for the amount asked: a
+receipt for another amount is refused (``amount-mismatch``) rather than booked. The contract,
+for operators who implement it, is in docs/http-contracts.md. With a token every request
+carries ``Authorization: Bearer <token>``.
 
 A refused payout is problem+json with a ``code`` (``idempotency-mismatch``, ``invalid-amount``).
 """
@@ -18,20 +22,22 @@ from urllib.parse import quote
 
 import httpx
 
-from esimcare.integrations.errors import TransientIntegrationError
-from esimcare.integrations.http import json_object, send
+from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
+from esimcare.integrations.http import bearer, json_object, send
 from esimcare.integrations.payments.interface import PayoutReceipt, PayoutRoute
 from esimcare.integrations.payments.wire import money_from_json
 from esimcare.kit.money import Money
 
 
 class HttpPayoutGateway:
-    def __init__(self, base_url: str, client: httpx.Client) -> None:
+    def __init__(self, base_url: str, client: httpx.Client, *, token: str = "") -> None:
         self._url = base_url.rstrip("/") + "/payouts"
         self._client = client
+        self._headers = bearer(token)
 
     def check_payout(self, *, reference: str) -> PayoutReceipt:
-        response = send(self._client, "GET", f"{self._url}/{quote(reference, safe='')}")
+        url = f"{self._url}/{quote(reference, safe='')}"
+        response = send(self._client, "GET", url, headers=self._headers)
         reference, paid = _receipt_fields(json_object(response))
         return PayoutReceipt(reference, paid, replayed=True)
 
@@ -53,9 +59,13 @@ class HttpPayoutGateway:
         }
         if payment_id is not None:
             body["payment_id"] = payment_id
-        headers = {"Idempotency-Key": idempotency_key}
+        headers = {**self._headers, "Idempotency-Key": idempotency_key}
         response = send(self._client, "POST", self._url, json=body, headers=headers)
         reference, paid = _receipt_fields(json_object(response))
+        if paid != amount:
+            raise PermanentIntegrationError(
+                f"payout {reference} paid {paid}, not {amount}", code="amount-mismatch"
+            )
         return PayoutReceipt(reference, paid, replayed=response.status_code == 200)
 
 
