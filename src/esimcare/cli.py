@@ -165,7 +165,7 @@ def _print_banner(url: str, settings: Settings, fresh: bool) -> None:
         "esimcare demo — SQLite, built-in SM-DP+ emulator, network registry and payout ledger",
         f"  data:    {settings.data_dir} ({'seeded now' if fresh else 'reused'})",
         f"  portal:  {url}/",
-        f"  API:     {url}/api/docs  (OpenAPI: {url}/api/openapi.json)",
+        f"  API:     {url}/api/v1  (OpenAPI document: {url}/api/openapi.json)",
         f"  SMS and e-mail outbox (development only): {url}/api/v1/dev/outbox",
         "  logins (password for all: " + DEMO_PASSWORD + "):",
     ]
