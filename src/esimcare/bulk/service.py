@@ -25,17 +25,27 @@ from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.staff_start import check_and_quote
 from esimcare.context import Context
 from esimcare.customers.models import Customer
-from esimcare.errors import DomainError, InvalidInputError, NotFoundError
+from esimcare.errors import (
+    DomainError,
+    EsimNotCancellableError,
+    InvalidInputError,
+    NotFoundError,
+)
 from esimcare.esims.models import Esim
 from esimcare.esims.service import EsimView, get_esim
 from esimcare.esims.states import EsimStatus
 from esimcare.jobs.queue import enqueue
-from esimcare.kit.ids import InvalidIdentifierError, Iccid, Msisdn
+from esimcare.kit.ids import Iccid, InvalidIdentifierError, Msisdn
 
 BULK_TICK_JOB = "bulk.tick"
 MAX_LINES = 10_000
 MAX_PER_SECOND = 50
 NOT_FOUND = "not-found"
+
+
+class AlreadyCancelledError(EsimNotCancellableError):
+    code = "already-cancelled"
+    title = "This eSIM is already cancelled"
 
 
 @dataclass(frozen=True)
@@ -117,7 +127,7 @@ def _judge(
             return LineVerdict(line_no, value, None, "duplicate", "the same eSIM is listed twice")
         seen.add(view.esim.id)
         if view.esim.status is EsimStatus.CANCELLED:
-            return LineVerdict(line_no, value, None, "already-cancelled", "already cancelled")
+            raise AlreadyCancelledError()
         quote = check_and_quote(session, ctx, customer, view, reason, now)
     except DomainError as refusal:
         return LineVerdict(line_no, value, None, refusal.code, refusal.detail)
@@ -154,9 +164,7 @@ def _identifier_clause(ctx: Context, operator_id: str, value: str) -> Any:
         raise NotFoundError("not an ICCID or phone number") from None
 
 
-def confirm(
-    session: Session, ctx: Context, request: BulkRequest, values: list[str]
-) -> BulkJob:
+def confirm(session: Session, ctx: Context, request: BulkRequest, values: list[str]) -> BulkJob:
     """Store the lines (the dry run's refusals already failed) and queue the throttled job."""
     now = ctx.clock.now()
     verdicts = dry_run(session, ctx, request.operator_id, values, request.reason)
@@ -173,7 +181,10 @@ def confirm(
     session.flush()
     session.add_all(_line_row(job.id, verdict) for verdict in verdicts)
     enqueue(
-        session, kind=BULK_TICK_JOB, payload={"bulk_job_id": job.id}, now=now,
+        session,
+        kind=BULK_TICK_JOB,
+        payload={"bulk_job_id": job.id},
+        now=now,
         dedupe_key=f"bulk:{job.id}:tick:0",
     )
     record(

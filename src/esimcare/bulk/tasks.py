@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from esimcare.bulk.models import BulkJob, BulkLine, BulkStatus, LineStatus
-from esimcare.bulk.service import BULK_TICK_JOB, find_line_esim
+from esimcare.bulk.service import BULK_TICK_JOB, AlreadyCancelledError, find_line_esim
 from esimcare.cancellations.staff_start import BULK_BY_SUPERVISOR, start_verified_by_staff
 from esimcare.context import Context
 from esimcare.db import transaction
@@ -69,7 +69,7 @@ def _start_line(
         with session.begin_nested():
             customer, view = find_line_esim(session, ctx, bulk.operator_id, line.value)
             if view.esim.status is EsimStatus.CANCELLED:
-                raise _Refused("already-cancelled")
+                raise AlreadyCancelledError()
             cancellation = start_verified_by_staff(
                 session,
                 ctx,
@@ -81,8 +81,6 @@ def _start_line(
                 note=f"bulk by supervisor {bulk.created_by} (bulk job {bulk.id})",
                 now=now,
             )
-    except _Refused as refused:
-        _fail(line, refused.code)
     except DomainError as refusal:
         _fail(line, refusal.code)
     except IntegrityError:
@@ -91,12 +89,6 @@ def _start_line(
     else:
         line.status = LineStatus.STARTED
         line.cancellation_id = cancellation.id
-
-
-class _Refused(Exception):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def _fail(line: BulkLine, code: str) -> None:

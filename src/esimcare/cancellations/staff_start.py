@@ -74,7 +74,9 @@ def start_verified_by_staff(
     session.add(cancellation)
     session.flush()
     record_start(session, cancellation, actor=actor, now=now, note=reason)
-    audit(session, cancellation, actor, "cancellation.requested_by_staff", now, None, {"note": note})
+    audit(
+        session, cancellation, actor, "cancellation.requested_by_staff", now, None, {"note": note}
+    )
     policy = ctx.policy(customer.operator_id)
     _schedule(session, ctx, customer, cancellation, policy, now, actor=actor, note=note)
     return cancellation

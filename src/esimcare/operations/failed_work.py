@@ -119,7 +119,9 @@ def list_dead_jobs(session: Session, operator_id: str, limit: int = 200) -> list
         if job_operator(session, job) != operator_id:
             continue
         found.append(
-            DeadJob(job.id, job.kind, operator_id, job.attempts, job.last_error or "", job.finished_at)
+            DeadJob(
+                job.id, job.kind, operator_id, job.attempts, job.last_error or "", job.finished_at
+            )
         )
         if len(found) == limit:
             break
@@ -205,7 +207,9 @@ def resolve_by_hand(
     step.outcome = RESOLVED_BY_HAND
     step.finished_at = action.now
     step.external_answer = {"resolved_by": action.actor, "note": action.why[:500]}
-    _restart(session, cancellation, action, f"step {step.name.value} resolved by hand", kind=STEP_JOB)
+    _restart(
+        session, cancellation, action, f"step {step.name.value} resolved by hand", kind=STEP_JOB
+    )
     _audit(
         session, cancellation, action, "staff.cancellation.resolve_by_hand", step=step.name.value
     )

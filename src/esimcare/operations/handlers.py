@@ -33,7 +33,7 @@ def operations_handlers(
             workflow.handle(job)
         except (LeaseLostError, PermanentJobError):
             raise
-        except Exception as error:  # noqa: BLE001 - every failure of the one try is final
+        except Exception as error:
             raise PermanentJobError(describe(error)) from error
 
     handlers: dict[str, JobHandler] = {

@@ -181,9 +181,7 @@ def send_again(
     if delivery.status is DeliveryStatus.PENDING:
         raise DeliveryUnderWayError()
     delivery.status = DeliveryStatus.PENDING
-    rounds = session.scalar(
-        select(func.count()).where(WebhookAttempt.delivery_id == delivery.id)
-    )
+    rounds = session.scalar(select(func.count()).where(WebhookAttempt.delivery_id == delivery.id))
     enqueue(
         session,
         kind=WEBHOOK_JOB,

@@ -4,7 +4,8 @@
 recomputes it over the bytes it received, compares in constant time, refuses a timestamp more
 than the tolerance (300 s) away from its own clock, and remembers the event id (``id`` in the
 signed body, also sent as ``Esimcare-Event-Id``) of what it accepted within that window, so a
-captured request replayed later is refused either for its age or for its id. :class:`WebhookVerifier` does all three.
+captured request replayed later is refused either for its age or for its id.
+:class:`WebhookVerifier` does all three.
 """
 
 from __future__ import annotations
