@@ -87,10 +87,10 @@ class WebhookVerifier:
         event_id = _event_id(body)
         current = int(now.timestamp())
         if abs(current - timestamp) > self.tolerance_s:
-            raise SignatureError("timestamp outside the replay window")
+            raise SignatureError("timestamp too far from now: an old request played again?")
         self._forget_before(current - self.tolerance_s)
         if event_id in self.seen:
-            raise SignatureError("event already received (replay)")
+            raise SignatureError("event already received: a replay")
         self.seen[event_id] = timestamp
         return event_id
 
