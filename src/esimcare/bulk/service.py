@@ -219,13 +219,12 @@ def bulk_job(session: Session, operator_id: str, bulk_job_id: int) -> BulkJob:
 
 def progress(session: Session, operator_id: str, bulk_job_id: int) -> Progress:
     job = bulk_job(session, operator_id, bulk_job_id)
-    counts = dict(
-        session.execute(
-            select(BulkLine.status, func.count())
-            .where(BulkLine.bulk_job_id == job.id)
-            .group_by(BulkLine.status)
-        ).tuples()
-    )
+    rows = session.execute(
+        select(BulkLine.status, func.count())
+        .where(BulkLine.bulk_job_id == job.id)
+        .group_by(BulkLine.status)
+    ).all()
+    counts: dict[LineStatus, int] = {row[0]: row[1] for row in rows}
     return Progress(
         bulk_job_id=job.id,
         total=job.total,
