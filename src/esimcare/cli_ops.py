@@ -50,7 +50,7 @@ def add_ops_commands(
     _add_webhooks(commands, leaf)
 
 
-Leaf = Callable[[Subparsers[argparse.ArgumentParser], str, str], argparse.ArgumentParser]
+Leaf = Callable[["Subparsers[argparse.ArgumentParser]", str, str], argparse.ArgumentParser]
 
 
 def _group(
@@ -239,7 +239,7 @@ def _prune(args: argparse.Namespace) -> int:
     from esimcare.operations.prune import PruneRequest, prune
 
     with _context(args) as ctx:
-        days = args.older_than_days or ctx.settings.retention_days
+        days = ctx.settings.retention_days if args.older_than_days is None else args.older_than_days
         now = ctx.clock.now()
         request = PruneRequest(
             args.operator, now - timedelta(days=days), cli_actor(), now, args.batch
