@@ -40,7 +40,8 @@ LI_WEI = Iccid.from_body("897019900000000001").value
 
 @pytest.fixture
 def ctx(make_context, db_url: str, clock: FrozenClock) -> Context:  # type: ignore[no-untyped-def]
-    return make_context(database_url=db_url, clock=clock)
+    built: Context = make_context(database_url=db_url, clock=clock)
+    return built
 
 
 def count(ctx: Context, model: type[Cancellation | AuditEvent]) -> int:
@@ -96,15 +97,16 @@ def test_a_confirmed_bulk_job_starts_a_few_lines_a_second_and_completes_them_all
     worker.run_until_idle()
     assert seen_progress(ctx, bulk_id).done == 5  # the next five wait a second: throttled
     marks = []
+    clock = ctx.clock
+    assert isinstance(clock, FrozenClock)
     for _ in range(4):
-        assert isinstance(ctx.clock, FrozenClock)
-        ctx.clock.advance(timedelta(seconds=1))
+        clock.advance(timedelta(seconds=1))
         worker.run_until_idle()
         marks.append(seen_progress(ctx, bulk_id).processed)
     assert marks[:2] == [11, 13]
     assert seen_progress(ctx, bulk_id) == Progress(bulk_id, 13, 12, 1, True)
     for _ in range(6):
-        ctx.clock.advance(timedelta(minutes=10))
+        clock.advance(timedelta(minutes=10))
         worker.run_until_idle()
     rows = list(csv.DictReader(io.StringIO(result_of(ctx, bulk_id))))
     assert [r["outcome"] for r in rows] == ["started"] * 12 + ["failed"]

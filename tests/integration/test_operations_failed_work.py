@@ -42,7 +42,8 @@ SUPERVISOR = "staff:7"
 
 @pytest.fixture
 def ctx(make_context, db_url: str, clock: FrozenClock) -> Context:  # type: ignore[no-untyped-def]
-    return make_context(database_url=db_url, clock=clock)
+    built: Context = make_context(database_url=db_url, clock=clock)
+    return built
 
 
 def drain(ctx: Context, rounds: int = 20, step: timedelta = timedelta(minutes=30)) -> None:
