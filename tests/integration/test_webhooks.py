@@ -18,6 +18,7 @@ from esimcare.config import Mode
 from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.errors import NotFoundError
+from esimcare.esims.models import Esim
 from esimcare.esims.service import list_esims
 from esimcare.kit.clock import FrozenClock
 from esimcare.runtime import build_worker
@@ -221,3 +222,22 @@ def test_production_refuses_a_plain_http_webhook_url(ctx: Context) -> None:
         policy = production.policies[operator_id]
         production.policies[operator_id] = dataclasses.replace(policy, webhooks=https)
     check_targets(production)
+
+
+def test_esim_installed_and_deleted_reports_become_events(ctx: Context) -> None:
+    # What esims/profile_events.py records when the SM-DP+ reports the phone's progress.
+    with transaction(ctx.sessions) as session:
+        esim = session.scalar(select(Esim).where(Esim.msisdn == "+79160000002"))
+        assert esim is not None
+        esim.installed_at = ctx.clock.now()
+    with transaction(ctx.sessions) as session:
+        esim = session.scalar(select(Esim).where(Esim.msisdn == "+79160000002"))
+        assert esim is not None
+        esim.deleted_on_device_at = ctx.clock.now()
+        esim.label = "unrelated change"
+    with transaction(ctx.sessions) as session:
+        esim = session.scalar(select(Esim).where(Esim.msisdn == "+79160000002"))
+        assert esim is not None
+        esim.label = "no event for this"
+    events = [(d.event_type, d.payload["data"]["msisdn"]) for d in deliveries(ctx)]
+    assert events == [("esim.installed", "+79160000002"), ("esim.deleted", "+79160000002")]
