@@ -80,7 +80,7 @@ class Policy:
     max_open_esims: int = 10
     orders_per_hour: int = 10
     # ``[webhooks] url, secret``: signed events to the operator's own systems (webhooks/).
-    webhooks: dict[str, Any] = field(default_factory=dict)
+    webhooks: dict[str, Any] = field(default_factory=dict, repr=False)  # holds the secret
 
     def reason(self, code: str) -> Reason | None:
         return next((reason for reason in self.reasons if reason.code == code), None)
