@@ -19,6 +19,7 @@ from esimcare.cli_demo_smdp import (
     use_profile_type,
     with_demo_smdp,
 )
+from esimcare.cli_ops import add_ops_commands
 from esimcare.cli_smdp import add_smdp_commands
 from esimcare.config import Mode, Settings
 from esimcare.operators.demo import CUSTOMERS, DEMO_PASSWORD, seed_demo, write_demo_operators_file
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(handler=_db_upgrade)
 
     add_smdp_commands(commands)
+    add_ops_commands(commands, _common, _settings)
     return parser
 
 

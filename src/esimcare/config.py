@@ -128,6 +128,8 @@ class Settings:
     api_docs: bool = False
     # Reverse proxies whose X-Forwarded-For names the client (ESIMCARE_TRUSTED_PROXIES, CIDRs).
     trusted_proxies: tuple[IpNetwork, ...] = ()
+    # `esimcare prune` deletes finished jobs, ES2+ call logs and sent notices older than this.
+    retention_days: int = 90
 
     @property
     def development(self) -> bool:
@@ -190,6 +192,7 @@ class Settings:
             metrics_token=env.get("ESIMCARE_METRICS_TOKEN", ""),
             api_docs=env.get("ESIMCARE_API_DOCS", "") in ("1", "true", "yes"),
             trusted_proxies=parse_networks(env.get("ESIMCARE_TRUSTED_PROXIES", "")),
+            retention_days=int(env.get("ESIMCARE_RETENTION_DAYS", "90")),
         )
         return settings.with_changes(**overrides) if overrides else settings
 

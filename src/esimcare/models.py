@@ -2,6 +2,7 @@
 
 from esimcare.audit.models import AuditEvent, AuditHead
 from esimcare.billing.models import Bill, LedgerEntry, Refund, UsageRecord
+from esimcare.bulk.models import BulkJob, BulkLine
 from esimcare.cancellations.models import (
     Cancellation,
     CancellationStep,
@@ -23,6 +24,7 @@ from esimcare.integrations.smdp.call_log import Es2PlusCall
 from esimcare.jobs.models import Job
 from esimcare.notices.models import Notice
 from esimcare.operators.models import Operator
+from esimcare.webhooks.models import WebhookAttempt, WebhookDelivery
 
 __all__ = [
     "AuditEvent",
@@ -30,6 +32,8 @@ __all__ = [
     "AuthSession",
     "Base",
     "Bill",
+    "BulkJob",
+    "BulkLine",
     "Cancellation",
     "CancellationStep",
     "CancellationTransition",
@@ -50,4 +54,6 @@ __all__ = [
     "Refund",
     "UsageRecord",
     "VerificationFailure",
+    "WebhookAttempt",
+    "WebhookDelivery",
 ]

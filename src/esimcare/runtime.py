@@ -23,8 +23,11 @@ from esimcare.jobs.worker import Worker
 from esimcare.kit.clock import Clock, SystemClock
 from esimcare.notices.service import DELIVER_JOB
 from esimcare.notices.tasks import deliver_notice
+from esimcare.operations.handlers import operations_handlers
 from esimcare.operators.models import Operator
 from esimcare.operators.policy import Policy, load_policies
+from esimcare.webhooks.delivery import check_targets
+from esimcare.webhooks.events import install_outbox
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:
@@ -45,7 +48,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         emulators=emulators,
         clock=clock,
     )
-    return Context(
+    ctx = Context(
         settings=settings,
         clock=clock,
         engine=engine,
@@ -64,6 +67,14 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         ),
         close_gateways=gateways.close,
     )
+    check_targets(ctx)
+    install_outbox(sessions, lambda operator_id: _has_webhooks(ctx, operator_id), clock)
+    return ctx
+
+
+def _has_webhooks(ctx: Context, operator_id: str) -> bool:
+    policy = ctx.policies.get(operator_id)
+    return policy is not None and bool(policy.webhooks)
 
 
 def sync_operators(session: Session, policies: dict[str, Policy], now: datetime) -> None:
@@ -94,6 +105,7 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
         ctx.sessions, ctx.clock, worker_id=name or worker_id(), lease_s=ctx.settings.job_lease_s
     )
     workflow = CancellationWorkflow(ctx, queue)
+    more_handlers, more_on_dead = operations_handlers(ctx, queue, workflow)
 
     def expire_job(job: ClaimedJob) -> None:
         with transaction(ctx.sessions) as session:
@@ -107,10 +119,11 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
             EXPIRE_JOB: expire_job,
             DELIVER_JOB: lambda job: deliver_notice(ctx, queue, job),
             RECONCILE_JOB: lambda job: reconcile_order(ctx, queue, job),
+            **more_handlers,
         },
         max_attempts=ctx.settings.job_max_attempts,
         backoff_base_s=ctx.settings.job_backoff_base_s,
         backoff_cap_s=ctx.settings.job_backoff_cap_s,
-        on_dead={STEP_JOB: workflow.on_dead},
+        on_dead={STEP_JOB: workflow.on_dead, **more_on_dead},
         poll_s=ctx.settings.job_poll_s,
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 
 import pytest
@@ -67,3 +68,26 @@ def test_final_cancellation_statuses_have_no_way_out() -> None:
 def test_only_a_scheduled_cancellation_can_be_undone() -> None:
     undoable = [s for s in CancellationStatus if can_transition(s, CancellationStatus.UNDONE)]
     assert undoable == [CancellationStatus.SCHEDULED]
+
+
+def test_a_webhook_table_is_checked_and_its_secret_never_printed() -> None:
+    raw = tomllib.loads(POLICIES.read_text())["operators"]["mts"]
+    secret = "s" * 30
+    hooks = {"url": "https://crm.example/h", "secret": secret}
+    policy = parse_policy("mts", raw | {"webhooks": hooks})
+    assert policy.webhook_target is not None and policy.webhook_target.encrypted
+    assert secret not in repr(policy) and secret not in repr(policy.webhook_target)
+    assert dataclasses.replace(policy, webhooks={}).webhook_target is None
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        {"url": "ftp://crm.example/h", "secret": "s" * 30},
+        {"url": "https://crm.example/h", "secret": "short"},
+    ],
+)
+def test_a_wrong_webhook_table_is_refused(wrong: dict[str, str]) -> None:
+    raw = tomllib.loads(POLICIES.read_text())["operators"]["mts"]
+    with pytest.raises(PolicyError, match="webhooks"):
+        parse_policy("mts", raw | {"webhooks": wrong})

@@ -360,9 +360,11 @@ def _schedule(
     cancellation: Cancellation,
     policy: Policy,
     now: datetime,
+    actor: str | None = None,
+    note: str | None = None,
 ) -> None:
-    actor = f"customer:{customer.id}"
-    move(session, cancellation, CancellationStatus.SCHEDULED, actor=actor, now=now)
+    actor = actor or f"customer:{customer.id}"  # staff name themselves (staff_start.py)
+    move(session, cancellation, CancellationStatus.SCHEDULED, actor=actor, now=now, note=note)
     esim = view_esim(session, cancellation)
     move_esim(esim, EsimStatus.CANCELLATION_PENDING)
     _create_steps(session, cancellation)

@@ -14,6 +14,7 @@ from esimcare.integrations.payments.interface import PayoutRoute
 from esimcare.integrations.smdp.interface import FinalProfileStatus
 from esimcare.integrations.sms.sender import sender_kind
 from esimcare.operators.smdp_link import SmdpLink
+from esimcare.operators.webhook_target import WebhookTarget
 
 LANGUAGES = ("ru", "en", "zh")
 
@@ -78,6 +79,8 @@ class Policy:
     # (failed ones too: each one reaches the SM-DP+) per account in any hour.
     max_open_esims: int = 10
     orders_per_hour: int = 10
+    # ``[webhooks] url, secret``: signed events to the operator's own systems (webhooks/).
+    webhooks: dict[str, Any] = field(default_factory=dict, repr=False)  # holds the secret
 
     def reason(self, code: str) -> Reason | None:
         return next((reason for reason in self.reasons if reason.code == code), None)
@@ -93,6 +96,10 @@ class Policy:
     def smdp_link(self) -> SmdpLink:
         """The ``[smdp]`` table read (validated once in ``parse_policy``)."""
         return SmdpLink.from_mapping(self.smdp)
+
+    @property
+    def webhook_target(self) -> WebhookTarget | None:
+        return WebhookTarget.from_mapping(self.webhooks)
 
 
 def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
@@ -126,8 +133,10 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
             region=_region(operator_id, raw.get("region")),
             max_open_esims=int(raw.get("max_open_esims", 10)),
             orders_per_hour=int(raw.get("orders_per_hour", 10)),
+            webhooks=dict(raw.get("webhooks", {})),
         )
         SmdpLink.from_mapping(policy.smdp)
+        WebhookTarget.from_mapping(policy.webhooks)
     except KeyError as missing:
         raise PolicyError(f"{operator_id}: missing field {missing}") from None
     except ValueError as wrong:

@@ -1,0 +1,1 @@
+"""Operations: failed work (retry, resolve by hand, requeue), pruning and chain checks."""

@@ -1,0 +1,1 @@
+"""Report data (rows usable as CSV) and server-side SVG charts."""
