@@ -30,6 +30,9 @@ class Limits:
     verification_window_s: int = 30 * 60
     idempotency_ttl_s: int = 24 * 3600
     max_body_bytes: int = 64 * 1024
+    # Staff sessions are shorter than customers' (a console left open on a shared desk).
+    staff_session_idle_s: int = 15 * 60
+    staff_session_absolute_s: int = 8 * 3600
 
     def __post_init__(self) -> None:
         if not 0 < self.code_lifetime_s <= 600:

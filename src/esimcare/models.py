@@ -17,6 +17,7 @@ from esimcare.integrations.smdp.call_log import Es2PlusCall
 from esimcare.jobs.models import Job
 from esimcare.notices.models import Notice
 from esimcare.operators.models import Operator
+from esimcare.staff.models import StaffMember, StaffPasskey, StaffSession, SupportRequest
 
 __all__ = [
     "AuditEvent",
@@ -41,6 +42,10 @@ __all__ = [
     "Operator",
     "Plan",
     "Refund",
+    "StaffMember",
+    "StaffPasskey",
+    "StaffSession",
+    "SupportRequest",
     "UsageRecord",
     "VerificationFailure",
 ]
