@@ -81,8 +81,9 @@ def log_in_with_password(
     token = _new_token_for(row)
     session.add(row)
     session.flush()
-    record_staff_action(session, staff, "staff.password_ok", subject=f"staff:{staff.id}",
-                        at=now, ip=ip)  # fmt: skip
+    record_staff_action(
+        session, staff, "staff.password_ok", subject=f"staff:{staff.id}", at=now, ip=ip
+    )
     return IssuedStaffSession(token, StaffAuth(staff, row))
 
 
@@ -144,8 +145,15 @@ def complete_second_factor(
     auth.session.second_factor_at = now
     auth.session.webauthn_challenge = None
     token = _new_token_for(auth.session)  # a new token once the session can act
-    record_staff_action(session, auth.staff, "staff.login", subject=f"staff:{auth.staff.id}",
-                        at=now, ip=ip, data={"second_factor": factor})  # fmt: skip
+    record_staff_action(
+        session,
+        auth.staff,
+        "staff.login",
+        subject=f"staff:{auth.staff.id}",
+        at=now,
+        ip=ip,
+        data={"second_factor": factor},
+    )
     return token
 
 
@@ -169,5 +177,6 @@ def resolve_staff_session(
 
 def log_out(session: Session, auth: StaffAuth, *, now: datetime, ip: str | None) -> None:
     auth.session.revoked_at = now
-    record_staff_action(session, auth.staff, "staff.logout", subject=f"staff:{auth.staff.id}",
-                        at=now, ip=ip)  # fmt: skip
+    record_staff_action(
+        session, auth.staff, "staff.logout", subject=f"staff:{auth.staff.id}", at=now, ip=ip
+    )

@@ -102,9 +102,15 @@ def finish_registration(
     )
     session.add(passkey)
     session.flush()
-    record_staff_action(session, auth.staff, "staff.passkey_added",
-                        subject=f"staff:{auth.staff.id}", at=now, ip=ip,
-                        data={"passkey_id": passkey.id})  # fmt: skip
+    record_staff_action(
+        session,
+        auth.staff,
+        "staff.passkey_added",
+        subject=f"staff:{auth.staff.id}",
+        at=now,
+        ip=ip,
+        data={"passkey_id": passkey.id},
+    )
     return passkey
 
 

@@ -106,14 +106,15 @@ def complete_setup(
     staff.password_hash = password_hash
     staff.setup_token_hash = None
     staff.setup_expires_at = None
-    record_staff_action(session, staff, "staff.setup_completed", subject=f"staff:{staff.id}",
-                        at=now)  # fmt: skip
+    record_staff_action(
+        session, staff, "staff.setup_completed", subject=f"staff:{staff.id}", at=now
+    )
     return staff
 
 
 def provisioning_uri(staff: StaffMember) -> str:
     assert staff.totp_secret is not None
-    return pyotp.TOTP(staff.totp_secret).provisioning_uri(staff.email, issuer_name=TOTP_ISSUER)
+    return pyotp.TOTP(staff.totp_secret).provisioning_uri(name=staff.email, issuer_name=TOTP_ISSUER)
 
 
 def staff_by_email(session: Session, email: str) -> StaffMember | None:
