@@ -20,9 +20,11 @@ from esimcare.cli_demo_smdp import (
     with_demo_smdp,
 )
 from esimcare.cli_smdp import add_smdp_commands
+from esimcare.cli_staff import add_staff_commands
 from esimcare.config import Mode, Settings
 from esimcare.operators.demo import CUSTOMERS, DEMO_PASSWORD, seed_demo, write_demo_operators_file
 from esimcare.runtime import build_context, build_worker, prepare_database, worker_id
+from esimcare.staff.demo import demo_staff_banner, seed_demo_staff
 
 log = structlog.get_logger()
 
@@ -78,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(handler=_db_upgrade)
 
     add_smdp_commands(commands)
+    add_staff_commands(commands)
     return parser
 
 
@@ -153,8 +156,10 @@ def _demo(args: argparse.Namespace) -> int:
     ctx = build_context(settings)
     prepare_database(ctx)
     fresh = seed_demo(ctx)
+    staff_logins = seed_demo_staff(ctx)
     use_profile_type(ctx, args.smdp_profile_type)
     _print_banner(url, settings, fresh)
+    sys.stdout.write("\n".join(demo_staff_banner(url, staff_logins)) + "\n")
     sys.stdout.write(smdp_banner(ctx, url))
     return _run_web(ctx, args, run_worker=True)
 

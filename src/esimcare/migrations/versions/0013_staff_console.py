@@ -12,7 +12,6 @@ from alembic import op
 
 import esimcare.db
 
-
 revision = "0013"
 down_revision = "0011"  # FIXME-CHAIN
 branch_labels = None
