@@ -27,6 +27,7 @@ from esimcare.staff.rules import require
 
 MAX_RESULTS = 20
 MAX_QUERY = 80
+REFERENCE_LENGTH = 9  # "C" and eight characters once the dash is dropped
 
 
 class SearchKind(StrEnum):
@@ -55,10 +56,8 @@ def classify(text: str, region: str | None) -> tuple[SearchKind, str] | None:
     compact = text.replace(" ", "").replace("-", "")
     if "@" in text:
         return SearchKind.EMAIL, text.lower()
-    if compact.upper().startswith("C") and len(compact) == 10 and compact[1:].isalnum():
-        return SearchKind.REFERENCE, f"C-{compact[1:].upper()}"
-    if compact.upper().startswith("C-"):
-        return SearchKind.REFERENCE, compact.upper()
+    if compact[:1].upper() == "C" and len(compact) == REFERENCE_LENGTH and compact.isalnum():
+        return SearchKind.REFERENCE, f"C-{compact[1:].upper()}"  # C-XXXXXXXX, dash optional
     for kind, parse in ((SearchKind.ICCID, Iccid.parse), (SearchKind.EID, Eid.parse)):
         try:
             return kind, str(parse(compact))
