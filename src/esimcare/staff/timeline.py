@@ -27,6 +27,24 @@ from esimcare.notices.models import Notice
 from esimcare.staff.models import SupportRequest
 
 PER_SOURCE = 200
+# Within one instant: what caused a thing before the thing (a quote before its status changes).
+_RANK = {
+    kind: rank
+    for rank, kind in enumerate(
+        (
+            "login",
+            "code",
+            "quote",
+            "support",
+            "cancellation",
+            "step",
+            "es2plus",
+            "smdp",
+            "notice",
+            "audit",
+        )
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -60,8 +78,14 @@ def timeline(session: Session, customer: Customer, limit: int = 400) -> list[Ent
         _audit(session, customer, cancellations),
     ]
     entries = [entry for source in sources for entry in source]
-    entries.sort(key=lambda entry: entry.at, reverse=True)
-    return entries[:limit]
+    # Newest first; within one instant the later-written row (a status after the request that
+    # caused it) comes first, as each source yields in the order its rows were written.
+    ordered = sorted(
+        enumerate(entries),
+        key=lambda pair: (pair[1].at, _RANK[pair[1].kind], pair[0]),
+        reverse=True,
+    )
+    return [entry for _, entry in ordered][:limit]
 
 
 def _logins(session: Session, customer: Customer) -> Iterator[Entry]:
