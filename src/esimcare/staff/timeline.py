@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from esimcare.audit.models import AuditEvent
@@ -89,32 +90,35 @@ def timeline(session: Session, customer: Customer, limit: int = 400) -> list[Ent
 
 
 def _logins(session: Session, customer: Customer) -> Iterator[Entry]:
-    rows = session.scalars(
+    rows = _newest(
+        session,
         select(AuthSession)
         .where(AuthSession.customer_id == customer.id)
         .order_by(AuthSession.id.desc())
-        .limit(PER_SOURCE)
+        .limit(PER_SOURCE),
     )
     for row in rows:
         yield Entry(
             row.created_at, "login", "Logged in", row.user_agent or "", "ok", {"ip": row.ip or ""}
         )
-    failures = session.scalars(
+    failures = _newest(
+        session,
         select(VerificationFailure)
         .where(VerificationFailure.customer_id == customer.id)
         .order_by(VerificationFailure.id.desc())
-        .limit(PER_SOURCE)
+        .limit(PER_SOURCE),
     )
     for failure in failures:
         yield Entry(failure.at, "login", "Failed verification", failure.kind, "bad")
 
 
 def _codes(session: Session, customer: Customer) -> Iterator[Entry]:
-    rows = session.scalars(
+    rows = _newest(
+        session,
         select(OneTimeCode)
         .where(OneTimeCode.customer_id == customer.id)
         .order_by(OneTimeCode.id.desc())
-        .limit(PER_SOURCE)
+        .limit(PER_SOURCE),
     )
     for row in rows:
         used = "used" if row.consumed_at else f"wrong tries: {row.attempts}"
@@ -159,7 +163,9 @@ def _cancellations(session: Session, cancellations: list[Cancellation]) -> Itera
             {"by": t.actor},
         )
     steps = session.scalars(
-        select(CancellationStep).where(CancellationStep.cancellation_id.in_(by_id))
+        select(CancellationStep)
+        .where(CancellationStep.cancellation_id.in_(by_id))
+        .order_by(CancellationStep.id)
     )
     for step in steps:
         if step.started_at is None:
@@ -180,11 +186,12 @@ def _cancellations(session: Session, cancellations: list[Cancellation]) -> Itera
 def _es2plus_calls(session: Session, operator_id: str, iccids: list[str]) -> Iterator[Entry]:
     if not iccids:
         return
-    calls = session.scalars(
+    calls = _newest(
+        session,
         select(Es2PlusCall)
         .where(Es2PlusCall.operator_id == operator_id, Es2PlusCall.iccid.in_(iccids))
         .order_by(Es2PlusCall.id.desc())
-        .limit(PER_SOURCE)
+        .limit(PER_SOURCE),
     )
     for call in calls:
         codes = "/".join(filter(None, (call.subject_code, call.reason_code)))
@@ -208,11 +215,12 @@ def _es2plus_calls(session: Session, operator_id: str, iccids: list[str]) -> Ite
 def _notifications(session: Session, esim_ids: list[int]) -> Iterator[Entry]:
     if not esim_ids:
         return
-    rows = session.scalars(
+    rows = _newest(
+        session,
         select(Es2PlusNotification)
         .where(Es2PlusNotification.esim_id.in_(esim_ids))
         .order_by(Es2PlusNotification.id.desc())
-        .limit(PER_SOURCE)
+        .limit(PER_SOURCE),
     )
     for row in rows:
         yield Entry(
@@ -226,11 +234,12 @@ def _notifications(session: Session, esim_ids: list[int]) -> Iterator[Entry]:
 
 
 def _notices(session: Session, customer: Customer) -> Iterator[Entry]:
-    rows = session.scalars(
+    rows = _newest(
+        session,
         select(Notice)
         .where(Notice.customer_id == customer.id)
         .order_by(Notice.id.desc())
-        .limit(PER_SOURCE)
+        .limit(PER_SOURCE),
     )
     for row in rows:
         state = "sent" if row.sent_at else "queued"
@@ -245,11 +254,12 @@ def _notices(session: Session, customer: Customer) -> Iterator[Entry]:
 
 
 def _support(session: Session, customer: Customer) -> Iterator[Entry]:
-    rows = session.scalars(
+    rows = _newest(
+        session,
         select(SupportRequest)
         .where(SupportRequest.customer_id == customer.id)
         .order_by(SupportRequest.id.desc())
-        .limit(PER_SOURCE)
+        .limit(PER_SOURCE),
     )
     for row in rows:
         yield Entry(
@@ -266,14 +276,15 @@ def _audit(
     session: Session, customer: Customer, cancellations: list[Cancellation]
 ) -> Iterator[Entry]:
     subjects = [f"customer:{customer.id}"] + [f"cancellation:{c.reference}" for c in cancellations]
-    rows = session.scalars(
+    rows = _newest(
+        session,
         select(AuditEvent)
         .where(
             AuditEvent.operator_id == customer.operator_id,
             or_(AuditEvent.subject.in_(subjects), AuditEvent.actor == f"customer:{customer.id}"),
         )
         .order_by(AuditEvent.id.desc())
-        .limit(PER_SOURCE)
+        .limit(PER_SOURCE),
     )
     for row in rows:
         why = str(row.data.get("why", ""))
@@ -285,6 +296,11 @@ def _audit(
             "",
             {"by": row.actor, "about": row.subject, "ip": row.ip or ""},
         )
+
+
+def _newest(session: Session, query: Select[Any]) -> list[Any]:
+    """The newest rows (the query orders by id descending), handed back oldest first."""
+    return list(reversed(session.scalars(query).all()))
 
 
 def _money(value: object) -> str:
