@@ -23,6 +23,7 @@ from esimcare.esims.service import get_esim
 from esimcare.integrations.errors import IntegrationError
 from esimcare.operators.policy import RefundRoute, VerificationMethod
 from esimcare.portal.deps import RowId
+from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect
 from esimcare.staff.auth import StaffAuth
 from esimcare.staff.on_behalf import (
@@ -37,6 +38,8 @@ from esimcare.staff.roles import Permission
 
 log = structlog.get_logger()
 router = APIRouter(prefix="/staff")
+CHOOSE_CHECK = N_("Choose how the caller is verified.")
+CODE_RESENT = N_("A new code was sent to the contact number.")
 CanCancel = Annotated[StaffAuth, may(Permission.CANCEL_ON_BEHALF)]
 
 
@@ -119,7 +122,7 @@ def cancel_submit(
             auth,
             customer_id,
             esim_id,
-            error="Choose how the caller is verified.",
+            error=CHOOSE_CHECK,
             status=422,
         )
     except DomainError as error:
@@ -182,7 +185,7 @@ def _verify_page(
 def verify_form(
     request: Request, auth: CanCancel, cancellation_id: RowId, check: str = "", sent: bool = False
 ) -> Response:
-    notice = "A new code was sent to the contact number." if sent else None
+    notice = CODE_RESENT if sent else None
     return _verify_page(request, auth, cancellation_id, check, notice=notice)
 
 
@@ -223,7 +226,7 @@ def verify_submit(
             cancellation_id,
             check,
             status=422,
-            error="Choose how the caller is verified.",
+            error=CHOOSE_CHECK,
         )
     except DomainError as error:
         return _verify_page(
