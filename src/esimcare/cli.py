@@ -1,4 +1,4 @@
-"""Command line: `esimcare demo | serve | worker | db upgrade | demo-data`."""
+"""Command line: `esimcare demo | serve | worker | db upgrade | demo-data | staff add`."""
 
 from __future__ import annotations
 
