@@ -102,3 +102,6 @@ def test_an_agent_cancels_annas_esim_on_her_behalf(live_server: LiveServer, scre
     page.reload()
     page.wait_for_selector(f".timeline >> text={reference}: completed")
     screenshot(page, f"console-{name}-timeline")
+    page.goto(page.url.split("?")[0] + "?lang=ru")
+    assert page.locator("h2#timeline-title").inner_text() == "Хронология"
+    screenshot(page, f"console-{name}-customer-ru")
