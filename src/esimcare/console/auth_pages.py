@@ -23,12 +23,15 @@ from esimcare.console.deps import (
 from esimcare.console.rendering import render
 from esimcare.db import transaction
 from esimcare.errors import DomainError
-from esimcare.kit.tokens import digest
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect
-from esimcare.staff.auth import finish_with_totp, log_in_with_password, log_out
+from esimcare.staff.auth import (
+    finish_with_totp,
+    log_in_with_password,
+    log_out,
+    revoke_staff_token,
+)
 from esimcare.staff.errors import StaffLoginFailedError
-from esimcare.staff.models import StaffSession
 from esimcare.staff.passkeys import (
     RelyingParty,
     authentication_options,
@@ -79,7 +82,9 @@ def login_submit(
                 production=_production(request),
                 ip=client_ip(request),
             )
-            _revoke_previous(session, request)
+            previous = request.cookies.get(STAFF_COOKIE)
+            if previous:
+                revoke_staff_token(session, previous, ctx.clock.now())
     except StaffLoginFailedError:
         return render(
             request,
@@ -93,14 +98,6 @@ def login_submit(
     response = redirect("/staff/login/second-factor")
     set_cookie(response, STAFF_COOKIE, issued.token)
     return response
-
-
-def _revoke_previous(session: Any, request: Request) -> None:
-    previous = request.cookies.get(STAFF_COOKIE)
-    if previous:
-        row = session.query(StaffSession).filter_by(token_hash=digest(previous)).one_or_none()
-        if row is not None and row.revoked_at is None:
-            row.revoked_at = get_ctx(request).clock.now()
 
 
 @router.get("/login/second-factor")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Form, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from esimcare.cancellations.models import Cancellation
@@ -43,8 +44,8 @@ CODE_RESENT = N_("A new code was sent to the contact number.")
 CanCancel = Annotated[StaffAuth, may(Permission.CANCEL_ON_BEHALF)]
 
 
-def _checks_offered(session: object, ctx: Context, customer: Customer) -> list[CallerCheck]:
-    methods = methods_for(session, ctx, customer)  # type: ignore[arg-type]
+def _checks_offered(session: Session, ctx: Context, customer: Customer) -> list[CallerCheck]:
+    methods = methods_for(session, ctx, customer)
     offered = []
     if VerificationMethod.SMS in methods:
         offered.append(CallerCheck.CODE)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
+from sqlalchemy import select
 from starlette.responses import Response
 
 from esimcare.console.deps import LoggedIn, StaffCsrf, client_ip, get_ctx, may
@@ -27,12 +28,8 @@ def support_list(request: Request, auth: LoggedIn, closed: bool = False) -> Resp
     ctx = get_ctx(request)
     with transaction(ctx.readers) as session:
         requests = open_requests(session, auth.staff, include_closed=closed)
-        names = {
-            c.id: c.name
-            for c in session.query(Customer).filter(
-                Customer.id.in_({r.customer_id for r in requests})
-            )
-        }
+        asked_by = select(Customer).where(Customer.id.in_({r.customer_id for r in requests}))
+        names = {customer.id: customer.name for customer in session.scalars(asked_by)}
     return render(
         request, "support_list.html", auth=auth, requests=requests, names=names, closed=closed
     )

@@ -175,6 +175,15 @@ def resolve_staff_session(
     return StaffAuth(staff, row)
 
 
+def revoke_staff_token(session: Session, token: str, now: datetime) -> None:
+    """End the session a browser held before logging in again (a new login replaces it)."""
+    session.execute(
+        update(StaffSession)
+        .where(StaffSession.token_hash == digest(token), StaffSession.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
 def log_out(session: Session, auth: StaffAuth, *, now: datetime, ip: str | None) -> None:
     auth.session.revoked_at = now
     record_staff_action(

@@ -145,8 +145,12 @@ def _cancellations(session: Session, cancellations: list[Cancellation]) -> Itera
             "wait",
             {"final bill": _money(quote.get("final_bill")), "refund": _money(quote.get("refund"))},
         )
-    if not by_id:
-        return
+    if by_id:
+        yield from _transitions(session, by_id)
+        yield from _steps(session, by_id)
+
+
+def _transitions(session: Session, by_id: dict[int, Cancellation]) -> Iterator[Entry]:
     transitions = session.scalars(
         select(CancellationTransition)
         .where(CancellationTransition.cancellation_id.in_(by_id))
@@ -162,6 +166,9 @@ def _cancellations(session: Session, cancellations: list[Cancellation]) -> Itera
             _status_outcome(t.to_status.value),
             {"by": t.actor},
         )
+
+
+def _steps(session: Session, by_id: dict[int, Cancellation]) -> Iterator[Entry]:
     steps = session.scalars(
         select(CancellationStep)
         .where(CancellationStep.cancellation_id.in_(by_id))
