@@ -67,7 +67,12 @@ def test_a_question_from_the_cancel_page_is_answered_by_email_and_closed(demo: C
         )
     assert request is not None and request.status is SupportStatus.CLOSED
     assert request.esim_id == esim_id
-    assert {"support.requested", "staff.support_answered", "staff.support_closed"} <= actions
+    assert {
+        "support.requested",
+        "staff.support_viewed",
+        "staff.support_answered",
+        "staff.support_closed",
+    } <= actions
 
 
 def test_a_customer_cannot_tie_a_question_to_another_customers_esim(demo: Context) -> None:

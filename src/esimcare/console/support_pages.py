@@ -17,7 +17,7 @@ from esimcare.portal.deps import RowId
 from esimcare.portal.rendering import redirect
 from esimcare.staff.auth import StaffAuth
 from esimcare.staff.roles import Permission
-from esimcare.staff.support import answer_request, close_request, open_requests, request_for_staff
+from esimcare.staff.support import answer_request, close_request, open_requests, view_request
 
 router = APIRouter(prefix="/staff")
 CanAnswer = Annotated[StaffAuth, may(Permission.ANSWER_SUPPORT)]
@@ -44,8 +44,10 @@ def _detail(
     status: int = 200,
 ) -> Response:
     ctx = get_ctx(request)
-    with transaction(ctx.readers) as session:
-        item = request_for_staff(session, auth.staff, request_id)
+    with transaction(ctx.sessions) as session:
+        item = view_request(
+            session, auth.staff, request_id, now=ctx.clock.now(), ip=client_ip(request)
+        )
         customer = session.get(Customer, item.customer_id)
     return render(
         request,

@@ -118,6 +118,23 @@ def request_for_staff(session: Session, staff: StaffMember, request_id: int) -> 
     return request
 
 
+def view_request(
+    session: Session, staff: StaffMember, request_id: int, *, now: datetime, ip: str | None
+) -> SupportRequest:
+    """A request opened in the console: reading a customer's message is audited too."""
+    request = request_for_staff(session, staff, request_id)
+    record_staff_action(
+        session,
+        staff,
+        "staff.support_viewed",
+        subject=f"support:{request.id}",
+        operator_id=request.operator_id,
+        at=now,
+        ip=ip,
+    )
+    return request
+
+
 def answer_request(
     session: Session,
     staff: StaffMember,
