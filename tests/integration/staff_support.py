@@ -15,7 +15,7 @@ from esimcare.db import transaction
 from esimcare.kit.clock import FrozenClock
 from esimcare.staff.models import StaffMember
 from esimcare.staff.roles import StaffRole
-from esimcare.staff.service import add_staff, complete_setup, staff_for_setup
+from esimcare.staff.service import add_staff, complete_setup, staff_for_setup, totp_secret_of
 from tests.integration.portal_support import csrf
 
 STAFF_PASSWORD = "staff-password-for-tests"
@@ -27,11 +27,16 @@ def make_staff(ctx: Context, operator_id: str | None, role: StaffRole, email: st
     with transaction(ctx.sessions) as session:
         token = add_staff(session, operator_id=operator_id, role=role, email=email, now=now)
         setup_token = token.setup_token
-        secret = staff_for_setup(session, setup_token, now).totp_secret
-    assert secret is not None
+        key = ctx.settings.secret_key
+        secret = totp_secret_of(staff_for_setup(session, setup_token, now, key), key)
     with transaction(ctx.sessions) as session:
         complete_setup(
-            session, setup_token, password=STAFF_PASSWORD, totp_code=totp_now(ctx, secret), now=now
+            session,
+            setup_token,
+            password=STAFF_PASSWORD,
+            totp_code=totp_now(ctx, secret),
+            now=now,
+            key=key,
         )
     next_step(ctx)  # the set-up used this step's code
     return secret

@@ -16,8 +16,10 @@ from esimcare.kit.clock import FrozenClock
 from esimcare.staff.auth import log_in_with_password
 from esimcare.staff.demo import DEMO_STAFF_PASSWORD, DemoStaffRefusedError, seed_demo_staff
 from esimcare.staff.errors import StaffLoginFailedError
+from esimcare.staff.models import StaffMember
 from esimcare.staff.roles import StaffRole
 from esimcare.staff.service import add_staff
+from esimcare.staff.totp import open_secret
 from tests.integration.portal_support import csrf, log_in, portal_client
 from tests.integration.staff_support import (
     audit_count,
@@ -224,3 +226,15 @@ def test_demo_staff_logins_work_in_development_and_are_refused_in_production(
     )
     with pytest.raises(DemoStaffRefusedError):
         seed_demo_staff(production)
+
+
+def test_the_totp_secret_is_stored_sealed_under_the_deployments_key(demo: Context) -> None:
+    secret = make_staff(demo, "mts", StaffRole.AGENT, AGENT)
+    with transaction(demo.sessions) as session:
+        stored = session.get(StaffMember, staff_id(demo, AGENT))
+        assert stored is not None and stored.totp_secret is not None
+        sealed = stored.totp_secret
+    assert secret not in sealed
+    assert open_secret(demo.settings.secret_key, sealed) == secret
+    with pytest.raises(ValueError, match="another key"):
+        open_secret(b"another deployment's key", sealed)

@@ -40,7 +40,12 @@ from esimcare.staff.passkeys import (
     passkeys_of,
     registration_options,
 )
-from esimcare.staff.service import complete_setup, provisioning_uri, staff_for_setup
+from esimcare.staff.service import (
+    complete_setup,
+    provisioning_uri,
+    staff_for_setup,
+    totp_secret_of,
+)
 
 router = APIRouter(prefix="/staff")
 
@@ -136,6 +141,7 @@ def totp_submit(
                 code,
                 now=ctx.clock.now(),
                 production=_production(request),
+                key=ctx.settings.secret_key,
                 ip=client_ip(request),
             )
     except StaffLoginFailedError:
@@ -212,9 +218,9 @@ def setup_form(request: Request, token: str) -> Response:
 def _setup_page(request: Request, token: str, *, error: str | None, status: int = 200) -> Response:
     ctx = get_ctx(request)
     with transaction(ctx.sessions) as session:
-        staff = staff_for_setup(session, token, ctx.clock.now())
-        uri = provisioning_uri(staff)
-        secret, email = staff.totp_secret, staff.email
+        key = ctx.settings.secret_key
+        staff = staff_for_setup(session, token, ctx.clock.now(), key)
+        uri, secret, email = provisioning_uri(staff, key), totp_secret_of(staff, key), staff.email
     qr = segno.make(uri, error="m").svg_data_uri(scale=4)
     return render(
         request,
@@ -243,7 +249,14 @@ def setup_submit(
         return _setup_page(request, token, error=N_("The two passwords differ."), status=422)
     try:
         with transaction(ctx.sessions) as session:
-            complete_setup(session, token, password=password, totp_code=code, now=ctx.clock.now())
+            complete_setup(
+                session,
+                token,
+                password=password,
+                totp_code=code,
+                now=ctx.clock.now(),
+                key=ctx.settings.secret_key,
+            )
     except StaffLoginFailedError:
         return _setup_page(request, token, error=N_("The code is wrong."), status=422)
     except DomainError as error:

@@ -123,6 +123,7 @@ def finish_with_totp(
     *,
     now: datetime,
     production: bool,
+    key: bytes,
     ip: str | None = None,
 ) -> str:
     """The second factor by TOTP; returns the session's new token."""
@@ -130,7 +131,7 @@ def finish_with_totp(
     if not usable(staff, now, production):
         raise StaffLoginFailedError()
     try:
-        accept_totp(staff, code, now)
+        accept_totp(staff, code, now, key)
     except StaffLoginFailedError:
         _count_failure(session, staff, now, ip, "staff.second_factor_failed")
         raise

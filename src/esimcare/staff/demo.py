@@ -18,6 +18,7 @@ from esimcare.customers.passwords import hash_password
 from esimcare.db import transaction
 from esimcare.staff.models import StaffMember
 from esimcare.staff.roles import StaffRole
+from esimcare.staff.totp import seal_secret
 
 DEMO_STAFF_PASSWORD = "demo-staff-password"  # noqa: S105 - the published demo login
 DEMO_ROLES = (StaffRole.AGENT, StaffRole.SUPERVISOR)
@@ -69,7 +70,7 @@ def seed_demo_staff(ctx: Context) -> list[DemoStaffLogin]:
                     email=login.email,
                     role=login.role,
                     password_hash=password_hash,
-                    totp_secret=login.totp_secret,
+                    totp_secret=seal_secret(ctx.settings.secret_key, login.totp_secret),
                     failed_attempts=0,
                     development_only=True,
                     created_at=now,

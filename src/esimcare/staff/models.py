@@ -23,7 +23,8 @@ class StaffMember(Base):
     email: Mapped[str] = mapped_column(String(254))
     role: Mapped[StaffRole] = mapped_column(enum_type(StaffRole))
     password_hash: Mapped[str | None] = mapped_column(String(200))
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Sealed with AES-GCM (staff/totp.py: seal_secret), never stored in clear.
+    totp_secret: Mapped[str | None] = mapped_column(String(128))
     # The TOTP time step last accepted: a code is good once, not twice within its 30 s.
     totp_last_step: Mapped[int | None] = mapped_column(Integer)
     # The one-time set-up link (password and TOTP enrolment): only its hash is kept.

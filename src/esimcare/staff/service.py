@@ -22,7 +22,7 @@ from esimcare.staff.audit import record_staff_action
 from esimcare.staff.errors import SetupLinkInvalidError
 from esimcare.staff.models import StaffMember
 from esimcare.staff.roles import StaffRole
-from esimcare.staff.totp import accept_totp
+from esimcare.staff.totp import accept_totp, open_secret, seal_secret
 
 SETUP_LINK_LIFETIME = timedelta(hours=24)
 TOTP_ISSUER = "esimcare console"
@@ -86,23 +86,23 @@ def add_staff(
     return AddedStaff(staff, token)
 
 
-def staff_for_setup(session: Session, token: str, now: datetime) -> StaffMember:
+def staff_for_setup(session: Session, token: str, now: datetime, key: bytes) -> StaffMember:
     """The account a set-up link belongs to; its TOTP secret is made on first sight."""
     staff = session.scalar(select(StaffMember).where(StaffMember.setup_token_hash == digest(token)))
     if staff is None or staff.setup_expires_at is None or staff.setup_expires_at <= now:
         raise SetupLinkInvalidError()
     if staff.totp_secret is None:
-        staff.totp_secret = pyotp.random_base32()
+        staff.totp_secret = seal_secret(key, pyotp.random_base32())
     return staff
 
 
 def complete_setup(
-    session: Session, token: str, *, password: str, totp_code: str, now: datetime
+    session: Session, token: str, *, password: str, totp_code: str, now: datetime, key: bytes
 ) -> StaffMember:
     """Password chosen and the authenticator app proven: the link is used up."""
-    staff = staff_for_setup(session, token, now)
+    staff = staff_for_setup(session, token, now, key)
     password_hash = hash_password(password)
-    accept_totp(staff, totp_code, now)
+    accept_totp(staff, totp_code, now, key)
     staff.password_hash = password_hash
     staff.setup_token_hash = None
     staff.setup_expires_at = None
@@ -112,9 +112,15 @@ def complete_setup(
     return staff
 
 
-def provisioning_uri(staff: StaffMember) -> str:
+def totp_secret_of(staff: StaffMember, key: bytes) -> str:
+    """The secret in clear, for the set-up page only (the authenticator app must learn it)."""
     assert staff.totp_secret is not None
-    return pyotp.TOTP(staff.totp_secret).provisioning_uri(name=staff.email, issuer_name=TOTP_ISSUER)
+    return open_secret(key, staff.totp_secret)
+
+
+def provisioning_uri(staff: StaffMember, key: bytes) -> str:
+    totp = pyotp.TOTP(totp_secret_of(staff, key))
+    return totp.provisioning_uri(name=staff.email, issuer_name=TOTP_ISSUER)
 
 
 def staff_by_email(session: Session, email: str) -> StaffMember | None:

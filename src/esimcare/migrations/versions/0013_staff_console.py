@@ -38,7 +38,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("password_hash", sa.String(length=200), nullable=True),
-        sa.Column("totp_secret", sa.String(length=64), nullable=True),
+        sa.Column("totp_secret", sa.String(length=128), nullable=True),
         sa.Column("totp_last_step", sa.Integer(), nullable=True),
         sa.Column("setup_token_hash", sa.String(length=64), nullable=True),
         sa.Column("setup_expires_at", esimcare.db.UtcDateTime(timezone=True), nullable=True),
