@@ -2,7 +2,7 @@
 
 Revision ID: 0013
 Revises: 0004
-Create Date: 2026-11-29 09:52:23.993319
+Create Date: 2026-11-29 09:52:23
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 import esimcare.db
 
 revision = "0013"
-down_revision = "0011"  # FIXME-CHAIN
+down_revision = "0004"  # re-chained by the integrator after the other branches
 branch_labels = None
 depends_on = None
 
