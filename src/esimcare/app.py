@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from esimcare.api.problems import problem_for_error, problem_for_http, problem_for_validation
 from esimcare.api.setup import install_api
+from esimcare.console.setup import install_console
 from esimcare.context import Context
 from esimcare.errors import DomainError, InternalError
 from esimcare.es2plus.demo_emulator import install_demo_emulator
@@ -48,6 +49,7 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
     app.state.ctx = ctx
     install_api(app, ctx)
     install_demo_emulator(app, ctx)
+    install_console(app, ctx)  # before the portal, whose /{operator} paths would take /staff
     install_portal(app, ctx)
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=ctx.settings.limits.max_body_bytes)

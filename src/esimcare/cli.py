@@ -1,4 +1,4 @@
-"""Command line: `esimcare demo | serve | worker | db upgrade | demo-data`."""
+"""Command line: `esimcare demo | serve | worker | db upgrade | demo-data | staff add`."""
 
 from __future__ import annotations
 
@@ -21,9 +21,11 @@ from esimcare.cli_demo_smdp import (
 )
 from esimcare.cli_ops import add_ops_commands
 from esimcare.cli_smdp import add_smdp_commands
+from esimcare.cli_staff import add_staff_commands
 from esimcare.config import Mode, Settings
 from esimcare.operators.demo import CUSTOMERS, DEMO_PASSWORD, seed_demo, write_demo_operators_file
 from esimcare.runtime import build_context, build_worker, prepare_database, worker_id
+from esimcare.staff.demo import demo_staff_banner, seed_demo_staff
 
 log = structlog.get_logger()
 
@@ -80,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_smdp_commands(commands)
     add_ops_commands(commands, _common, _settings)
+    add_staff_commands(commands)
     return parser
 
 
@@ -155,8 +158,10 @@ def _demo(args: argparse.Namespace) -> int:
     ctx = build_context(settings)
     prepare_database(ctx)
     fresh = seed_demo(ctx)
+    staff_logins = seed_demo_staff(ctx)
     use_profile_type(ctx, args.smdp_profile_type)
     _print_banner(url, settings, fresh)
+    sys.stdout.write("\n".join(demo_staff_banner(url, staff_logins)) + "\n")
     sys.stdout.write(smdp_banner(ctx, url))
     return _run_web(ctx, args, run_worker=True)
 

@@ -42,6 +42,9 @@ class Limits:
     # argon2 work at once in one process; a request that finds no slot in time gets 429.
     password_hash_concurrency: int = 4
     password_hash_wait_s: float = 0.25
+    # Staff sessions are shorter than customers' (a console left open on a shared desk).
+    staff_session_idle_s: int = 15 * 60
+    staff_session_absolute_s: int = 8 * 3600
 
     def __post_init__(self) -> None:
         if not 0 < self.code_lifetime_s <= 600:

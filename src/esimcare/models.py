@@ -24,6 +24,7 @@ from esimcare.integrations.smdp.call_log import Es2PlusCall
 from esimcare.jobs.models import Job
 from esimcare.notices.models import Notice
 from esimcare.operators.models import Operator
+from esimcare.staff.models import StaffMember, StaffPasskey, StaffSession, SupportRequest
 from esimcare.webhooks.models import WebhookAttempt, WebhookDelivery
 
 __all__ = [
@@ -52,6 +53,10 @@ __all__ = [
     "Operator",
     "Plan",
     "Refund",
+    "StaffMember",
+    "StaffPasskey",
+    "StaffSession",
+    "SupportRequest",
     "UsageRecord",
     "VerificationFailure",
     "WebhookAttempt",

@@ -482,3 +482,31 @@ def steps_of(session: Session, cancellation_id: int) -> list[CancellationStep]:
             .order_by(CancellationStep.position)
         )
     )
+
+
+IN_PERSON_METHOD = "staff_id_check"
+
+
+def verify_in_person(
+    session: Session,
+    ctx: Context,
+    customer: Customer,
+    cancellation_id: int,
+    *,
+    actor: str,
+    note: str,
+    ip: str | None = None,
+) -> Cancellation:
+    """Staff checked the customer's identity document in a shop; the rest is as in ``verify``.
+
+    Only the staff console offers this (the customer's own methods are the policy's)."""
+    if not note.strip():
+        raise InvalidInputError("say which document was checked", field="note")
+    cancellation = _awaiting(session, ctx, customer, cancellation_id)
+    now = ctx.clock.now()
+    cancellation.verification_method = IN_PERSON_METHOD
+    cancellation.verified_at = now
+    audit(session, cancellation, actor, "cancellation.verified", now, ip,
+          {"method": IN_PERSON_METHOD, "note": note.strip()[:300]})  # fmt: skip
+    _schedule(session, ctx, customer, cancellation, ctx.policy(customer.operator_id), now)
+    return cancellation

@@ -59,3 +59,34 @@ def notify_all_channels(
         )
         notices.append(notice)
     return notices
+
+
+def notify_one_channel(
+    session: Session,
+    customer: Customer,
+    *,
+    channel: Channel,
+    subject: str,
+    body: str,
+    event_key: str,
+    now: datetime,
+) -> Notice:
+    """A written message (a staff member's answer) to one of the customer's contact channels."""
+    destination = customer.email if channel is Channel.EMAIL else customer.phone
+    if not destination:
+        raise ValueError(f"the customer has no {channel.value} contact")
+    notice = Notice(
+        operator_id=customer.operator_id,
+        customer_id=customer.id,
+        channel=channel,
+        destination=destination,
+        subject=subject,
+        body=body,
+        dedupe_key=f"{event_key}:{channel.value}",
+        created_at=now,
+    )
+    session.add(notice)
+    session.flush()
+    enqueue(session, kind=DELIVER_JOB, payload={"notice_id": notice.id}, now=now,
+            dedupe_key=f"notice:{notice.id}")  # fmt: skip
+    return notice
