@@ -33,7 +33,7 @@ from esimcare.context import Context
 from esimcare.esims.models import Esim
 from esimcare.esims.notifications import Es2PlusNotification
 from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
-from esimcare.operators.demo import seed_demo
+from esimcare.sandbox.demo_data import seed_demo
 
 ESIMCARE = "esimcare.asgi:create_app_from_env"
 BARE = "benchmarks.bare_receiver:create_app"

@@ -17,8 +17,8 @@ from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.context import Context
 from esimcare.db import transaction
-from esimcare.integrations.payments.payout_ledger import PayoutLedger
-from esimcare.seeding import Cancellable, cancel_as_customer
+from esimcare.sandbox.payout_ledger import PayoutLedger
+from esimcare.sandbox.seeding import Cancellable, cancel_as_customer
 
 
 def request_and_verify(ctx: Context, target: Cancellable) -> int:

@@ -16,7 +16,6 @@ from esimcare.api.problems import problem_for_error, problem_for_http, problem_f
 from esimcare.api.setup import install_api
 from esimcare.context import Context
 from esimcare.errors import DomainError, InternalError
-from esimcare.es2plus.demo_emulator import install_demo_emulator
 from esimcare.portal.errors import error_page, invalid_request_page, unexpected_error_page
 from esimcare.portal.setup import install_portal
 from esimcare.runtime import build_worker
@@ -47,7 +46,11 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
     )
     app.state.ctx = ctx
     install_api(app, ctx)
-    install_demo_emulator(app, ctx)
+    if ctx.settings.development:
+        # The one place the web app reaches into the sandbox: development mounts its faces.
+        from esimcare.sandbox.web import install_sandbox
+
+        install_sandbox(app, ctx)
     install_portal(app, ctx)
     _install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=ctx.settings.limits.max_body_bytes)

@@ -10,14 +10,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from esimcare.config import Settings
 from esimcare.errors import NotFoundError
 from esimcare.integrations.email.interface import EmailGateway
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.network.interface import NetworkGateway
 from esimcare.integrations.payments.interface import PayoutGateway
-from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.interface import SmdpGateway
 from esimcare.integrations.sms.interface import SmsGateway
 from esimcare.kit.clock import Clock
 from esimcare.operators.policy import Policy
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
+from esimcare.sandbox.store import EmulatorStore
 
 
 @dataclass

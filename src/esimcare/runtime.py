@@ -15,7 +15,6 @@ from esimcare.context import Context
 from esimcare.customers.passwords import FAST_HASHING
 from esimcare.db import make_engine, read_only, session_factory, transaction
 from esimcare.esims.order_reconcile import RECONCILE_JOB, reconcile_order
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.factory import build_gateways
 from esimcare.integrations.smdp.wiring import build_smdp_gateways
 from esimcare.jobs.queue import ClaimedJob, JobQueue
@@ -25,6 +24,7 @@ from esimcare.notices.service import DELIVER_JOB
 from esimcare.notices.tasks import deliver_notice
 from esimcare.operators.models import Operator
 from esimcare.operators.policy import Policy, load_policies
+from esimcare.sandbox.store import EmulatorStore
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:

@@ -18,8 +18,8 @@ from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.context import Context
 from esimcare.db import transaction
-from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.kit.clock import SystemClock
+from esimcare.sandbox.payout_ledger import PayoutLedger
 from tests.support import request_and_verify_mts
 
 pytestmark = pytest.mark.slow

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from esimcare.cli_demo_smdp import smdp_banner, use_profile_type, with_demo_smdp
 from esimcare.config import Mode, Settings
 from esimcare.context import Context
 from esimcare.esims.models import Esim, Plan
 from esimcare.integrations.smdp.es2plus_client import Es2PlusClient
 from esimcare.integrations.smdp.wiring import build_smdp_gateways
-from esimcare.operators.demo import seed_demo, write_demo_operators_file
 from esimcare.operators.policy import PolicyError
 from esimcare.runtime import build_context, prepare_database
+from esimcare.sandbox.demo_data import seed_demo, write_demo_operators_file
+from esimcare.sandbox.demo_smdp import smdp_banner, use_profile_type, with_demo_smdp
 
 
 def flags(url: str | None, profile_type: str | None = None) -> argparse.Namespace:

@@ -25,8 +25,8 @@ from esimcare.config import Mode, Settings
 from esimcare.context import Context
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.kit.clock import SystemClock
-from esimcare.operators.demo import seed_demo, write_demo_operators_file
 from esimcare.runtime import build_context, prepare_database
+from esimcare.sandbox.demo_data import seed_demo, write_demo_operators_file
 
 ANNA = "+79160000001"
 PASSWORD = "demo-password-1"

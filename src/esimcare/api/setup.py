@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from esimcare.api import cancellations, dev, esims, operations, ordering, public, sessions
+from esimcare.api import cancellations, esims, operations, ordering, public, sessions
 from esimcare.context import Context
 from esimcare.es2plus import receiver
 
@@ -17,5 +17,3 @@ def install_api(app: FastAPI, ctx: Context) -> None:
     app.include_router(cancellations.router)
     app.include_router(ordering.router)
     app.include_router(receiver.router)
-    if ctx.settings.development:
-        app.include_router(dev.router)

@@ -40,9 +40,9 @@ from esimcare.esims.order_limits import enforce_order_limits
 from esimcare.esims.order_reconcile import OrderAbandonedError, reconcile_later
 from esimcare.esims.states import EsimStatus, ProfileState
 from esimcare.integrations.errors import IntegrationError
-from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.interface import FinalProfileStatus, SmdpGateway
 from esimcare.kit.ids import Eid, InvalidIdentifierError
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 
 _MATCHING_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 

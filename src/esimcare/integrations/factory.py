@@ -14,23 +14,23 @@ import httpx
 
 from esimcare.config import Integrations, Settings
 from esimcare.integrations.email.interface import EmailGateway
-from esimcare.integrations.email.outbox import EmailOutbox
 from esimcare.integrations.email.smtp_client import SmtpEmailGateway
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.http import make_http_client
 from esimcare.integrations.network.http_client import HttpNetworkGateway
 from esimcare.integrations.network.interface import NetworkGateway
 from esimcare.integrations.network.osmo_hlr_ctrl import CtrlAddress, OsmoHlrCtrlGateway
-from esimcare.integrations.network.registry import NetworkRegistry
 from esimcare.integrations.payments.http_client import HttpPayoutGateway
 from esimcare.integrations.payments.interface import PayoutGateway
-from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.integrations.payments.yookassa import YooKassaRefunds, YooKassaShop
 from esimcare.integrations.sms.http_client import HttpSmsGateway
 from esimcare.integrations.sms.interface import SmsGateway
-from esimcare.integrations.sms.outbox import SmsOutbox
 from esimcare.integrations.sms.smpp import SmppSettings, SmppSmsGateway
 from esimcare.kit.clock import Clock
+from esimcare.sandbox.email_outbox import EmailOutbox
+from esimcare.sandbox.network_registry import NetworkRegistry
+from esimcare.sandbox.payout_ledger import PayoutLedger
+from esimcare.sandbox.sms_outbox import SmsOutbox
+from esimcare.sandbox.store import EmulatorStore
 
 
 @dataclass(frozen=True)

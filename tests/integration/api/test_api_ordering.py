@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from esimcare.context import Context
 from esimcare.esims.models import EsimOrder, OrderStatus
-from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.interface import Es2Outcome
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.kit.ids import Eid
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 
 
 def order(client: TestClient, auth: dict[str, str], key: str = "order-1", **body: Any) -> Any:

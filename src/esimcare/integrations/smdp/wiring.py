@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.smdp.client_config import Es2PlusConfig
-from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.es2plus_client import Es2PlusClient
 from esimcare.integrations.smdp.interface import SmdpGateway
 from esimcare.kit.clock import Clock
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
+from esimcare.sandbox.store import EmulatorStore
 
 # The functionRequesterIdentifier the built-in emulator signs its notifications with.
 EMULATOR_REQUESTER_ID = "smdp-emulator.esimcare.test"

@@ -18,11 +18,11 @@ from fastapi import FastAPI
 from esimcare.context import Context
 from esimcare.es2plus.receiver import receiver_url
 from esimcare.integrations.http import USER_AGENT
-from esimcare.integrations.smdp.emulator_server import mount_emulator
-from esimcare.integrations.smdp.emulator_support import ProfileSnapshot
-from esimcare.integrations.smdp.notification_sender import NotificationSender
 from esimcare.integrations.smdp.notification_signature import key_path, load_or_create_key
 from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
+from esimcare.sandbox.smdp_emulator.notifications import NotificationSender
+from esimcare.sandbox.smdp_emulator.server import mount_emulator
+from esimcare.sandbox.smdp_emulator.support import ProfileSnapshot
 
 
 def install_demo_emulator(app: FastAPI, ctx: Context) -> None:

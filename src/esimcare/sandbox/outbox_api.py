@@ -12,8 +12,8 @@ from fastapi import APIRouter, Query
 
 from esimcare.api.deps import CtxDep
 from esimcare.api.schemas import OutboxItem, OutboxList
-from esimcare.integrations.outbox import Outbox
 from esimcare.kit.clock import iso
+from esimcare.sandbox.outboxes import Outbox
 
 router = APIRouter(prefix="/api/v1/dev", tags=["development"])
 

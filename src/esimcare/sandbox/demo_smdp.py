@@ -20,9 +20,9 @@ from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.es2plus.receiver import receiver_url
 from esimcare.esims.models import Plan
-from esimcare.integrations.smdp.emulator_server import EMULATOR_MOUNT_PATH
 from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
-from esimcare.operators.demo import PLANS
+from esimcare.sandbox.demo_data import PLANS
+from esimcare.sandbox.smdp_emulator.server import EMULATOR_MOUNT_PATH
 
 DERIVED_FILE = "operators.smdp-demo.toml"
 DEFAULT_REQUESTER_ID = "esimcare-demo"

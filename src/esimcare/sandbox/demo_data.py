@@ -20,9 +20,9 @@ from esimcare.customers.passwords import hash_password
 from esimcare.db import transaction
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus, ProfileState
-from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.states import SmdpProfileState
 from esimcare.kit.ids import Eid, Iccid
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - the published demo login
 POLICIES = Path(__file__).with_name("demo_policies.toml")
