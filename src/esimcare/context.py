@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,8 +17,13 @@ from esimcare.integrations.smdp.interface import SmdpGateway
 from esimcare.integrations.sms.interface import SmsGateway
 from esimcare.kit.clock import Clock
 from esimcare.operators.policy import Policy
-from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
-from esimcare.sandbox.store import EmulatorStore
+
+
+class StandInsHandle(Protocol):
+    """The sandbox's stand-ins this process built (development only): the product only
+    closes them; which ones exist is ``integrations/factory.py``'s choice."""
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -34,9 +40,8 @@ class Context:
     payouts: PayoutGateway
     sms: SmsGateway
     email: EmailGateway
-    emulators: EmulatorStore
-    # The built-in SM-DP+ emulator when any operator uses it (the demo mounts its HTTP face).
-    smdp_emulator: SmdpEmulator | None = None
+    # Set when some system is a stand-in (development); None on real systems only.
+    stand_ins: StandInsHandle | None = None
 
     def close(self) -> None:
         """Release connections: database pools and the SM-DP+ clients' HTTP pools."""
@@ -45,7 +50,8 @@ class Context:
             if callable(close):
                 close()
         self.engine.dispose()
-        self.emulators.engine.dispose()
+        if self.stand_ins is not None:
+            self.stand_ins.close()
 
     def policy(self, operator_id: str) -> Policy:
         policy = self.policies.get(operator_id)

@@ -15,8 +15,7 @@ from esimcare.context import Context
 from esimcare.customers.passwords import FAST_HASHING
 from esimcare.db import make_engine, read_only, session_factory, transaction
 from esimcare.esims.order_reconcile import RECONCILE_JOB, reconcile_order
-from esimcare.integrations.factory import build_gateways
-from esimcare.integrations.smdp.wiring import build_smdp_gateways
+from esimcare.integrations.factory import build_gateways, build_smdp_gateways, open_stand_ins
 from esimcare.jobs.queue import ClaimedJob, JobQueue
 from esimcare.jobs.worker import Worker
 from esimcare.kit.clock import Clock, SystemClock
@@ -24,7 +23,6 @@ from esimcare.notices.service import DELIVER_JOB
 from esimcare.notices.tasks import deliver_notice
 from esimcare.operators.models import Operator
 from esimcare.operators.policy import Policy, load_policies
-from esimcare.sandbox.store import EmulatorStore
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> Context:
@@ -33,16 +31,16 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
     policies = load_policies(settings.operators_file)
-    emulators = EmulatorStore(settings.emulator_database_url)
-    emulators.create_tables()
-    gateways = build_gateways(settings, emulators, clock)
+    smdp_tables = {operator_id: policy.smdp for operator_id, policy in policies.items()}
+    stand_ins = open_stand_ins(settings, smdp_tables, clock)
+    gateways = build_gateways(settings, stand_ins, clock)
     sessions = session_factory(engine)
     smdp = build_smdp_gateways(
-        {operator_id: policy.smdp for operator_id, policy in policies.items()},
+        smdp_tables,
         development=settings.development,
         base_dir=settings.operators_file.parent,
         sessions=sessions,
-        emulators=emulators,
+        stand_ins=stand_ins,
         clock=clock,
     )
     return Context(
@@ -52,13 +50,12 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         sessions=sessions,
         readers=session_factory(read_only(engine)),
         policies=policies,
-        smdp=smdp.by_operator,
-        smdp_emulator=smdp.emulator,
+        smdp=smdp,
         network=gateways.network,
         payouts=gateways.payouts,
         sms=gateways.sms,
         email=gateways.email,
-        emulators=emulators,
+        stand_ins=stand_ins,
     )
 
 

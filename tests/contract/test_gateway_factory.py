@@ -24,6 +24,7 @@ from esimcare.sandbox.email_outbox import EmailOutbox
 from esimcare.sandbox.network_registry import NetworkRegistry
 from esimcare.sandbox.payout_ledger import PayoutLedger
 from esimcare.sandbox.sms_outbox import SmsOutbox
+from esimcare.sandbox.stand_ins import StandIns
 from esimcare.sandbox.store import EmulatorStore
 
 Build = Callable[[Mode, Integrations], Gateways]
@@ -55,7 +56,9 @@ def build(tmp_path: Path, emulator_store: EmulatorStore, clock: FrozenClock) -> 
     built: list[Gateways] = []
 
     def make(mode: Mode, integrations: Integrations) -> Gateways:
-        gateways = build_gateways(settings(tmp_path, mode, integrations), emulator_store, clock)
+        gateways = build_gateways(
+            settings(tmp_path, mode, integrations), StandIns(emulator_store, clock), clock
+        )
         built.append(gateways)
         return gateways
 

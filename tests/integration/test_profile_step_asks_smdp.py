@@ -23,8 +23,8 @@ from esimcare.esims.states import EsimStatus, ProfileState
 from esimcare.integrations.network.interface import SubscriberState
 from esimcare.integrations.smdp.interface import Es2Outcome, ExecutionStatus, StatusCode
 from esimcare.integrations.smdp.notification_reader import read_notification
+from esimcare.integrations.smdp.notification_signature import EMULATOR_REQUESTER_ID
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
-from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
 from esimcare.jobs.errors import PermanentJobError
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid

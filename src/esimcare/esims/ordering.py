@@ -42,7 +42,6 @@ from esimcare.esims.states import EsimStatus, ProfileState
 from esimcare.integrations.errors import IntegrationError
 from esimcare.integrations.smdp.interface import FinalProfileStatus, SmdpGateway
 from esimcare.kit.ids import Eid, InvalidIdentifierError
-from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 
 _MATCHING_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -184,9 +183,6 @@ def _confirm_and_provision(
 
 def smdp_address(ctx: Context, operator_id: str) -> str:
     """Where the phone downloads from, when ConfirmOrder did not say (it is optional)."""
-    gateway = ctx.smdp_for(operator_id)
-    if isinstance(gateway, SmdpEmulator):
-        return gateway.smdp_address
     link = ctx.policy(operator_id).smdp_link
     return link.smdp_address or urlsplit(link.url or "").hostname or ""
 

@@ -15,7 +15,7 @@ from esimcare.audit.models import AuditEvent
 from esimcare.context import Context
 from esimcare.esims.models import Esim
 from esimcare.esims.notifications import Es2PlusNotification
-from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
+from esimcare.integrations.smdp.notification_signature import EMULATOR_REQUESTER_ID
 from esimcare.sandbox.cli import SIMULATOR_EID
 from tests.support import emulator_signed_headers
 
