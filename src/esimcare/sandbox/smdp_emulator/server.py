@@ -1,7 +1,7 @@
 """The SM-DP+ emulator's HTTP face: ES2+ as SGP.22 v2.2 section 5.3 binds it to HTTPS/JSON.
 
 ``create_emulator_app`` serves the four order functions on the spec's paths and, under
-``/simulator/``, the phone simulator (``phone_simulator``). It answers as a real SM-DP+:
+``/simulator/``, the phone simulator (``sandbox.phone``). It answers as a real SM-DP+:
 HTTP 200 for success *and* for ``Failed``, ``X-Admin-Protocol: gsma/rsp/v2.5.0`` on every
 reply, the functionCallIdentifier kept in the emulator's call history. It is strict, so the
 client tested against it must be too. Where SGP.22 leaves the code to us:
