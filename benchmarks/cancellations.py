@@ -42,7 +42,7 @@ from esimcare.jobs.models import Job, JobStatus
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue
 from esimcare.jobs.worker import Worker
 from esimcare.runtime import build_worker
-from esimcare.seeding import Cancellable, cancel_as_customer, seed_cancellable
+from esimcare.sandbox.seeding import Cancellable, cancel_as_customer, seed_cancellable
 
 NOOP = "bench.noop"
 POLL_S = "0.05"

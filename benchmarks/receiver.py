@@ -32,8 +32,9 @@ from benchmarks.support import (
 from esimcare.context import Context
 from esimcare.esims.models import Esim
 from esimcare.esims.notifications import Es2PlusNotification
-from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
-from esimcare.operators.demo import seed_demo
+from esimcare.integrations.smdp.notification_signature import EMULATOR_REQUESTER_ID
+from esimcare.sandbox.demo_data import seed_demo
+from esimcare.sandbox.stand_ins import stand_ins_of
 
 ESIMCARE = "esimcare.asgi:create_app_from_env"
 BARE = "benchmarks.bare_receiver:create_app"
@@ -102,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
             "machine": machine(ctx),
         }
         ctx.engine.dispose()
-        ctx.emulators.engine.dispose()
+        stand_ins_of(ctx).close()
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
 
 

@@ -32,9 +32,9 @@ from esimcare.context import Context
 from esimcare.customers.models import Customer
 from esimcare.customers.sessions import open_session
 from esimcare.db import transaction
-from esimcare.operators.demo import write_demo_operators_file
 from esimcare.runtime import build_context, prepare_database
-from esimcare.seeding import CUSTOMER_PREFIX, SeedRequest, seed_customers
+from esimcare.sandbox.demo_data import write_demo_operators_file
+from esimcare.sandbox.seeding import CUSTOMER_PREFIX, SeedRequest, seed_customers
 
 ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"

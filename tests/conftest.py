@@ -17,8 +17,8 @@ import pytest
 from esimcare.config import Mode, Settings
 from esimcare.context import Context
 from esimcare.kit.clock import FrozenClock
-from esimcare.operators.demo import seed_demo, write_demo_operators_file
 from esimcare.runtime import build_context, prepare_database
+from esimcare.sandbox.demo_data import seed_demo, write_demo_operators_file
 from tests.osmo_hlr import osmo_hlr
 from tests.postgres import fresh_schema, whole_suite_on_postgres
 from tests.smsc import sctp_shim, smsc

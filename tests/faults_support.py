@@ -17,8 +17,9 @@ from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.context import Context
 from esimcare.db import transaction
-from esimcare.integrations.payments.payout_ledger import PayoutLedger
-from esimcare.seeding import Cancellable, cancel_as_customer
+from esimcare.sandbox.payout_ledger import PayoutLedger
+from esimcare.sandbox.seeding import Cancellable, cancel_as_customer
+from esimcare.sandbox.stand_ins import stand_ins_of
 
 
 def request_and_verify(ctx: Context, target: Cancellable) -> int:
@@ -78,7 +79,9 @@ def assert_each_settled_exactly_once(ctx: Context, ids: list[int]) -> None:
                 )
             )
         )
-    payouts = Counter(p.idempotency_key for p in PayoutLedger(ctx.emulators, ctx.clock).payouts())
+    payouts = Counter(
+        p.idempotency_key for p in PayoutLedger(stand_ins_of(ctx).store, ctx.clock).payouts()
+    )
     assert statuses == {CancellationStatus.COMPLETED: len(ids)}
     assert sorted(bills) == sorted(ids) and set(bills.values()) == {1}
     assert sorted(r.cancellation_id for r in refunds) == sorted(ids)

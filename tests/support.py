@@ -15,7 +15,7 @@ from esimcare.integrations.smdp.notification_signature import (
     load_or_create_key,
     signature_headers,
 )
-from esimcare.seeding import cancel_as_customer
+from esimcare.sandbox.seeding import cancel_as_customer
 
 
 def customer(ctx: Context, operator_id: str, login: str) -> Customer:

@@ -17,7 +17,6 @@ from esimcare.api.setup import install_api
 from esimcare.console.setup import install_console
 from esimcare.context import Context
 from esimcare.errors import DomainError, InternalError
-from esimcare.es2plus.demo_emulator import install_demo_emulator
 from esimcare.portal.errors import error_page, invalid_request_page, unexpected_error_page
 from esimcare.portal.setup import install_portal
 from esimcare.runtime import build_worker
@@ -48,7 +47,11 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
     )
     app.state.ctx = ctx
     install_api(app, ctx)
-    install_demo_emulator(app, ctx)
+    if ctx.settings.development:
+        # The one place the web app reaches into the sandbox: development mounts its faces.
+        from esimcare.sandbox.web import install_sandbox
+
+        install_sandbox(app, ctx)
     install_console(app, ctx)  # before the portal, whose /{operator} paths would take /staff
     install_portal(app, ctx)
     _install_error_handlers(app)

@@ -13,19 +13,24 @@ from typing import Any
 
 import structlog
 
-from esimcare.cli_demo_smdp import (
+from esimcare.cli_ops import add_ops_commands
+from esimcare.cli_staff import add_staff_commands
+from esimcare.config import Mode, Settings
+from esimcare.runtime import build_context, build_worker, prepare_database, worker_id
+from esimcare.sandbox.cli import add_smdp_commands
+from esimcare.sandbox.demo_data import (
+    CUSTOMERS,
+    DEMO_PASSWORD,
+    seed_demo,
+    write_demo_operators_file,
+)
+from esimcare.sandbox.demo_smdp import (
     add_demo_smdp_flags,
     smdp_banner,
     use_profile_type,
     with_demo_smdp,
 )
-from esimcare.cli_ops import add_ops_commands
-from esimcare.cli_smdp import add_smdp_commands
-from esimcare.cli_staff import add_staff_commands
-from esimcare.config import Mode, Settings
-from esimcare.operators.demo import CUSTOMERS, DEMO_PASSWORD, seed_demo, write_demo_operators_file
-from esimcare.runtime import build_context, build_worker, prepare_database, worker_id
-from esimcare.staff.demo import demo_staff_banner, seed_demo_staff
+from esimcare.sandbox.demo_staff import demo_staff_banner, seed_demo_staff
 
 log = structlog.get_logger()
 
@@ -262,7 +267,7 @@ def _seed(args: argparse.Namespace) -> int:
     import json
     import time
 
-    from esimcare.seeding import SeedRequest, seed_customers
+    from esimcare.sandbox.seeding import SeedRequest, seed_customers
 
     settings = _settings(args, mode=Mode.DEVELOPMENT)
     write_demo_operators_file(settings.operators_file)

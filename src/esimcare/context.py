@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,14 +13,19 @@ from esimcare.config import Settings
 from esimcare.customers.passwords import PasswordWork
 from esimcare.errors import NotFoundError
 from esimcare.integrations.email.interface import EmailGateway
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.network.interface import NetworkGateway
 from esimcare.integrations.payments.interface import PayoutGateway
-from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.interface import SmdpGateway
 from esimcare.integrations.sms.interface import SmsGateway
 from esimcare.kit.clock import Clock
 from esimcare.operators.policy import Policy
+
+
+class StandInsHandle(Protocol):
+    """The sandbox's stand-ins this process built (development only): the product only
+    closes them; which ones exist is ``integrations/factory.py``'s choice."""
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -36,13 +42,12 @@ class Context:
     payouts: PayoutGateway
     sms: SmsGateway
     email: EmailGateway
-    emulators: EmulatorStore
     # Bounds argon2 work in this process (Limits.password_hash_concurrency).
     password_work: PasswordWork
-    # The built-in SM-DP+ emulator when any operator uses it (the demo mounts its HTTP face).
-    smdp_emulator: SmdpEmulator | None = None
     # Releases what the gateways hold open: the SMPP bind, the shared HTTP client.
     close_gateways: Callable[[], None] | None = None
+    # Set when some system is a stand-in (development); None on real systems only.
+    stand_ins: StandInsHandle | None = None
 
     def close(self) -> None:
         """Release connections: the gateways', database pools and the SM-DP+ clients' HTTP
@@ -54,7 +59,8 @@ class Context:
             if callable(close):
                 close()
         self.engine.dispose()
-        self.emulators.engine.dispose()
+        if self.stand_ins is not None:
+            self.stand_ins.close()
 
     def policy(self, operator_id: str) -> Policy:
         policy = self.policies.get(operator_id)

@@ -15,9 +15,7 @@ from esimcare.context import Context
 from esimcare.customers.passwords import FAST_HASHING, PasswordWork
 from esimcare.db import make_engine, read_only, session_factory, transaction
 from esimcare.esims.order_reconcile import RECONCILE_JOB, reconcile_order
-from esimcare.integrations.emulator_db import EmulatorStore
-from esimcare.integrations.factory import build_gateways
-from esimcare.integrations.smdp.wiring import build_smdp_gateways
+from esimcare.integrations.factory import build_gateways, build_smdp_gateways, open_stand_ins
 from esimcare.jobs.queue import ClaimedJob, JobQueue
 from esimcare.jobs.worker import Worker
 from esimcare.kit.clock import Clock, SystemClock
@@ -36,16 +34,16 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
     clock = clock or SystemClock()
     engine = make_engine(settings.database_url)
     policies = load_policies(settings.operators_file)
-    emulators = EmulatorStore(settings.emulator_database_url)
-    emulators.create_tables()
-    gateways = build_gateways(settings, emulators, clock)
+    smdp_tables = {operator_id: policy.smdp for operator_id, policy in policies.items()}
+    stand_ins = open_stand_ins(settings, smdp_tables, clock)
+    gateways = build_gateways(settings, stand_ins, clock)
     sessions = session_factory(engine)
     smdp = build_smdp_gateways(
-        {operator_id: policy.smdp for operator_id, policy in policies.items()},
+        smdp_tables,
         development=settings.development,
         base_dir=settings.operators_file.parent,
         sessions=sessions,
-        emulators=emulators,
+        stand_ins=stand_ins,
         clock=clock,
     )
     ctx = Context(
@@ -55,17 +53,16 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         sessions=sessions,
         readers=session_factory(read_only(engine)),
         policies=policies,
-        smdp=smdp.by_operator,
-        smdp_emulator=smdp.emulator,
+        smdp=smdp,
         network=gateways.network,
         payouts=gateways.payouts,
         sms=gateways.sms,
         email=gateways.email,
-        emulators=emulators,
         password_work=PasswordWork(
             settings.limits.password_hash_concurrency, settings.limits.password_hash_wait_s
         ),
         close_gateways=gateways.close,
+        stand_ins=stand_ins,
     )
     check_targets(ctx)
     install_outbox(sessions, lambda operator_id: _has_webhooks(ctx, operator_id), clock)

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from esimcare.db import transaction
 from esimcare.esims.models import Esim
-from esimcare.staff.demo import DEMO_STAFF_PASSWORD, seed_demo_staff
+from esimcare.sandbox.demo_staff import DEMO_STAFF_PASSWORD, seed_demo_staff
 from esimcare.staff.roles import StaffRole
 
 pytestmark = pytest.mark.browser

@@ -18,9 +18,9 @@ import pytest
 import uvicorn
 from starlette.types import ASGIApp
 
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.http import make_http_client
 from esimcare.kit.clock import FrozenClock
+from esimcare.sandbox.store import EmulatorStore
 
 ServeAsgi = Callable[[ASGIApp], str]
 

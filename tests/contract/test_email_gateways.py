@@ -22,13 +22,13 @@ from pathlib import Path
 import pytest
 
 from esimcare.integrations.email.interface import EmailGateway
-from esimcare.integrations.email.outbox import EmailOutbox
 from esimcare.integrations.email.smtp_client import SmtpEmailGateway
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
-from esimcare.integrations.outbox import Outbox
-from esimcare.integrations.sms.outbox import SmsOutbox
 from esimcare.kit.clock import FrozenClock
+from esimcare.sandbox.email_outbox import EmailOutbox
+from esimcare.sandbox.outboxes import Outbox
+from esimcare.sandbox.sms_outbox import SmsOutbox
+from esimcare.sandbox.store import EmulatorStore
 from tests.smtp_relay import RELAY_PASSWORD, RELAY_USER, Relay, running_relay
 
 TO = "anna@example.org"

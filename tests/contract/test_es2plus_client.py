@@ -12,12 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import esimcare.models  # noqa: F401  (registers every table)
 from esimcare.db import Base, make_engine, session_factory
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.errors import TransientIntegrationError
 from esimcare.integrations.smdp import codes
 from esimcare.integrations.smdp.call_log import CallOutcome, Es2PlusCall
-from esimcare.integrations.smdp.emulator import SmdpEmulator
-from esimcare.integrations.smdp.emulator_server import create_emulator_app
 from esimcare.integrations.smdp.es2plus_client import Es2PlusClient, Es2PlusConfig
 from esimcare.integrations.smdp.interface import (
     Es2Outcome,
@@ -29,6 +26,9 @@ from esimcare.integrations.smdp.interface import (
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid, Iccid
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
+from esimcare.sandbox.smdp_emulator.server import create_emulator_app
+from esimcare.sandbox.store import EmulatorStore
 from tests.contract.conftest import ServeAsgi
 from tests.contract.es2plus_support import Recorder, Scripted
 

@@ -28,7 +28,7 @@ from esimcare.context import Context
 from esimcare.esims.models import Esim
 from esimcare.esims.notifications import Es2PlusNotification
 from esimcare.esims.states import ProfileState
-from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
+from esimcare.integrations.smdp.notification_signature import EMULATOR_REQUESTER_ID
 from esimcare.kit.clock import iso
 from tests.conftest import MakeContext
 from tests.contract.es2plus_support import (

@@ -11,20 +11,21 @@ import pytest
 from yookassa import Configuration
 
 from esimcare.config import Integrations, Mode, Settings
-from esimcare.integrations.email.outbox import EmailOutbox
 from esimcare.integrations.email.smtp_client import SmtpEmailGateway
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.factory import Gateways, build_gateways
 from esimcare.integrations.network.http_client import HttpNetworkGateway
 from esimcare.integrations.network.osmo_hlr_ctrl import CtrlAddress, OsmoHlrCtrlGateway
-from esimcare.integrations.network.registry import NetworkRegistry
 from esimcare.integrations.payments.http_client import HttpPayoutGateway
-from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.integrations.payments.yookassa import YooKassaRefunds
 from esimcare.integrations.sms.http_client import HttpSmsGateway
-from esimcare.integrations.sms.outbox import SmsOutbox
 from esimcare.integrations.sms.smpp import SmppSmsGateway
 from esimcare.kit.clock import FrozenClock
+from esimcare.sandbox.email_outbox import EmailOutbox
+from esimcare.sandbox.network_registry import NetworkRegistry
+from esimcare.sandbox.payout_ledger import PayoutLedger
+from esimcare.sandbox.sms_outbox import SmsOutbox
+from esimcare.sandbox.stand_ins import StandIns
+from esimcare.sandbox.store import EmulatorStore
 
 Build = Callable[[Mode, Integrations], Gateways]
 REAL = Integrations(
@@ -55,7 +56,9 @@ def build(tmp_path: Path, emulator_store: EmulatorStore, clock: FrozenClock) -> 
     built: list[Gateways] = []
 
     def make(mode: Mode, integrations: Integrations) -> Gateways:
-        gateways = build_gateways(settings(tmp_path, mode, integrations), emulator_store, clock)
+        gateways = build_gateways(
+            settings(tmp_path, mode, integrations), StandIns(emulator_store, clock), clock
+        )
         built.append(gateways)
         return gateways
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
-from esimcare.integrations.network.emulator_app import create_app
 from esimcare.integrations.network.http_client import HttpNetworkGateway
 from esimcare.integrations.network.interface import NetworkGateway, SubscriberState
 from esimcare.integrations.network.osmo_hlr_ctrl import OsmoHlrCtrlGateway
-from esimcare.integrations.network.registry import NetworkRegistry
 from esimcare.kit.clock import FrozenClock
+from esimcare.sandbox.network_app import create_app
+from esimcare.sandbox.network_registry import NetworkRegistry
+from esimcare.sandbox.store import EmulatorStore
 from tests.osmo_hlr import OsmoHlr
 
 IMSI = "250011234567890"

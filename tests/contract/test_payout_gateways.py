@@ -8,9 +8,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
-from esimcare.integrations.payments.emulator_app import create_app
 from esimcare.integrations.payments.http_client import HttpPayoutGateway
 from esimcare.integrations.payments.interface import (
     PayoutGateway,
@@ -18,10 +16,12 @@ from esimcare.integrations.payments.interface import (
     PayoutRoute,
     PayoutStatus,
 )
-from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.integrations.payments.wire import money_from_json
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.money import Money
+from esimcare.sandbox.payout_app import create_app
+from esimcare.sandbox.payout_ledger import PayoutLedger
+from esimcare.sandbox.store import EmulatorStore
 
 ServeAsgi = Callable[..., str]
 EUR_350 = Money(35000, "EUR")

@@ -7,12 +7,12 @@ import argparse
 import pytest
 
 from esimcare.cli import main
-from esimcare.cli_smdp import parse_inventory
-from esimcare.integrations.emulator_db import EmulatorStore
-from esimcare.integrations.smdp.emulator import SmdpEmulator
-from esimcare.integrations.smdp.emulator_server import create_emulator_app
 from esimcare.integrations.smdp.states import SmdpProfileState
 from esimcare.kit.clock import FrozenClock
+from esimcare.sandbox.cli import parse_inventory
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
+from esimcare.sandbox.smdp_emulator.server import create_emulator_app
+from esimcare.sandbox.store import EmulatorStore
 from tests.contract.conftest import ServeAsgi
 
 

@@ -8,11 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.errors import TransientIntegrationError
 from esimcare.integrations.smdp import codes
-from esimcare.integrations.smdp.emulator import DeviceRefusedError, SmdpEmulator
-from esimcare.integrations.smdp.emulator_support import inventory_imsi
 from esimcare.integrations.smdp.interface import (
     Es2Outcome,
     ExecutionStatus,
@@ -23,6 +20,9 @@ from esimcare.integrations.smdp.interface import (
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid
+from esimcare.sandbox.smdp_emulator.emulator import DeviceRefusedError, SmdpEmulator
+from esimcare.sandbox.smdp_emulator.support import inventory_imsi
+from esimcare.sandbox.store import EmulatorStore
 
 S = SmdpProfileState
 AVAILABLE, UNAVAILABLE = FinalProfileStatus.AVAILABLE, FinalProfileStatus.UNAVAILABLE

@@ -18,10 +18,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.errors import TransientIntegrationError
 from esimcare.integrations.smdp import codes
-from esimcare.integrations.smdp.emulator import DeviceRefusedError, SmdpEmulator
 from esimcare.integrations.smdp.interface import (
     Es2Outcome,
     ExecutionStatus,
@@ -30,6 +28,8 @@ from esimcare.integrations.smdp.interface import (
 )
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid
+from esimcare.sandbox.smdp_emulator.emulator import DeviceRefusedError, SmdpEmulator
+from esimcare.sandbox.store import EmulatorStore
 
 EID_A = Eid.from_body("89049032000000000000000000" + "0001").value
 EID_B = Eid.from_body("89049032000000000000000000" + "0002").value

@@ -13,11 +13,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from esimcare.integrations.emulator_db import EmulatorStore
-from esimcare.integrations.smdp.emulator import SmdpEmulator
-from esimcare.integrations.smdp.emulator_server import create_emulator_app, mount_emulator
-from esimcare.integrations.smdp.emulator_support import ProfileSnapshot
-from esimcare.integrations.smdp.notification_sender import NotificationSender
 from esimcare.integrations.smdp.notification_signature import (
     key_path,
     load_or_create_key,
@@ -26,6 +21,11 @@ from esimcare.integrations.smdp.notification_signature import (
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
+from esimcare.sandbox.smdp_emulator.notifications import NotificationSender
+from esimcare.sandbox.smdp_emulator.server import create_emulator_app, mount_emulator
+from esimcare.sandbox.smdp_emulator.support import ProfileSnapshot
+from esimcare.sandbox.store import EmulatorStore
 from tests.contract.conftest import ServeAsgi
 from tests.contract.es2plus_support import Recorder
 

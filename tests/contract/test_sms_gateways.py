@@ -9,13 +9,13 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
-from esimcare.integrations.sms.emulator_app import create_app
 from esimcare.integrations.sms.http_client import HttpSmsGateway
 from esimcare.integrations.sms.interface import SmsGateway
-from esimcare.integrations.sms.outbox import SmsOutbox
 from esimcare.kit.clock import FrozenClock
+from esimcare.sandbox.sms_app import create_app
+from esimcare.sandbox.sms_outbox import SmsOutbox
+from esimcare.sandbox.store import EmulatorStore
 
 ServeAsgi = Callable[..., str]
 PHONE = "+4915112345678"

@@ -20,12 +20,12 @@ from esimcare.errors import DebtOutstandingError, InvalidTransitionError
 from esimcare.esims.models import Esim
 from esimcare.esims.states import EsimStatus, ProfileState
 from esimcare.integrations.network.interface import SubscriberState
-from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.states import SmdpProfileState
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid
 from esimcare.notices.models import Notice
 from esimcare.runtime import build_worker
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 from tests.support import customer, request_and_verify_mts
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")

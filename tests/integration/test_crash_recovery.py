@@ -18,8 +18,9 @@ from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.context import Context
 from esimcare.db import transaction
-from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.kit.clock import SystemClock
+from esimcare.sandbox.payout_ledger import PayoutLedger
+from esimcare.sandbox.stand_ins import stand_ins_of
 from tests.support import request_and_verify_mts
 
 pytestmark = pytest.mark.slow
@@ -93,7 +94,7 @@ def assert_settled_exactly_once(ctx: Context, cancellation_id: int, quoted_refun
         balance = balance_of(session, cancellation.esim_id, "RUB")
     payouts = [
         p
-        for p in PayoutLedger(ctx.emulators, ctx.clock).payouts()
+        for p in PayoutLedger(stand_ins_of(ctx).store, ctx.clock).payouts()
         if p.idempotency_key == refunds[0].idempotency_key
     ]
     assert bills == 1

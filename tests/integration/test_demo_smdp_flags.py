@@ -9,15 +9,16 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from esimcare.cli_demo_smdp import smdp_banner, use_profile_type, with_demo_smdp
 from esimcare.config import Mode, Settings
 from esimcare.context import Context
 from esimcare.esims.models import Esim, Plan
+from esimcare.integrations.factory import build_smdp_gateways
 from esimcare.integrations.smdp.es2plus_client import Es2PlusClient
-from esimcare.integrations.smdp.wiring import build_smdp_gateways
-from esimcare.operators.demo import seed_demo, write_demo_operators_file
 from esimcare.operators.policy import PolicyError
 from esimcare.runtime import build_context, prepare_database
+from esimcare.sandbox.demo_data import seed_demo, write_demo_operators_file
+from esimcare.sandbox.demo_smdp import smdp_banner, use_profile_type, with_demo_smdp
+from esimcare.sandbox.stand_ins import smdp_emulator_of, stand_ins_of
 
 
 def flags(url: str | None, profile_type: str | None = None) -> argparse.Namespace:
@@ -40,14 +41,14 @@ def test_every_operator_gets_an_es2plus_client_for_the_given_url(tmp_path: Path)
     ctx = build_context(derived)
     try:
         assert all(isinstance(gateway, Es2PlusClient) for gateway in ctx.smdp.values())
-        assert ctx.smdp_emulator is None
+        assert smdp_emulator_of(ctx) is None
         assert ctx.policy("mts").smdp_link.notification_requester_id == "their-smdp"
         banner = smdp_banner(ctx, "http://127.0.0.1:8000")
         assert "http://127.0.0.1:8000/es2plus/mts" in banner
         assert "phone install" not in banner
     finally:
         ctx.engine.dispose()
-        ctx.emulators.engine.dispose()
+        stand_ins_of(ctx).close()
     assert "notification_requester_id" not in (tmp_path / "operators.toml").read_text()
 
 
@@ -80,7 +81,7 @@ def test_demo_customers_of_an_external_smdp_have_no_seeded_esims(tmp_path: Path)
             assert session.scalars(select(Esim)).first() is None
     finally:
         ctx.engine.dispose()
-        ctx.emulators.engine.dispose()
+        stand_ins_of(ctx).close()
 
 
 @pytest.mark.parametrize(
@@ -99,7 +100,7 @@ def test_production_refuses_plain_http_and_the_emulator_for_an_smdp(
             development=False,
             base_dir=demo.settings.data_dir,
             sessions=demo.sessions,
-            emulators=demo.emulators,
+            stand_ins=None,
             clock=demo.clock,
         )
 

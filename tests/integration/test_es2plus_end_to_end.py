@@ -25,8 +25,9 @@ from esimcare.config import Mode, Settings
 from esimcare.context import Context
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.kit.clock import SystemClock
-from esimcare.operators.demo import seed_demo, write_demo_operators_file
 from esimcare.runtime import build_context, prepare_database
+from esimcare.sandbox.demo_data import seed_demo, write_demo_operators_file
+from esimcare.sandbox.stand_ins import smdp_emulator_of, stand_ins_of
 
 ANNA = "+79160000001"
 PASSWORD = "demo-password-1"
@@ -73,7 +74,7 @@ def served(tmp_path: Path) -> Iterator[Demo]:
     thread.join(timeout=30)
     sock.close()
     ctx.engine.dispose()
-    ctx.emulators.engine.dispose()
+    stand_ins_of(ctx).close()
     assert not thread.is_alive(), "the demo server did not stop"
 
 
@@ -155,7 +156,7 @@ def test_an_order_cancelled_before_download_is_cancelled_at_the_smdp(served: Dem
     ordered = order(served, "travel")
     cancellation_id = cancel(served, ordered["id"])
 
-    emulator = served.ctx.smdp_emulator
+    emulator = smdp_emulator_of(served.ctx)
     assert emulator is not None
     calls = [call.function for call in emulator.calls(ordered["iccid"])]
     assert calls[-1] is SmdpFunction.CANCEL_ORDER

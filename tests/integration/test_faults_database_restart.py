@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from esimcare.kit.clock import SystemClock
-from esimcare.seeding import seed_cancellable
+from esimcare.sandbox.seeding import seed_cancellable
 from tests.faults_support import (
     assert_each_settled_exactly_once,
     count_completed,

@@ -20,7 +20,7 @@ from esimcare.context import Context
 from esimcare.jobs.queue import ClaimedJob
 from esimcare.kit.clock import SystemClock
 from esimcare.runtime import build_worker
-from esimcare.seeding import seed_cancellable
+from esimcare.sandbox.seeding import seed_cancellable
 from tests.faults_support import (
     assert_each_settled_exactly_once,
     count_completed,

@@ -23,15 +23,15 @@ from sqlalchemy import select
 
 from esimcare.cancellations.models import CancellationStep
 from esimcare.cancellations.states import StepName, StepStatus
-from esimcare.cli_demo_smdp import with_demo_smdp
 from esimcare.config import Mode, Settings
 from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.esims.ordering import order_esim
 from esimcare.integrations.smdp.es2plus_client import Es2PlusClient
 from esimcare.kit.clock import SystemClock
-from esimcare.operators.demo import seed_demo, write_demo_operators_file
 from esimcare.runtime import build_context, build_worker, prepare_database
+from esimcare.sandbox.demo_data import seed_demo, write_demo_operators_file
+from esimcare.sandbox.demo_smdp import with_demo_smdp
 from tests.faults_support import count_completed, request_and_verify
 from tests.support import customer
 

@@ -19,10 +19,10 @@ from esimcare.esims.ordering import (
     record_order,
     remember_allocation,
 )
-from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.states import SmdpProfileState
 from esimcare.kit.clock import FrozenClock
 from esimcare.runtime import build_worker
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 from tests.support import customer
 
 

@@ -13,10 +13,10 @@ from esimcare.db import transaction
 from esimcare.esims.ordering import order_esim
 from esimcare.integrations.network.interface import SubscriberState
 from esimcare.integrations.network.osmo_hlr_ctrl import HlrSubscriber, OsmoHlrCtrlGateway
-from esimcare.integrations.smdp.emulator_support import inventory_imsi
 from esimcare.kit.clock import FrozenClock
 from esimcare.runtime import build_worker
-from esimcare.seeding import cancel_as_customer
+from esimcare.sandbox.seeding import cancel_as_customer
+from esimcare.sandbox.smdp_emulator.support import inventory_imsi
 from tests.conftest import MakeContext
 from tests.osmo_hlr import OsmoHlr
 from tests.support import customer

@@ -9,6 +9,7 @@ from portal_support import csrf, hidden, log_in, portal_client, text_of
 
 from esimcare.context import Context
 from esimcare.integrations.smdp.states import SmdpProfileState
+from esimcare.sandbox.stand_ins import smdp_emulator_of
 
 
 def logged_in(demo: Context, language: str = "en") -> TestClient:
@@ -54,7 +55,7 @@ def test_sending_the_order_form_twice_orders_one_esim(demo: Context) -> None:
 
 
 def test_an_smdp_out_of_stock_is_explained_on_the_form(demo: Context) -> None:
-    emulator = demo.smdp_emulator
+    emulator = smdp_emulator_of(demo)
     assert emulator is not None
     for profile in emulator.profiles("mts-travel"):
         if profile.state is SmdpProfileState.AVAILABLE:

@@ -21,15 +21,15 @@ from esimcare.esims.profile_events import Received, record_notification
 from esimcare.esims.service import list_esims
 from esimcare.esims.states import EsimStatus, ProfileState
 from esimcare.integrations.network.interface import SubscriberState
-from esimcare.integrations.smdp.emulator import DeviceRefusedError, SmdpEmulator
 from esimcare.integrations.smdp.interface import Es2Outcome, ExecutionStatus, StatusCode
 from esimcare.integrations.smdp.notification_reader import read_notification
+from esimcare.integrations.smdp.notification_signature import EMULATOR_REQUESTER_ID
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
-from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
 from esimcare.jobs.errors import PermanentJobError
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid
 from esimcare.runtime import build_worker
+from esimcare.sandbox.smdp_emulator.emulator import DeviceRefusedError, SmdpEmulator
 from tests.support import customer, request_and_verify_mts
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")

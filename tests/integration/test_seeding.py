@@ -12,8 +12,8 @@ from esimcare.db import transaction
 from esimcare.esims.models import Esim
 from esimcare.esims.service import list_esims
 from esimcare.kit.ids import Iccid
-from esimcare.operators.demo import DEMO_PASSWORD
-from esimcare.seeding import SeedRequest, seed_customers
+from esimcare.sandbox.demo_data import DEMO_PASSWORD
+from esimcare.sandbox.seeding import SeedRequest, seed_customers
 
 
 def test_seeding_twice_appends_valid_unique_customers_with_their_esims(

@@ -19,7 +19,7 @@ from esimcare.db import transaction
 from esimcare.errors import MethodNotAllowedError
 from esimcare.esims.models import Esim
 from esimcare.esims.states import ProfileState
-from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
+from esimcare.integrations.smdp.notification_signature import EMULATOR_REQUESTER_ID
 from esimcare.kit.clock import iso
 from esimcare.operators.policy import VerificationMethod
 from tests.support import customer, emulator_signed_headers

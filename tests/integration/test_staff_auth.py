@@ -13,8 +13,8 @@ from esimcare.config import Mode
 from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.kit.clock import FrozenClock
+from esimcare.sandbox.demo_staff import DEMO_STAFF_PASSWORD, DemoStaffRefusedError, seed_demo_staff
 from esimcare.staff.auth import log_in_with_password
-from esimcare.staff.demo import DEMO_STAFF_PASSWORD, DemoStaffRefusedError, seed_demo_staff
 from esimcare.staff.errors import StaffLoginFailedError
 from esimcare.staff.models import StaffMember
 from esimcare.staff.roles import StaffRole

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
-from esimcare.operators.demo import POLICIES
 from esimcare.operators.policy import PolicyError, load_policies, parse_policy
+from esimcare.sandbox.demo_data import POLICIES
 
 
 @pytest.mark.parametrize(

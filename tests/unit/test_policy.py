@@ -6,8 +6,8 @@ import tomllib
 import pytest
 
 from esimcare.cancellations.states import TRANSITIONS, CancellationStatus, can_transition
-from esimcare.operators.demo import POLICIES
 from esimcare.operators.policy import PolicyError, RefundRoute, load_policies, parse_policy
+from esimcare.sandbox.demo_data import POLICIES
 
 
 def demo_raw() -> dict[str, dict[str, object]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from esimcare.api import cancellations, dev, esims, operations, ordering, public, sessions
+from esimcare.api import cancellations, esims, operations, ordering, public, sessions
 from esimcare.api.problems import problem_responses, publish_problem_schema
 from esimcare.context import Context
 from esimcare.es2plus import receiver
@@ -25,8 +25,6 @@ def install_api(app: FastAPI, ctx: Context) -> None:
     # The receiver's own answers (its sender is the SM-DP+, not a customer): documented here so
     # that its module stays about ES2+.
     app.include_router(receiver.router, responses=problem_responses(*RECEIVER_PROBLEMS))
-    if ctx.settings.development:
-        app.include_router(dev.router)
     _document_problems(app)
 
 

@@ -23,7 +23,7 @@ from esimcare.audit.service import record
 from esimcare.bulk.models import BulkJob, BulkLine, BulkStatus, LineStatus
 from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.staff_start import check_and_quote
-from esimcare.context import Context
+from esimcare.cancellations.systems import ServiceSystems
 from esimcare.customers.models import Customer
 from esimcare.errors import (
     DomainError,
@@ -101,7 +101,7 @@ def read_lines(text: str) -> list[str]:
 
 
 def dry_run(
-    session: Session, ctx: Context, operator_id: str, values: list[str], reason: str
+    session: Session, ctx: ServiceSystems, operator_id: str, values: list[str], reason: str
 ) -> list[LineVerdict]:
     now = ctx.clock.now()
     seen: set[int] = set()
@@ -113,7 +113,7 @@ def dry_run(
 
 def _judge(
     session: Session,
-    ctx: Context,
+    ctx: ServiceSystems,
     operator_id: str,
     line_no: int,
     value: str,
@@ -135,7 +135,7 @@ def _judge(
 
 
 def find_line_esim(
-    session: Session, ctx: Context, operator_id: str, value: str
+    session: Session, ctx: ServiceSystems, operator_id: str, value: str
 ) -> tuple[Customer, EsimView]:
     """The operator's eSIM for an ICCID or number; anything else (another operator's too) is
     NotFoundError, so a bulk file cannot probe other tenants."""
@@ -153,7 +153,7 @@ def find_line_esim(
     return customer, get_esim(session, operator_id, customer.id, esim.id)
 
 
-def _identifier_clause(ctx: Context, operator_id: str, value: str) -> Any:
+def _identifier_clause(ctx: ServiceSystems, operator_id: str, value: str) -> Any:
     try:
         return Esim.iccid == Iccid.parse(value).value
     except InvalidIdentifierError:
@@ -164,7 +164,9 @@ def _identifier_clause(ctx: Context, operator_id: str, value: str) -> Any:
         raise NotFoundError("not an ICCID or phone number") from None
 
 
-def confirm(session: Session, ctx: Context, request: BulkRequest, values: list[str]) -> BulkJob:
+def confirm(
+    session: Session, ctx: ServiceSystems, request: BulkRequest, values: list[str]
+) -> BulkJob:
     """Store the lines (the dry run's refusals already failed) and queue the throttled job."""
     now = ctx.clock.now()
     verdicts = dry_run(session, ctx, request.operator_id, values, request.reason)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from esimcare.bulk.models import BulkJob, BulkLine, BulkStatus, LineStatus
 from esimcare.bulk.service import BULK_TICK_JOB, AlreadyCancelledError, find_line_esim
 from esimcare.cancellations.staff_start import BULK_BY_SUPERVISOR, start_verified_by_staff
-from esimcare.context import Context
+from esimcare.cancellations.systems import ServiceSystems
 from esimcare.db import transaction
 from esimcare.errors import DomainError
 from esimcare.esims.states import EsimStatus
@@ -26,7 +26,7 @@ from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue
 __all__ = ["BULK_TICK_JOB", "run_bulk_tick"]
 
 
-def run_bulk_tick(ctx: Context, queue: JobQueue, job: ClaimedJob) -> None:
+def run_bulk_tick(ctx: ServiceSystems, queue: JobQueue, job: ClaimedJob) -> None:
     with transaction(ctx.sessions) as session:
         now = ctx.clock.now()
         bulk = session.get(BulkJob, job.payload["bulk_job_id"], with_for_update=True)
@@ -63,7 +63,7 @@ def _pending(session: Session, bulk_job_id: int, limit: int) -> list[BulkLine]:
 
 
 def _start_line(
-    session: Session, ctx: Context, bulk: BulkJob, line: BulkLine, now: datetime
+    session: Session, ctx: ServiceSystems, bulk: BulkJob, line: BulkLine, now: datetime
 ) -> None:
     try:
         with session.begin_nested():

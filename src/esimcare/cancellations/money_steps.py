@@ -23,7 +23,7 @@ from esimcare.billing.models import (
     RefundStatus,
 )
 from esimcare.cancellations.steps import LocalStep, StepInput, StepWait
-from esimcare.context import Context
+from esimcare.cancellations.systems import WorkflowSystems
 from esimcare.customers.models import Customer
 from esimcare.esims.models import Plan
 from esimcare.integrations.errors import IntegrationError
@@ -66,7 +66,7 @@ class RefundStep:
     is called; a part the provider accepted is only ever followed by its reference after that.
     A part still on its way makes the step wait and look again later (``StepWait``)."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: WorkflowSystems) -> None:
         self.ctx = ctx
 
     def prepare(self, session: Session, run: StepInput) -> PayoutCall | None:

@@ -18,10 +18,10 @@ from esimcare.audit.service import record
 from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.quote import Quote, compute_quote, effective_time
 from esimcare.cancellations.states import STEP_ORDER, CancellationStatus, StepStatus
+from esimcare.cancellations.systems import RequestSystems
 from esimcare.cancellations.transitions import move, move_esim, record_start
 from esimcare.cancellations.undo_links import issue_undo_token
 from esimcare.cancellations.verification_methods import methods_for, require_some_method
-from esimcare.context import Context
 from esimcare.customers.codes import IssuedCode, check_code, issue_code
 from esimcare.customers.models import Customer
 from esimcare.customers.service import check_password
@@ -65,7 +65,11 @@ class Requested:
 
 
 def quote_for(
-    session: Session, ctx: Context, customer: Customer, esim_id: int, refund_to: str | None = None
+    session: Session,
+    ctx: RequestSystems,
+    customer: Customer,
+    esim_id: int,
+    refund_to: str | None = None,
 ) -> Quote:
     policy = ctx.policy(customer.operator_id)
     view = get_esim(session, customer.operator_id, customer.id, esim_id)
@@ -77,7 +81,7 @@ def quote_for(
 
 def request_cancellation(
     session: Session,
-    ctx: Context,
+    ctx: RequestSystems,
     customer: Customer,
     esim_id: int,
     *,
@@ -90,7 +94,7 @@ def request_cancellation(
     now = ctx.clock.now()
     view = get_esim(session, customer.operator_id, customer.id, esim_id)
     refund_to = _check_request(session, policy, customer, view, reason, refund_to)
-    require_some_method(session, ctx, customer)
+    require_some_method(session, policy, customer, now)
     quote = compute_quote(
         session, policy, customer, view.esim, view.plan, effective_time(policy, now), refund_to
     )
@@ -106,7 +110,7 @@ def request_cancellation(
         ip,
         {"esim_id": view.esim.id, "reason": reason},
     )
-    methods = methods_for(session, ctx, customer)
+    methods = methods_for(session, policy, customer, now)
     code = None
     if VerificationMethod.SMS in methods:
         code = _issue_code(session, ctx, customer, cancellation, now)
@@ -156,7 +160,7 @@ def _insert(
 
 
 def _expire_unless_verified(
-    session: Session, ctx: Context, cancellation: Cancellation, now: datetime
+    session: Session, ctx: RequestSystems, cancellation: Cancellation, now: datetime
 ) -> None:
     enqueue(
         session,
@@ -231,7 +235,11 @@ def _new_reference() -> str:
 
 
 def _issue_code(
-    session: Session, ctx: Context, customer: Customer, cancellation: Cancellation, now: datetime
+    session: Session,
+    ctx: RequestSystems,
+    customer: Customer,
+    cancellation: Cancellation,
+    now: datetime,
 ) -> IssuedCode:
     # The code goes to the account's verified contact number, never to a number typed now.
     return issue_code(
@@ -247,16 +255,22 @@ def _issue_code(
 
 
 def resend_code(
-    session: Session, ctx: Context, customer: Customer, cancellation_id: int
+    session: Session, ctx: RequestSystems, customer: Customer, cancellation_id: int
 ) -> tuple[Cancellation, IssuedCode]:
-    if VerificationMethod.SMS not in methods_for(session, ctx, customer):
+    now = ctx.clock.now()
+    policy = ctx.policy(customer.operator_id)
+    if VerificationMethod.SMS not in methods_for(session, policy, customer, now):
         raise MethodNotAllowedError()
     cancellation = _awaiting(session, ctx, customer, cancellation_id)
-    return cancellation, _issue_code(session, ctx, customer, cancellation, ctx.clock.now())
+    return cancellation, _issue_code(session, ctx, customer, cancellation, now)
 
 
 def deliver_code(
-    ctx: Context, customer: Customer, cancellation: Cancellation, code: IssuedCode, msisdn: str
+    ctx: RequestSystems,
+    customer: Customer,
+    cancellation: Cancellation,
+    code: IssuedCode,
+    msisdn: str,
 ) -> None:
     """Sent straight after commit rather than through the notice outbox, so the code itself
     is never stored in clear; if sending fails the customer asks for a new code."""
@@ -289,7 +303,7 @@ def get_cancellation(session: Session, customer: Customer, cancellation_id: int)
 
 
 def _awaiting(
-    session: Session, ctx: Context, customer: Customer, cancellation_id: int
+    session: Session, ctx: RequestSystems, customer: Customer, cancellation_id: int
 ) -> Cancellation:
     cancellation = get_cancellation(session, customer, cancellation_id)
     now = ctx.clock.now()
@@ -305,7 +319,7 @@ def _awaiting(
 
 def verify(
     session: Session,
-    ctx: Context,
+    ctx: RequestSystems,
     customer: Customer,
     cancellation_id: int,
     *,
@@ -318,10 +332,10 @@ def verify(
         chosen = VerificationMethod(method)
     except ValueError:
         raise MethodNotAllowedError(f"unknown method {method!r}") from None
-    if chosen not in methods_for(session, ctx, customer):
+    now = ctx.clock.now()
+    if chosen not in methods_for(session, policy, customer, now):
         raise MethodNotAllowedError()
     cancellation = _awaiting(session, ctx, customer, cancellation_id)
-    now = ctx.clock.now()
     limits = ctx.settings.limits
     if chosen is VerificationMethod.SMS:
         check_code(
@@ -355,7 +369,7 @@ def verify(
 
 def _schedule(
     session: Session,
-    ctx: Context,
+    ctx: RequestSystems,
     customer: Customer,
     cancellation: Cancellation,
     policy: Policy,
@@ -407,7 +421,7 @@ def _create_steps(session: Session, cancellation: Cancellation) -> None:
 
 
 def _undo_link_text(
-    ctx: Context, customer: Customer, cancellation: Cancellation, policy: Policy
+    ctx: RequestSystems, customer: Customer, cancellation: Cancellation, policy: Policy
 ) -> str:
     """The one-click undo for the cooling-off window, sent to every contact channel. The notice
     keeps a mark; the link itself is written in when it is sent (undo_links.py)."""
@@ -424,7 +438,12 @@ def view_esim(session: Session, cancellation: Cancellation) -> Esim:
 
 
 def undo(
-    session: Session, ctx: Context, cancellation: Cancellation, *, actor: str, ip: str | None = None
+    session: Session,
+    ctx: RequestSystems,
+    cancellation: Cancellation,
+    *,
+    actor: str,
+    ip: str | None = None,
 ) -> Cancellation:
     now = ctx.clock.now()
     if cancellation.status is not CancellationStatus.SCHEDULED:
@@ -461,7 +480,7 @@ def find_by_undo_token(session: Session, operator_id: str, token: str) -> Cancel
     return cancellation
 
 
-def expire(session: Session, ctx: Context, cancellation_id: int) -> None:
+def expire(session: Session, ctx: RequestSystems, cancellation_id: int) -> None:
     cancellation = session.get(Cancellation, cancellation_id)
     if cancellation is not None and cancellation.status is CancellationStatus.AWAITING_VERIFICATION:
         move(
@@ -489,7 +508,7 @@ IN_PERSON_METHOD = "staff_id_check"
 
 def verify_in_person(
     session: Session,
-    ctx: Context,
+    ctx: RequestSystems,
     customer: Customer,
     cancellation_id: int,
     *,

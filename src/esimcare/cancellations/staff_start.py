@@ -23,8 +23,8 @@ from esimcare.cancellations.service import (
     audit,
 )
 from esimcare.cancellations.states import CancellationStatus
+from esimcare.cancellations.systems import ServiceSystems
 from esimcare.cancellations.transitions import record_start
-from esimcare.context import Context
 from esimcare.customers.models import Customer
 from esimcare.esims.service import EsimView
 
@@ -33,7 +33,12 @@ BULK_BY_SUPERVISOR = "bulk_supervisor"
 
 
 def check_and_quote(
-    session: Session, ctx: Context, customer: Customer, view: EsimView, reason: str, now: datetime
+    session: Session,
+    ctx: ServiceSystems,
+    customer: Customer,
+    view: EsimView,
+    reason: str,
+    now: datetime,
 ) -> Quote:
     """What the customer's request would check and quote; raises the same domain errors."""
     policy = ctx.policy(customer.operator_id)
@@ -47,7 +52,7 @@ def check_and_quote(
 
 def start_verified_by_staff(
     session: Session,
-    ctx: Context,
+    ctx: ServiceSystems,
     customer: Customer,
     view: EsimView,
     *,

@@ -20,7 +20,7 @@ from esimcare.billing.ledger import balance_of, post
 from esimcare.billing.models import Bill, EntryKind, UsageRecord
 from esimcare.billing.settlement import settle
 from esimcare.cancellations.models import Cancellation, NumberQuarantine
-from esimcare.context import Context
+from esimcare.cancellations.systems import WorkflowSystems
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import profile_after_already_downloaded, profile_after_cancel_order
 from esimcare.integrations.errors import TransientIntegrationError
@@ -68,7 +68,7 @@ class Step(Protocol):
 class LocalStep:
     """A step that calls no external system: all its work happens in ``record``."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: WorkflowSystems) -> None:
         self.ctx = ctx
 
     def prepare(self, session: Session, run: StepInput) -> None:
@@ -175,7 +175,7 @@ class ProfileStep:
       blindly). ``Expired``, transport errors, 5xx and time-outs are retried with backoff.
     """
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: WorkflowSystems) -> None:
         self.ctx = ctx
 
     def prepare(self, session: Session, run: StepInput) -> ProfileCall:
@@ -254,7 +254,7 @@ class NetworkCall:
 class NetworkStep:
     """Bar, then remove, the subscriber in the HSS; the number goes into quarantine."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: WorkflowSystems) -> None:
         self.ctx = ctx
 
     def prepare(self, session: Session, run: StepInput) -> NetworkCall:

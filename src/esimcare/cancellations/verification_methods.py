@@ -14,12 +14,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from esimcare.context import Context
 from esimcare.customers.models import Customer
 from esimcare.errors import ForbiddenError
 from esimcare.esims.models import Esim
 from esimcare.kit.clock import iso
-from esimcare.operators.policy import VerificationMethod
+from esimcare.operators.policy import Policy, VerificationMethod
 
 
 class SmsNotTrustedError(ForbiddenError):
@@ -31,24 +30,26 @@ class SmsNotTrustedError(ForbiddenError):
 
 
 def methods_for(
-    session: Session, ctx: Context, customer: Customer
+    session: Session, policy: Policy, customer: Customer, now: datetime
 ) -> tuple[VerificationMethod, ...]:
-    policy = ctx.policy(customer.operator_id)
+    """``policy``: the customer's operator's."""
     methods = policy.verification_methods
-    if VerificationMethod.SMS in methods and sms_untrusted_until(session, ctx, customer):
+    if VerificationMethod.SMS in methods and sms_untrusted_until(session, policy, customer, now):
         methods = tuple(m for m in methods if m is not VerificationMethod.SMS)
     return methods
 
 
-def sms_untrusted_until(session: Session, ctx: Context, customer: Customer) -> datetime | None:
+def sms_untrusted_until(
+    session: Session, policy: Policy, customer: Customer, now: datetime
+) -> datetime | None:
     """Until when SMS to the contact number is not trusted, or None if it is."""
-    days = timedelta(days=ctx.policy(customer.operator_id).sms_untrusted_days_after_install)
+    days = timedelta(days=policy.sms_untrusted_days_after_install)
     installed = session.scalar(
         select(Esim.installed_at)
         .where(
             Esim.operator_id == customer.operator_id,
             Esim.msisdn == customer.phone,
-            Esim.installed_at > ctx.clock.now() - days,
+            Esim.installed_at > now - days,
         )
         .order_by(Esim.installed_at.desc())
         .limit(1)
@@ -56,11 +57,13 @@ def sms_untrusted_until(session: Session, ctx: Context, customer: Customer) -> d
     return None if installed is None else installed + days
 
 
-def require_some_method(session: Session, ctx: Context, customer: Customer) -> None:
-    if methods_for(session, ctx, customer):
+def require_some_method(
+    session: Session, policy: Policy, customer: Customer, now: datetime
+) -> None:
+    if methods_for(session, policy, customer, now):
         return
-    until = sms_untrusted_until(session, ctx, customer)
-    hotline = ctx.policy(customer.operator_id).hotline
+    until = sms_untrusted_until(session, policy, customer, now)
+    hotline = policy.hotline
     raise SmsNotTrustedError(
         f"SMS codes to {customer.phone} confirm cancellations again from "
         f"{iso(until) if until else 'later'}; until then call {hotline}",

@@ -25,8 +25,8 @@ from esimcare.cancellations.steps import (
     StepWait,
     answer_of,
 )
+from esimcare.cancellations.systems import WorkflowSystems
 from esimcare.cancellations.transitions import move, move_esim
-from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.esims.states import EsimStatus
 from esimcare.jobs.errors import PermanentJobError
@@ -44,7 +44,7 @@ _SETTLED = frozenset(
 
 
 class CancellationWorkflow:
-    def __init__(self, ctx: Context, queue: JobQueue) -> None:
+    def __init__(self, ctx: WorkflowSystems, queue: JobQueue) -> None:
         self.ctx = ctx
         self.queue = queue
         self.steps: dict[StepName, Step] = {

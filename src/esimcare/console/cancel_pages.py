@@ -45,7 +45,7 @@ CanCancel = Annotated[StaffAuth, may(Permission.CANCEL_ON_BEHALF)]
 
 
 def _checks_offered(session: Session, ctx: Context, customer: Customer) -> list[CallerCheck]:
-    methods = methods_for(session, ctx, customer)
+    methods = methods_for(session, ctx.policy(customer.operator_id), customer, ctx.clock.now())
     offered = []
     if VerificationMethod.SMS in methods:
         offered.append(CallerCheck.CODE)

@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
-from esimcare.context import Context
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from esimcare.config import Settings
 from esimcare.customers.sessions import Authenticated, resolve_session, touch_due, touch_session
 from esimcare.db import transaction
+from esimcare.kit.clock import Clock
 
 
-def authenticate(ctx: Context, operator_id: str, token: str) -> Authenticated:
+class SessionStores(Protocol):
+    """What authenticating uses of the process (``Context`` satisfies it)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def readers(self) -> sessionmaker[Session]: ...
+
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+
+
+def authenticate(ctx: SessionStores, operator_id: str, token: str) -> Authenticated:
     """The session and its customer, or AuthenticationError.
 
     The lookup is a read (concurrent with writers under SQLite's WAL); the idle-timeout refresh

@@ -10,12 +10,12 @@ from __future__ import annotations
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from esimcare.config import Limits
-from esimcare.context import Context
+from esimcare.config import Limits, Settings
 from esimcare.customers.lockout import ensure_not_locked, record_failure
 from esimcare.customers.models import Customer
 from esimcare.customers.passwords import PasswordWork, refuse_overlong, verify_password
@@ -28,7 +28,24 @@ from esimcare.customers.throttle import (
 )
 from esimcare.db import transaction
 from esimcare.errors import AuthenticationError, VerificationLockedError
+from esimcare.kit.clock import Clock
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
+
+
+class LoginSystems(Protocol):
+    """What a login uses of the running process (``Context`` has it)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+
+    @property
+    def password_work(self) -> PasswordWork: ...
 
 
 @dataclass(frozen=True)
@@ -71,7 +88,7 @@ def find_by_login(
     return session.scalar(select(Customer).where(Customer.operator_id == operator_id, condition))
 
 
-def log_in(ctx: Context, attempt: LoginAttempt) -> tuple[Customer, IssuedSession]:
+def log_in(ctx: LoginSystems, attempt: LoginAttempt) -> tuple[Customer, IssuedSession]:
     """The customer and a new session, or AuthenticationError (the same for an unknown login,
     a wrong password and a locked account), LoginThrottledError or PasswordWorkBusyError
     (429), PasswordTooLongError (422, counted nowhere)."""

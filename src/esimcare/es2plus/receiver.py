@@ -38,8 +38,11 @@ from esimcare.integrations.smdp.messages import (
     MalformedMessageError,
 )
 from esimcare.integrations.smdp.notification_reader import read_notification
-from esimcare.integrations.smdp.notification_signature import key_path, load_or_create_key
-from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
+from esimcare.integrations.smdp.notification_signature import (
+    EMULATOR_REQUESTER_ID,
+    key_path,
+    load_or_create_key,
+)
 
 router = APIRouter(tags=["es2plus"])
 RECEIVER_PREFIX = "/es2plus"

@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
-from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.errors import ConflictError
 from esimcare.esims.models import EsimOrder, OrderStatus
+from esimcare.esims.systems import OrderingSystems
 from esimcare.integrations.smdp.interface import FinalProfileStatus
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue
 
@@ -37,7 +37,7 @@ def reconcile_later(session: Session, order: EsimOrder, now: datetime) -> None:
     )
 
 
-def reconcile_order(ctx: Context, queue: JobQueue, job: ClaimedJob) -> None:
+def reconcile_order(ctx: OrderingSystems, queue: JobQueue, job: ClaimedJob) -> None:
     with transaction(ctx.sessions) as session:
         order = session.get(EsimOrder, job.payload["order_id"], with_for_update=True)
         if order is None or _settled(order):
@@ -66,7 +66,9 @@ def _settled(order: EsimOrder) -> bool:
     )
 
 
-def _cancel(ctx: Context, operator_id: str, iccid: str, eid: str | None, matching_id: str) -> str:
+def _cancel(
+    ctx: OrderingSystems, operator_id: str, iccid: str, eid: str | None, matching_id: str
+) -> str:
     # A transport error propagates: the job queue retries with backoff, since the profile must
     # not stay allocated.
     outcome = ctx.smdp_for(operator_id).cancel_order(

@@ -24,7 +24,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from esimcare.audit.service import record as audit
-from esimcare.context import Context
 from esimcare.customers.models import Customer
 from esimcare.db import transaction
 from esimcare.errors import InvalidInputError
@@ -39,8 +38,8 @@ from esimcare.esims.order_errors import OrderFailure, SmdpOrderFailedError, fail
 from esimcare.esims.order_limits import enforce_order_limits
 from esimcare.esims.order_reconcile import OrderAbandonedError, reconcile_later
 from esimcare.esims.states import EsimStatus, ProfileState
+from esimcare.esims.systems import OrderingSystems
 from esimcare.integrations.errors import IntegrationError
-from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.interface import FinalProfileStatus, SmdpGateway
 from esimcare.kit.ids import Eid, InvalidIdentifierError
 
@@ -77,7 +76,11 @@ def plans_of(session: Session, operator_id: str) -> list[Plan]:
 
 
 def order_esim(
-    ctx: Context, customer: Customer, plan_code: str, eid: str | None, finish: Finish | None = None
+    ctx: OrderingSystems,
+    customer: Customer,
+    plan_code: str,
+    eid: str | None,
+    finish: Finish | None = None,
 ) -> Esim:
     """Prepare, call, record; raises a DomainError (after recording why) when it fails."""
     with transaction(ctx.sessions) as session:
@@ -91,7 +94,7 @@ def order_esim(
 
 
 def prepare_order(
-    session: Session, ctx: Context, customer: Customer, plan_code: str, eid: str | None
+    session: Session, ctx: OrderingSystems, customer: Customer, plan_code: str, eid: str | None
 ) -> PreparedOrder:
     plan = session.scalar(
         select(Plan).where(Plan.operator_id == customer.operator_id, Plan.code == plan_code)
@@ -113,7 +116,7 @@ NUMBER_ATTEMPTS = 5
 
 
 def _reserve_number(
-    session: Session, ctx: Context, customer: Customer, plan: Plan, eid: str | None
+    session: Session, ctx: OrderingSystems, customer: Customer, plan: Plan, eid: str | None
 ) -> EsimOrder:
     """Insert the pending order with the next free number. On PostgreSQL a concurrent order may
     take the same number first; the unique constraint says so, and the next number is tried."""
@@ -140,7 +143,7 @@ def _reserve_number(
     raise NumbersBusyError()
 
 
-def call_smdp(ctx: Context, prepared: PreparedOrder) -> Ordered:
+def call_smdp(ctx: OrderingSystems, prepared: PreparedOrder) -> Ordered:
     """DownloadOrder + ConfirmOrder + network provisioning, outside any transaction."""
     gateway = ctx.smdp_for(prepared.operator_id)
     try:
@@ -159,7 +162,7 @@ def call_smdp(ctx: Context, prepared: PreparedOrder) -> Ordered:
         raise _failed(ctx, prepared, failure, iccid) from error
 
 
-def remember_allocation(ctx: Context, prepared: PreparedOrder, iccid: str) -> None:
+def remember_allocation(ctx: OrderingSystems, prepared: PreparedOrder, iccid: str) -> None:
     """Committed before ConfirmOrder, so a crash from here on leaves a profile that the
     reconciliation job (order_reconcile.py) knows to cancel."""
     with transaction(ctx.sessions) as session:
@@ -169,7 +172,7 @@ def remember_allocation(ctx: Context, prepared: PreparedOrder, iccid: str) -> No
 
 
 def _confirm_and_provision(
-    ctx: Context, gateway: SmdpGateway, prepared: PreparedOrder, iccid: str
+    ctx: OrderingSystems, gateway: SmdpGateway, prepared: PreparedOrder, iccid: str
 ) -> Ordered:
     confirmed = gateway.confirm_order(
         iccid=iccid, release=True, eid=prepared.eid, matching_id=prepared.matching_id
@@ -182,17 +185,14 @@ def _confirm_and_provision(
     return Ordered(iccid, matching_id, f"LPA:1${address}${matching_id}", prepared.imsi)
 
 
-def smdp_address(ctx: Context, operator_id: str) -> str:
+def smdp_address(ctx: OrderingSystems, operator_id: str) -> str:
     """Where the phone downloads from, when ConfirmOrder did not say (it is optional)."""
-    gateway = ctx.smdp_for(operator_id)
-    if isinstance(gateway, SmdpEmulator):
-        return gateway.smdp_address
     link = ctx.policy(operator_id).smdp_link
     return link.smdp_address or urlsplit(link.url or "").hostname or ""
 
 
 def _failed(
-    ctx: Context, prepared: PreparedOrder, failure: OrderFailure, iccid: str | None
+    ctx: OrderingSystems, prepared: PreparedOrder, failure: OrderFailure, iccid: str | None
 ) -> SmdpOrderFailedError:
     """Record the failure; undo a half-made order at the SM-DP+ first."""
     cleanup = None if iccid is None else _cancel_allocation(ctx, prepared, iccid)
@@ -205,7 +205,7 @@ def _failed(
     return SmdpOrderFailedError(failure)
 
 
-def _cancel_allocation(ctx: Context, prepared: PreparedOrder, iccid: str) -> str:
+def _cancel_allocation(ctx: OrderingSystems, prepared: PreparedOrder, iccid: str) -> str:
     try:
         outcome = ctx.smdp_for(prepared.operator_id).cancel_order(
             iccid=iccid,
@@ -220,7 +220,9 @@ def _cancel_allocation(ctx: Context, prepared: PreparedOrder, iccid: str) -> str
     return f"CancelOrder refused: {outcome.code}"[:500]
 
 
-def record_order(session: Session, ctx: Context, prepared: PreparedOrder, ordered: Ordered) -> Esim:
+def record_order(
+    session: Session, ctx: OrderingSystems, prepared: PreparedOrder, ordered: Ordered
+) -> Esim:
     order = session.get(EsimOrder, prepared.order_id, with_for_update=True)
     assert order is not None
     if order.status is not OrderStatus.PENDING:

@@ -1,36 +1,55 @@
 """Choose each external system's implementation from configuration.
 
-Emulators and real clients implement the same Protocols and pass the same contract tests, so
-switching is a setting, never a code change. The development outboxes are refused outside
-development mode: in production they would swallow every one-time code and notice silently.
+Stand-ins (``esimcare.sandbox``) and real clients implement the same Protocols and pass the same
+contract tests, so switching is a setting, never a code change. This is the only product module
+that chooses between them, and it imports the sandbox only when a stand-in is chosen
+(import-linter checks it). The stand-ins are refused outside development mode: in production
+an outbox would swallow every one-time code and notice silently.
+
+Each operator's SM-DP+ is its real one over ES2+ when its ``[smdp]`` table has a ``url``, else
+the shared SM-DP+ emulator. Plain ``http://`` to a real SM-DP+ is refused outside development:
+SGP.22 mandates TLS with mutual authentication on ES2+.
 """
 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
+from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.config import Integrations, Settings
 from esimcare.integrations.email.interface import EmailGateway
-from esimcare.integrations.email.outbox import EmailOutbox
 from esimcare.integrations.email.smtp_client import SmtpEmailGateway
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.http import make_http_client
 from esimcare.integrations.network.http_client import HttpNetworkGateway
 from esimcare.integrations.network.interface import NetworkGateway
 from esimcare.integrations.network.osmo_hlr_ctrl import CtrlAddress, OsmoHlrCtrlGateway
-from esimcare.integrations.network.registry import NetworkRegistry
 from esimcare.integrations.payments.http_client import HttpPayoutGateway
 from esimcare.integrations.payments.interface import PayoutGateway
-from esimcare.integrations.payments.payout_ledger import PayoutLedger
 from esimcare.integrations.payments.yookassa import YooKassaRefunds, YooKassaShop
+from esimcare.integrations.smdp.client_config import Es2PlusConfig
+from esimcare.integrations.smdp.es2plus_client import Es2PlusClient
+from esimcare.integrations.smdp.interface import SmdpGateway
 from esimcare.integrations.sms.http_client import HttpSmsGateway
 from esimcare.integrations.sms.interface import SmsGateway
-from esimcare.integrations.sms.outbox import SmsOutbox
 from esimcare.integrations.sms.smpp import SmppSettings, SmppSmsGateway
 from esimcare.kit.clock import Clock
+
+if TYPE_CHECKING:
+    from esimcare.sandbox.stand_ins import StandIns
+
+# What each system is called when the sandbox's stand-in is chosen.
+STAND_IN_CHOICES = {
+    "network": "registry",
+    "payments": "payout-ledger",
+    "sms": "outbox",
+    "email": "outbox",
+}
 
 
 @dataclass(frozen=True)
@@ -49,7 +68,23 @@ class Gateways:
             self.sms.close()
 
 
-def build_gateways(settings: Settings, store: EmulatorStore, clock: Clock) -> Gateways:
+def open_stand_ins(
+    settings: Settings, smdp_tables: Mapping[str, Mapping[str, Any]], clock: Clock
+) -> StandIns | None:
+    """The sandbox's stand-ins when the configuration chooses any (development only), else
+    None: a process on real systems only never loads the sandbox nor creates its database.
+    ``smdp_tables``: each operator's ``[smdp]`` table (one without ``url``: the emulator)."""
+    _check_production(settings)
+    config = settings.integrations
+    chosen = any(getattr(config, system) == choice for system, choice in STAND_IN_CHOICES.items())
+    if not chosen and all(table.get("url") for table in smdp_tables.values()):
+        return None
+    from esimcare.sandbox.stand_ins import StandIns
+
+    return StandIns.open(settings.emulator_database_url, clock)
+
+
+def build_gateways(settings: Settings, stand_ins: StandIns | None, clock: Clock) -> Gateways:
     """Raise ValueError for an unknown choice, a missing URL or an outbox in production."""
     config = settings.integrations
     _check_production(settings)
@@ -57,10 +92,10 @@ def build_gateways(settings: Settings, store: EmulatorStore, clock: Clock) -> Ga
     client = make_http_client() if needs_http else None
     try:
         return Gateways(
-            network=_network(config, store, clock, client),
-            payouts=_payouts(config, store, clock, client),
-            sms=_sms(config, store, clock, client),
-            email=_email(config, store, clock),
+            network=_network(config, stand_ins, client),
+            payouts=_payouts(config, stand_ins, client),
+            sms=_sms(config, stand_ins, client),
+            email=_email(config, stand_ins, clock),
             http_client=client,
         )
     except ValueError:
@@ -119,11 +154,17 @@ def _check_transport(config: Integrations) -> None:
         )
 
 
+def _sandbox(stand_ins: StandIns | None, system: str) -> StandIns:
+    if stand_ins is None:
+        raise ValueError(f"ESIMCARE_{system} chooses a stand-in, but no sandbox was opened")
+    return stand_ins
+
+
 def _network(
-    config: Integrations, store: EmulatorStore, clock: Clock, client: httpx.Client | None
+    config: Integrations, stand_ins: StandIns | None, client: httpx.Client | None
 ) -> NetworkGateway:
     if config.network == "registry":
-        return NetworkRegistry(store, clock)
+        return _sandbox(stand_ins, "NETWORK").network()
     if config.network == "http" and client is not None:
         url = _url("NETWORK", config.network_url)
         return HttpNetworkGateway(url, client, token=config.network_token)
@@ -135,10 +176,10 @@ def _network(
 
 
 def _payouts(
-    config: Integrations, store: EmulatorStore, clock: Clock, client: httpx.Client | None
+    config: Integrations, stand_ins: StandIns | None, client: httpx.Client | None
 ) -> PayoutGateway:
     if config.payments == "payout-ledger":
-        return PayoutLedger(store, clock)
+        return _sandbox(stand_ins, "PAYMENTS").payouts()
     if config.payments == "http" and client is not None:
         url = _url("PAYMENTS", config.payments_url)
         return HttpPayoutGateway(url, client, token=config.payments_token)
@@ -156,10 +197,10 @@ def _payouts(
 
 
 def _sms(
-    config: Integrations, store: EmulatorStore, clock: Clock, client: httpx.Client | None
+    config: Integrations, stand_ins: StandIns | None, client: httpx.Client | None
 ) -> SmsGateway:
     if config.sms == "outbox":
-        return SmsOutbox(store, clock)
+        return _sandbox(stand_ins, "SMS").sms()
     if config.sms == "http" and client is not None:
         return HttpSmsGateway(_url("SMS", config.sms_url), client, token=config.sms_token)
     if config.sms == "smpp":
@@ -186,9 +227,9 @@ def _smpp_settings(config: Integrations) -> SmppSettings:
     )
 
 
-def _email(config: Integrations, store: EmulatorStore, clock: Clock) -> EmailGateway:
+def _email(config: Integrations, stand_ins: StandIns | None, clock: Clock) -> EmailGateway:
     if config.email == "outbox":
-        return EmailOutbox(store, clock)
+        return _sandbox(stand_ins, "EMAIL").email()
     if config.email == "smtp":
         if not config.smtp_host:
             raise ValueError("ESIMCARE_SMTP_HOST is required when ESIMCARE_EMAIL=smtp")
@@ -203,6 +244,42 @@ def _email(config: Integrations, store: EmulatorStore, clock: Clock) -> EmailGat
             tls_context=ssl.create_default_context(cafile=config.smtp_ca_file or None),
         )
     raise _unknown("EMAIL", config.email, "outbox", "smtp")
+
+
+def build_smdp_gateways(
+    smdp_tables: Mapping[str, Mapping[str, Any]],
+    *,
+    development: bool,
+    base_dir: Path,
+    sessions: sessionmaker[Session],
+    stand_ins: StandIns | None,
+    clock: Clock,
+) -> dict[str, SmdpGateway]:
+    """Each operator's SM-DP+: an ``Es2PlusClient`` for a ``url``, else the shared emulator."""
+    gateways: dict[str, SmdpGateway] = {}
+    for operator_id, table in smdp_tables.items():
+        if table.get("url"):
+            config = Es2PlusConfig.from_mapping(table, base_dir=base_dir)
+            _check_smdp_transport(operator_id, config, development)
+            gateways[operator_id] = Es2PlusClient(
+                config, sessions, operator_id=operator_id, clock=clock
+            )
+            continue
+        if not development:
+            raise ValueError(
+                f"operator {operator_id}: the SM-DP+ emulator is a development stand-in; "
+                f"configure [operators.{operator_id}.smdp] url for production"
+            )
+        gateways[operator_id] = _sandbox(stand_ins, "SMDP").smdp_emulator()
+    return gateways
+
+
+def _check_smdp_transport(operator_id: str, config: Es2PlusConfig, development: bool) -> None:
+    if config.base_url.startswith("http://") and not development:
+        raise ValueError(
+            f"operator {operator_id}: ES2+ needs https:// (mutual TLS, SGP.22 v2.2 section 6); "
+            "plain http:// to an SM-DP+ is allowed only in development mode"
+        )
 
 
 def _url(system: str, url: str) -> str:

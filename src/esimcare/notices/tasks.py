@@ -2,14 +2,43 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from sqlalchemy.orm import Session, sessionmaker
+
 from esimcare.cancellations.undo_links import with_undo_links
-from esimcare.context import Context
+from esimcare.config import Settings
 from esimcare.db import transaction
+from esimcare.integrations.email.interface import EmailGateway
+from esimcare.integrations.sms.interface import SmsGateway
 from esimcare.jobs.queue import ClaimedJob, JobQueue
+from esimcare.kit.clock import Clock
 from esimcare.notices.models import Channel, Notice
+from esimcare.operators.policy import Policy
 
 
-def deliver_notice(ctx: Context, queue: JobQueue, job: ClaimedJob) -> None:
+class DeliverySystems(Protocol):
+    """What delivering a notice uses of the process (``Context`` satisfies it)."""
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+
+    @property
+    def sms(self) -> SmsGateway: ...
+
+    @property
+    def email(self) -> EmailGateway: ...
+
+    def policy(self, operator_id: str) -> Policy: ...
+
+
+def deliver_notice(ctx: DeliverySystems, queue: JobQueue, job: ClaimedJob) -> None:
     with transaction(ctx.sessions) as session:
         notice = session.get(Notice, job.payload["notice_id"])
         if notice is None or notice.sent_at is not None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 
 from esimcare.bulk.tasks import BULK_TICK_JOB, run_bulk_tick
+from esimcare.cancellations.systems import ServiceSystems
 from esimcare.cancellations.workflow import CancellationWorkflow
-from esimcare.context import Context
 from esimcare.integrations.http import make_http_client
 from esimcare.jobs.errors import LeaseLostError, PermanentJobError
 from esimcare.jobs.queue import ClaimedJob, JobQueue
@@ -17,7 +17,7 @@ from esimcare.webhooks.events import WEBHOOK_JOB
 
 
 def operations_handlers(
-    ctx: Context, queue: JobQueue, workflow: CancellationWorkflow
+    ctx: ServiceSystems, queue: JobQueue, workflow: CancellationWorkflow
 ) -> tuple[dict[str, JobHandler], dict[str, DeadHandler]]:
     clients: list[httpx.Client] = []
 

@@ -45,7 +45,8 @@ def _page(
         return render(request, "verify.html", policy=policy, status=status, customer=customer,
                       cancellation=cancellation, esim=esim, error=error,
                       error_params=error_params or {}, notice=notice,
-                      methods=[m.value for m in methods_for(session, ctx, customer)])  # fmt: skip
+                      methods=[m.value for m in methods_for(session, policy, customer,
+                                                              ctx.clock.now())])  # fmt: skip
 
 
 @router.get("/{op}/cancellations/{cancellation_id}/verify")

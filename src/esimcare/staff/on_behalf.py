@@ -23,7 +23,7 @@ from esimcare.cancellations.service import (
     verify,
     verify_in_person,
 )
-from esimcare.context import Context
+from esimcare.cancellations.systems import ServiceSystems
 from esimcare.customers.codes import IssuedCode
 from esimcare.customers.models import Customer
 from esimcare.errors import DomainError, InvalidInputError, NotFoundError
@@ -43,7 +43,7 @@ class CallerCheck(StrEnum):
 
 
 def staff_quote(
-    session: Session, ctx: Context, staff: StaffMember, customer_id: int, esim_id: int
+    session: Session, ctx: ServiceSystems, staff: StaffMember, customer_id: int, esim_id: int
 ) -> tuple[Customer, Quote]:
     """The quote the customer would see on the portal."""
     require(staff, Permission.CANCEL_ON_BEHALF)
@@ -53,7 +53,7 @@ def staff_quote(
 
 def start_on_behalf(
     session: Session,
-    ctx: Context,
+    ctx: ServiceSystems,
     staff: StaffMember,
     customer_id: int,
     esim_id: int,
@@ -101,7 +101,7 @@ def cancellation_for_staff(
 
 
 def resend_for_caller(
-    session: Session, ctx: Context, staff: StaffMember, cancellation_id: int, ip: str | None
+    session: Session, ctx: ServiceSystems, staff: StaffMember, cancellation_id: int, ip: str | None
 ) -> tuple[Customer, Cancellation, IssuedCode]:
     require(staff, Permission.CANCEL_ON_BEHALF)
     customer, _ = cancellation_for_staff(session, staff, cancellation_id)
@@ -120,7 +120,7 @@ def resend_for_caller(
 
 def confirm_on_behalf(
     session: Session,
-    ctx: Context,
+    ctx: ServiceSystems,
     staff: StaffMember,
     cancellation_id: int,
     *,
@@ -164,7 +164,7 @@ def confirm_on_behalf(
 
 def _check_caller(
     session: Session,
-    ctx: Context,
+    ctx: ServiceSystems,
     staff: StaffMember,
     customer: Customer,
     cancellation_id: int,

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from esimcare.audit.service import record
-from esimcare.context import Context
+from esimcare.cancellations.systems import ServiceSystems
 from esimcare.db import transaction
 from esimcare.errors import ConflictError, NotFoundError
 from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
@@ -61,7 +61,7 @@ def body_of(delivery: WebhookDelivery) -> bytes:
     return json.dumps(delivery.payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
-def check_targets(ctx: Context) -> None:
+def check_targets(ctx: ServiceSystems) -> None:
     """At start-up: every configured endpoint is well formed, and https in production."""
     for operator_id, policy in ctx.policies.items():
         target = policy.webhook_target
@@ -69,7 +69,9 @@ def check_targets(ctx: Context) -> None:
             raise InsecureWebhookError(f"{operator_id}: webhooks.url must use https in production")
 
 
-def deliver_webhook(ctx: Context, queue: JobQueue, client: httpx.Client, job: ClaimedJob) -> None:
+def deliver_webhook(
+    ctx: ServiceSystems, queue: JobQueue, client: httpx.Client, job: ClaimedJob
+) -> None:
     event_id = str(job.payload["event_id"])
     with transaction(ctx.sessions) as session:
         delivery = _by_event(session, event_id)
@@ -132,7 +134,7 @@ def _log(session: Session, delivery: WebhookDelivery, result: AttemptResult, now
         delivery.last_error = result.error or f"HTTP {result.status_code}"
 
 
-def on_dead_webhook(ctx: Context, job: ClaimedJob, error: str) -> None:
+def on_dead_webhook(ctx: ServiceSystems, job: ClaimedJob, error: str) -> None:
     """Retries are exhausted or the receiver refused: the delivery is failed, for staff."""
     with transaction(ctx.sessions) as session:
         delivery = _by_event(session, str(job.payload["event_id"]))

@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from esimcare.context import Context
 from esimcare.esims.models import EsimOrder, OrderStatus
-from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.interface import Es2Outcome
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.kit.ids import Eid
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
+from esimcare.sandbox.stand_ins import smdp_emulator_of
 
 
 def order(client: TestClient, auth: dict[str, str], key: str = "order-1", **body: Any) -> Any:
@@ -26,8 +27,9 @@ def order(client: TestClient, auth: dict[str, str], key: str = "order-1", **body
 
 
 def emulator(ctx: Context) -> SmdpEmulator:
-    assert ctx.smdp_emulator is not None
-    return ctx.smdp_emulator
+    emulator = smdp_emulator_of(ctx)
+    assert emulator is not None
+    return emulator
 
 
 def test_plans_list_code_name_price_and_profile_type(client: TestClient) -> None:

@@ -12,11 +12,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from esimcare.audit.models import AuditEvent
-from esimcare.cli_smdp import SIMULATOR_EID
 from esimcare.context import Context
 from esimcare.esims.models import Esim
 from esimcare.esims.notifications import Es2PlusNotification
-from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
+from esimcare.integrations.smdp.notification_signature import EMULATOR_REQUESTER_ID
+from esimcare.sandbox.cli import SIMULATOR_EID
 from tests.support import emulator_signed_headers
 
 URL = "/es2plus/mts/gsma/rsp2/es2plus/handleDownloadProgressInfo"

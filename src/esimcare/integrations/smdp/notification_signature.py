@@ -23,6 +23,8 @@ from pathlib import Path
 TIMESTAMP_HEADER = "X-Esimcare-Timestamp"
 SIGNATURE_HEADER = "X-Esimcare-Signature"
 KEY_FILE = "es2plus-emulator.key"
+# The functionRequesterIdentifier the built-in emulator signs its notifications with.
+EMULATOR_REQUESTER_ID = "smdp-emulator.esimcare.test"
 # A signature older (or newer) than this is refused: a captured request cannot be replayed later.
 MAX_SKEW_S = 300
 _VERSION = "v1="

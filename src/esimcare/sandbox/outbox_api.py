@@ -13,8 +13,9 @@ from fastapi import APIRouter, Query
 from esimcare.api.deps import CtxDep
 from esimcare.api.problems import PARAMETERS, problem_responses
 from esimcare.api.schemas import OutboxItem, OutboxList
-from esimcare.integrations.outbox import Outbox
 from esimcare.kit.clock import iso
+from esimcare.sandbox.outboxes import Outbox
+from esimcare.sandbox.stand_ins import stand_ins_of
 
 router = APIRouter(
     prefix="/api/v1/dev", tags=["development"], responses=problem_responses(*PARAMETERS)
@@ -23,7 +24,7 @@ router = APIRouter(
 
 @router.get("/outbox", summary="Messages sent by the development outbox, newest first")
 def outbox(ctx: CtxDep, to: Annotated[str | None, Query(max_length=320)] = None) -> OutboxList:
-    messages = Outbox(ctx.emulators, ctx.clock).messages(to=_recipient(to))
+    messages = Outbox(stand_ins_of(ctx).store, ctx.clock).messages(to=_recipient(to))
     return OutboxList(
         items=[
             OutboxItem(

@@ -5,11 +5,11 @@ Developers read one-time codes from the outbox (or the dev endpoint) instead of 
 
 from __future__ import annotations
 
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.errors import PermanentIntegrationError
-from esimcare.integrations.faults import FaultInjector
-from esimcare.integrations.outbox import Outbox, OutboxMessage
 from esimcare.kit.clock import Clock
+from esimcare.sandbox.faults import FaultInjector
+from esimcare.sandbox.outboxes import Outbox, OutboxMessage
+from esimcare.sandbox.store import EmulatorStore
 
 CHANNEL = "sms"
 

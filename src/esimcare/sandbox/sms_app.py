@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from esimcare.integrations.emulator_http import error_handlers, json_body, text_field
-from esimcare.integrations.sms.outbox import SmsOutbox
+from esimcare.sandbox.http_support import error_handlers, json_body, text_field
+from esimcare.sandbox.sms_outbox import SmsOutbox
 
 
 def create_app(outbox: SmsOutbox) -> Starlette:

@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esimcare.db import UtcDateTime
-from esimcare.integrations.emulator_db import EmulatorBase, EmulatorStore
 from esimcare.kit.clock import Clock
+from esimcare.sandbox.store import EmulatorBase, EmulatorStore
 
 
 class OutboxRecord(EmulatorBase):

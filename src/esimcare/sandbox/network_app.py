@@ -14,8 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from esimcare.integrations.emulator_http import error_handlers, json_body, text_field
-from esimcare.integrations.network.registry import NetworkRegistry
+from esimcare.sandbox.http_support import error_handlers, json_body, text_field
+from esimcare.sandbox.network_registry import NetworkRegistry
 
 _STATUSES = {
     "unknown-subscriber": 404,

@@ -26,19 +26,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from esimcare.integrations.emulator_http import BadRequestError, json_body, problem, text_field
 from esimcare.integrations.smdp import codes
-from esimcare.integrations.smdp.emulator import DeviceRefusedError, SmdpEmulator
-from esimcare.integrations.smdp.emulator_support import ProfileSnapshot
 from esimcare.integrations.smdp.interface import Es2Outcome, ExecutionStatus, StatusCode
-from esimcare.integrations.smdp.notification_sender import (
+from esimcare.integrations.smdp.states import SmdpProfileState
+from esimcare.sandbox.http_support import BadRequestError, json_body, problem, text_field
+from esimcare.sandbox.smdp_emulator.emulator import DeviceRefusedError, SmdpEmulator
+from esimcare.sandbox.smdp_emulator.notifications import (
     ELIGIBILITY_CHECKED,
     INSTALLATION_RESULT,
     PACKAGE_DOWNLOADED,
     Delivery,
     NotificationSender,
 )
-from esimcare.integrations.smdp.states import SmdpProfileState
+from esimcare.sandbox.smdp_emulator.support import ProfileSnapshot
 
 INSTALL_FAILED = StatusCode("8.2", "4.2", "the eUICC could not install the profile")
 

@@ -20,9 +20,10 @@ from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.es2plus.receiver import receiver_url
 from esimcare.esims.models import Plan
-from esimcare.integrations.smdp.emulator_server import EMULATOR_MOUNT_PATH
-from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
-from esimcare.operators.demo import PLANS
+from esimcare.integrations.smdp.notification_signature import EMULATOR_REQUESTER_ID
+from esimcare.sandbox.demo_data import PLANS
+from esimcare.sandbox.smdp_emulator.server import EMULATOR_MOUNT_PATH
+from esimcare.sandbox.stand_ins import smdp_emulator_of
 
 DERIVED_FILE = "operators.smdp-demo.toml"
 DEFAULT_REQUESTER_ID = "esimcare-demo"
@@ -77,17 +78,18 @@ def use_profile_type(ctx: Context, profile_type: str | None) -> None:
 
 
 def smdp_banner(ctx: Context, url: str) -> str:
+    emulator = smdp_emulator_of(ctx)
     lines = ["  ES2+ notifications (HandleDownloadProgressInfo) per operator:"]
     for operator_id in ctx.policies:
-        gateway = "emulator" if ctx.smdp_for(operator_id) is ctx.smdp_emulator else "external"
+        gateway = "emulator" if ctx.smdp_for(operator_id) is emulator else "external"
         lines.append(f"    {operator_id:8} {receiver_url(url, operator_id)}  (SM-DP+: {gateway})")
-    if ctx.smdp_emulator is not None:
-        emulator = f"{url}{EMULATOR_MOUNT_PATH}"
+    if emulator is not None:
+        emulator_url = f"{url}{EMULATOR_MOUNT_PATH}"
         lines += [
-            f"  SM-DP+ EMULATOR (not a real one): {emulator}",
+            f"  SM-DP+ EMULATOR (not a real one): {emulator_url}",
             "  PHONE SIMULATOR (order an eSIM in the portal first):",
-            f"    esimcare phone install '<activation-code>' --emulator-url {emulator}",
-            f"    esimcare phone delete <iccid> --emulator-url {emulator}",
+            f"    esimcare phone install '<activation-code>' --emulator-url {emulator_url}",
+            f"    esimcare phone delete <iccid> --emulator-url {emulator_url}",
         ]
     else:
         lines.append("  Give the SM-DP+ the notification URL above and its requester id.")

@@ -1,7 +1,7 @@
 """The SM-DP+ emulator's HTTP face: ES2+ as SGP.22 v2.2 section 5.3 binds it to HTTPS/JSON.
 
 ``create_emulator_app`` serves the four order functions on the spec's paths and, under
-``/simulator/``, the phone simulator (``phone_simulator``). It answers as a real SM-DP+:
+``/simulator/``, the phone simulator (``sandbox.phone``). It answers as a real SM-DP+:
 HTTP 200 for success *and* for ``Failed``, ``X-Admin-Protocol: gsma/rsp/v2.5.0`` on every
 reply, the functionCallIdentifier kept in the emulator's call history. It is strict, so the
 client tested against it must be too. Where SGP.22 leaves the code to us:
@@ -30,9 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from esimcare.integrations.emulator_http import BadRequestError, json_body, problem
 from esimcare.integrations.errors import TransientIntegrationError
-from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.interface import (
     Es2Outcome,
     ExecutionStatus,
@@ -40,9 +38,11 @@ from esimcare.integrations.smdp.interface import (
     StatusCode,
 )
 from esimcare.integrations.smdp.messages import ADMIN_PROTOCOL, path, response_body
-from esimcare.integrations.smdp.notification_sender import NotificationSender
-from esimcare.integrations.smdp.phone_simulator import simulator_routes
 from esimcare.integrations.smdp.states import SmdpFunction
+from esimcare.sandbox.http_support import BadRequestError, json_body, problem
+from esimcare.sandbox.phone import simulator_routes
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
+from esimcare.sandbox.smdp_emulator.notifications import NotificationSender
 
 __all__ = ["EMULATOR_MOUNT_PATH", "create_emulator_app", "mount_emulator"]
 

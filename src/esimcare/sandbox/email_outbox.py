@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from esimcare.integrations.email.address import check_address
-from esimcare.integrations.emulator_db import EmulatorStore
-from esimcare.integrations.faults import FaultInjector
-from esimcare.integrations.outbox import Outbox, OutboxMessage
 from esimcare.kit.clock import Clock
+from esimcare.sandbox.faults import FaultInjector
+from esimcare.sandbox.outboxes import Outbox, OutboxMessage
+from esimcare.sandbox.store import EmulatorStore
 
 CHANNEL = "email"
 

@@ -14,11 +14,11 @@ from sqlalchemy import String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esimcare.db import UtcDateTime, enum_type
-from esimcare.integrations.emulator_db import EmulatorBase, EmulatorStore
 from esimcare.integrations.errors import PermanentIntegrationError
-from esimcare.integrations.faults import FaultInjector
 from esimcare.integrations.network.interface import SubscriberState
 from esimcare.kit.clock import Clock
+from esimcare.sandbox.faults import FaultInjector
+from esimcare.sandbox.store import EmulatorBase, EmulatorStore
 
 
 class EmulatedSubscriber(EmulatorBase):

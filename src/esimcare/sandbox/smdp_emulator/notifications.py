@@ -20,7 +20,6 @@ import httpx
 
 from esimcare.integrations.errors import IntegrationError
 from esimcare.integrations.http import send
-from esimcare.integrations.smdp.emulator_support import ProfileSnapshot
 from esimcare.integrations.smdp.interface import Es2Outcome, ExecutionStatus
 from esimcare.integrations.smdp.messages import (
     JSON_HEADERS,
@@ -29,6 +28,7 @@ from esimcare.integrations.smdp.messages import (
 )
 from esimcare.integrations.smdp.notification_signature import signature_headers
 from esimcare.kit.clock import Clock, SystemClock
+from esimcare.sandbox.smdp_emulator.support import ProfileSnapshot
 
 _log = logging.getLogger("esimcare.integrations.smdp.notifications")
 

@@ -8,15 +8,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from esimcare.integrations.emulator_http import (
+from esimcare.integrations.payments.interface import PayoutRoute
+from esimcare.integrations.payments.wire import money_from_json
+from esimcare.sandbox.http_support import (
     BadRequestError,
     error_handlers,
     json_body,
     text_field,
 )
-from esimcare.integrations.payments.interface import PayoutRoute
-from esimcare.integrations.payments.payout_ledger import PayoutLedger
-from esimcare.integrations.payments.wire import money_from_json
+from esimcare.sandbox.payout_ledger import PayoutLedger
 
 _STATUSES = {"idempotency-mismatch": 422, "not-found": 404}
 

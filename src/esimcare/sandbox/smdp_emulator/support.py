@@ -17,7 +17,6 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from esimcare.integrations.smdp import codes
-from esimcare.integrations.smdp.emulator_models import EmulatedProfile, EmulatorCall
 from esimcare.integrations.smdp.interface import ExecutionStatus, StatusCode
 from esimcare.integrations.smdp.states import (
     SmdpFunction,
@@ -26,6 +25,7 @@ from esimcare.integrations.smdp.states import (
     can_download_order,
 )
 from esimcare.kit.ids import Eid, Iccid, InvalidIdentifierError
+from esimcare.sandbox.smdp_emulator.models import EmulatedProfile, EmulatorCall
 
 _MATCHING_ID_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud safely
 

@@ -25,11 +25,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from esimcare.db import transaction
-from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.errors import TransientIntegrationError
 from esimcare.integrations.smdp import codes
-from esimcare.integrations.smdp.emulator_models import EmulatedProfile, EmulatorCall
-from esimcare.integrations.smdp.emulator_support import (
+from esimcare.integrations.smdp.interface import Es2Outcome, ExecutionStatus, FinalProfileStatus
+from esimcare.integrations.smdp.states import (
+    SmdpFunction,
+    SmdpProfileState,
+    can_apply,
+    can_cancel,
+    can_confirm,
+    can_release,
+    can_transition,
+    is_on_device,
+)
+from esimcare.kit.clock import Clock
+from esimcare.kit.ids import Iccid
+from esimcare.sandbox.smdp_emulator.models import EmulatedProfile, EmulatorCall
+from esimcare.sandbox.smdp_emulator.support import (
     CallRecord,
     DeviceRefusedError,
     FaultPlan,
@@ -50,19 +62,7 @@ from esimcare.integrations.smdp.emulator_support import (
     parse_eid,
     pick_available,
 )
-from esimcare.integrations.smdp.interface import Es2Outcome, ExecutionStatus, FinalProfileStatus
-from esimcare.integrations.smdp.states import (
-    SmdpFunction,
-    SmdpProfileState,
-    can_apply,
-    can_cancel,
-    can_confirm,
-    can_release,
-    can_transition,
-    is_on_device,
-)
-from esimcare.kit.clock import Clock
-from esimcare.kit.ids import Iccid
+from esimcare.sandbox.store import EmulatorStore
 
 __all__ = ["CallRecord", "DeviceRefusedError", "ProfileSnapshot", "SmdpEmulator"]
 

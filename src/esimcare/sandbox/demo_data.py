@@ -20,9 +20,10 @@ from esimcare.customers.passwords import hash_password
 from esimcare.db import transaction
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus, ProfileState
-from esimcare.integrations.smdp.emulator import SmdpEmulator
 from esimcare.integrations.smdp.states import SmdpProfileState
 from esimcare.kit.ids import Eid, Iccid
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
+from esimcare.sandbox.stand_ins import smdp_emulator_of
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - the published demo login
 POLICIES = Path(__file__).with_name("demo_policies.toml")
@@ -265,7 +266,7 @@ DEMO_STOCK = 20
 def stock_demo_inventory(ctx: Context, wanted: int = DEMO_STOCK) -> None:
     """Keep ``wanted`` Available profiles of each emulator-served plan's profile type, numbered
     under the operator's ICCID prefix (so the demo routes notifications by prefix)."""
-    emulator = ctx.smdp_emulator
+    emulator = smdp_emulator_of(ctx)
     if emulator is None:
         return
     for operator_id, plans in PLANS.items():

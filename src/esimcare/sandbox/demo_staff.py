@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from esimcare.context import Context
+from esimcare.cancellations.systems import ServiceSystems
 from esimcare.customers.passwords import hash_password
 from esimcare.db import transaction
 from esimcare.staff.models import StaffMember
@@ -52,7 +52,7 @@ def demo_staff_logins(operator_ids: list[str]) -> list[DemoStaffLogin]:
     ]
 
 
-def seed_demo_staff(ctx: Context) -> list[DemoStaffLogin]:
+def seed_demo_staff(ctx: ServiceSystems) -> list[DemoStaffLogin]:
     """Create the demo staff logins that are missing; returns all of them (for the banner)."""
     if not ctx.settings.development:
         raise DemoStaffRefusedError("demo staff logins are refused in production mode")

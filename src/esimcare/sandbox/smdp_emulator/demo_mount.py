@@ -18,16 +18,20 @@ from fastapi import FastAPI
 from esimcare.context import Context
 from esimcare.es2plus.receiver import receiver_url
 from esimcare.integrations.http import USER_AGENT
-from esimcare.integrations.smdp.emulator_server import mount_emulator
-from esimcare.integrations.smdp.emulator_support import ProfileSnapshot
-from esimcare.integrations.smdp.notification_sender import NotificationSender
-from esimcare.integrations.smdp.notification_signature import key_path, load_or_create_key
-from esimcare.integrations.smdp.wiring import EMULATOR_REQUESTER_ID
+from esimcare.integrations.smdp.notification_signature import (
+    EMULATOR_REQUESTER_ID,
+    key_path,
+    load_or_create_key,
+)
+from esimcare.sandbox.smdp_emulator.notifications import NotificationSender
+from esimcare.sandbox.smdp_emulator.server import mount_emulator
+from esimcare.sandbox.smdp_emulator.support import ProfileSnapshot
+from esimcare.sandbox.stand_ins import smdp_emulator_of
 
 
 def install_demo_emulator(app: FastAPI, ctx: Context) -> None:
     """Mount the emulator (development only, and only when some operator uses it)."""
-    emulator = ctx.smdp_emulator
+    emulator = smdp_emulator_of(ctx)
     if not ctx.settings.development or emulator is None:
         return
     sender = NotificationSender(
@@ -51,7 +55,8 @@ def _client() -> httpx.Client:
 
 
 def notification_route(ctx: Context) -> Callable[[ProfileSnapshot], str | None]:
-    served = [op for op, gateway in ctx.smdp.items() if gateway is ctx.smdp_emulator]
+    emulator = smdp_emulator_of(ctx)
+    served = [op for op, gateway in ctx.smdp.items() if gateway is emulator]
 
     def route(profile: ProfileSnapshot) -> str | None:
         operator = operator_of(ctx, served, profile)

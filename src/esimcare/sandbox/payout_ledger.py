@@ -16,12 +16,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esimcare.db import UtcDateTime, enum_type
-from esimcare.integrations.emulator_db import EmulatorBase, EmulatorStore
 from esimcare.integrations.errors import PermanentIntegrationError
-from esimcare.integrations.faults import FaultInjector
 from esimcare.integrations.payments.interface import PayoutReceipt, PayoutRoute
 from esimcare.kit.clock import Clock
 from esimcare.kit.money import Money
+from esimcare.sandbox.faults import FaultInjector
+from esimcare.sandbox.store import EmulatorBase, EmulatorStore
 
 
 class EmulatedPayout(EmulatorBase):

@@ -8,9 +8,9 @@ from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from esimcare.db import UtcDateTime, enum_type
-from esimcare.integrations.emulator_db import EmulatorBase
 from esimcare.integrations.smdp.interface import ExecutionStatus
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
+from esimcare.sandbox.store import EmulatorBase
 
 
 class EmulatedProfile(EmulatorBase):

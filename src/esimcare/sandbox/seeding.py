@@ -37,7 +37,7 @@ from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus, ProfileState
 from esimcare.kit.ids import Eid, Iccid, luhn_check_digit
 from esimcare.kit.progress import ProgressBar
-from esimcare.operators.demo import (
+from esimcare.sandbox.demo_data import (
     DEMO_PASSWORD,
     PLANS,
     DemoEsim,

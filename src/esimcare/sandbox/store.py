@@ -26,6 +26,6 @@ class EmulatorStore:
 
     def create_tables(self) -> None:
         # Emulator tables are not esimcare's schema: created directly, not by migrations.
-        import esimcare.integrations.emulator_tables  # noqa: F401  (registers every table)
+        import esimcare.sandbox.tables  # noqa: F401  (registers every table)
 
         EmulatorBase.metadata.create_all(self.engine)

@@ -21,7 +21,7 @@ from esimcare.integrations.http import make_http_client
 from esimcare.kit.ids import Eid
 
 if TYPE_CHECKING:
-    from esimcare.integrations.smdp.emulator import SmdpEmulator
+    from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 
 DEFAULT_EMULATOR_URL = "http://127.0.0.1:8000/smdp-emulator"
 DEFAULT_INVENTORY = "consumer=20"
@@ -109,12 +109,12 @@ def parse_inventory(items: list[str]) -> dict[str, int]:
 def _smdp_emulator(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from esimcare.integrations.emulator_db import EmulatorStore
-    from esimcare.integrations.smdp.emulator import SmdpEmulator
-    from esimcare.integrations.smdp.emulator_server import create_emulator_app
-    from esimcare.integrations.smdp.notification_sender import NotificationSender
     from esimcare.integrations.smdp.notification_signature import key_path, load_or_create_key
     from esimcare.kit.clock import SystemClock
+    from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
+    from esimcare.sandbox.smdp_emulator.notifications import NotificationSender
+    from esimcare.sandbox.smdp_emulator.server import create_emulator_app
+    from esimcare.sandbox.store import EmulatorStore
 
     if args.tls_ca and not (args.tls_cert and args.tls_key):
         raise SystemExit("--tls-ca needs --tls-cert and --tls-key")
