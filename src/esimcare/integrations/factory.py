@@ -54,7 +54,7 @@ def build_gateways(settings: Settings, store: EmulatorStore, clock: Clock) -> Ga
     config = settings.integrations
     _check_production(settings)
     needs_http = "http" in (config.network, config.payments, config.sms)
-    client = make_http_client() if needs_http else None
+    client = make_http_client(config.http_ca_file) if needs_http else None
     try:
         return Gateways(
             network=_network(config, store, clock, client),
@@ -99,7 +99,17 @@ def _check_production(settings: Settings) -> None:
 
 
 def _check_transport(config: Integrations) -> None:
-    """Production never sends credentials in the clear."""
+    """Production never sends credentials, codes or refunds in the clear."""
+    for system, choice, url in (
+        ("SMS", config.sms, config.sms_url),
+        ("PAYMENTS", config.payments, config.payments_url),
+        ("NETWORK", config.network, config.network_url),
+    ):
+        if choice == "http" and not url.startswith("https://"):
+            raise ValueError(
+                f"ESIMCARE_{system}_URL must be https:// in production: SMS codes, refunds "
+                "and subscriber changes must not cross the network in the clear"
+            )
     if config.payments == "yookassa" and not config.yookassa_api_url.startswith("https://"):
         raise ValueError("ESIMCARE_YOOKASSA_API_URL must be https:// in production")
     if config.email == "smtp" and config.smtp_user and not config.smtp_starttls:
@@ -115,7 +125,7 @@ def _network(
     if config.network == "registry":
         return NetworkRegistry(store, clock)
     if config.network == "http" and client is not None:
-        return HttpNetworkGateway(_url("NETWORK", config.network_url), client)
+        return HttpNetworkGateway(_url("NETWORK", config.network_url), client, config.network_token)
     if config.network == "osmo-hlr":
         if not config.network_ctrl:
             raise ValueError("ESIMCARE_NETWORK_CTRL is required when ESIMCARE_NETWORK=osmo-hlr")
@@ -129,7 +139,9 @@ def _payouts(
     if config.payments == "payout-ledger":
         return PayoutLedger(store, clock)
     if config.payments == "http" and client is not None:
-        return HttpPayoutGateway(_url("PAYMENTS", config.payments_url), client)
+        return HttpPayoutGateway(
+            _url("PAYMENTS", config.payments_url), client, config.payments_token
+        )
     if config.payments == "yookassa":
         if not config.yookassa_shop_id or not config.yookassa_secret_key:
             raise ValueError(
@@ -149,7 +161,7 @@ def _sms(
     if config.sms == "outbox":
         return SmsOutbox(store, clock)
     if config.sms == "http" and client is not None:
-        return HttpSmsGateway(_url("SMS", config.sms_url), client)
+        return HttpSmsGateway(_url("SMS", config.sms_url), client, config.sms_token)
     if config.sms == "smpp":
         return SmppSmsGateway(_smpp_settings(config))
     raise _unknown("SMS", config.sms, "outbox", "http", "smpp")

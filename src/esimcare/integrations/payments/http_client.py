@@ -19,19 +19,21 @@ from urllib.parse import quote
 import httpx
 
 from esimcare.integrations.errors import TransientIntegrationError
-from esimcare.integrations.http import json_object, send
+from esimcare.integrations.http import bearer, json_object, send
 from esimcare.integrations.payments.interface import PayoutReceipt, PayoutRoute
 from esimcare.integrations.payments.wire import money_from_json
 from esimcare.kit.money import Money
 
 
 class HttpPayoutGateway:
-    def __init__(self, base_url: str, client: httpx.Client) -> None:
+    def __init__(self, base_url: str, client: httpx.Client, token: str = "") -> None:
         self._url = base_url.rstrip("/") + "/payouts"
         self._client = client
+        self._auth = bearer(token)
 
     def check_payout(self, *, reference: str) -> PayoutReceipt:
-        response = send(self._client, "GET", f"{self._url}/{quote(reference, safe='')}")
+        url = f"{self._url}/{quote(reference, safe='')}"
+        response = send(self._client, "GET", url, auth=self._auth)
         reference, paid = _receipt_fields(json_object(response))
         return PayoutReceipt(reference, paid, replayed=True)
 
@@ -54,7 +56,9 @@ class HttpPayoutGateway:
         if payment_id is not None:
             body["payment_id"] = payment_id
         headers = {"Idempotency-Key": idempotency_key}
-        response = send(self._client, "POST", self._url, json=body, headers=headers)
+        response = send(
+            self._client, "POST", self._url, json=body, headers=headers, auth=self._auth
+        )
         reference, paid = _receipt_fields(json_object(response))
         return PayoutReceipt(reference, paid, replayed=response.status_code == 200)
 

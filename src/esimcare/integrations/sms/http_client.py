@@ -10,19 +10,21 @@ from __future__ import annotations
 import httpx
 
 from esimcare.integrations.errors import TransientIntegrationError
-from esimcare.integrations.http import json_object, send
+from esimcare.integrations.http import bearer, json_object, send
 
 
 class HttpSmsGateway:
-    def __init__(self, base_url: str, client: httpx.Client) -> None:
+    def __init__(self, base_url: str, client: httpx.Client, token: str = "") -> None:
         self._url = base_url.rstrip("/") + "/messages"
         self._client = client
+        self._auth = bearer(token)
 
     def send(self, *, to: str, body: str, message_key: str, sender: str | None = None) -> str:
         payload = {"to": to, "body": body, "message_key": message_key}
         if sender:
             payload["sender"] = sender
-        message_id = json_object(send(self._client, "POST", self._url, json=payload)).get("id")
+        response = send(self._client, "POST", self._url, json=payload, auth=self._auth)
+        message_id = json_object(response).get("id")
         if not isinstance(message_id, str) or not message_id:
             raise TransientIntegrationError("SMS provider answered without a message id")
         return message_id
