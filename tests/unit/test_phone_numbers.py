@@ -55,7 +55,7 @@ def test_the_demo_operators_read_numbers_in_russia() -> None:
 
 def test_an_unknown_region_in_the_operators_file_is_refused() -> None:
     raw = {
-        "name": "X", "verification_methods": ["sms"], "refund_route": "card",
+        "name": "X", "verification_methods": ["sms"], "refund_route": "card", "currency": "EUR",
         "debt_blocks_cancellation": False, "grace_period_hours": 0,
         "number_quarantine_days": 0, "smdp_final_status": "Unavailable", "hotline": "1",
         "hotline_hours": {"en": "24/7"}, "support_email": "a@b.invalid",
