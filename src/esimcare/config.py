@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
@@ -104,10 +105,12 @@ class Integrations:
     smpp_system_id: str = ""
     smpp_password: str = field(default="", repr=False)
     smpp_sender: str = ""
-    # Bearer tokens for the generic HTTP contracts (docs/http-contracts.md): secrets.
-    network_token: str = field(default="", repr=False)
+    # Bearer tokens for the generic HTTP contracts (ESIMCARE_SMS/PAYMENTS/NETWORK=http), and a
+    # private CA their certificates may chain to; empty: no token, the system's CAs.
     sms_token: str = field(default="", repr=False)
     payments_token: str = field(default="", repr=False)
+    network_token: str = field(default="", repr=False)
+    http_ca_file: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,7 +118,7 @@ class Settings:
     data_dir: Path
     database_url: str
     mode: Mode
-    secret_key: bytes
+    secret_key: bytes = field(repr=False)
     operators_file: Path
     public_url: str = "http://127.0.0.1:8000"
     limits: Limits = field(default_factory=Limits)
@@ -126,7 +129,7 @@ class Settings:
     job_backoff_base_s: float = 1.0
     job_backoff_cap_s: float = 300.0
     # /metrics answers only with "Authorization: Bearer <this>"; without it, only in development.
-    metrics_token: str = ""
+    metrics_token: str = field(default="", repr=False)
     # Publish /api/openapi.json in production too (always published in development).
     api_docs: bool = False
     # Reverse proxies whose X-Forwarded-For names the client (ESIMCARE_TRUSTED_PROXIES, CIDRs).
@@ -172,32 +175,47 @@ class Settings:
                 smtp_port=int(env.get("ESIMCARE_SMTP_PORT", "25")),
                 email_from=env.get("ESIMCARE_EMAIL_FROM", "no-reply@esimcare.invalid"),
                 smtp_user=env.get("ESIMCARE_SMTP_USER", ""),
-                smtp_password=env.get("ESIMCARE_SMTP_PASSWORD", ""),
+                smtp_password=secret_from_env(env, "ESIMCARE_SMTP_PASSWORD"),
                 smtp_starttls=_flag(env.get("ESIMCARE_SMTP_STARTTLS", "")),
                 smtp_ca_file=env.get("ESIMCARE_SMTP_CA_FILE", ""),
                 yookassa_shop_id=env.get("ESIMCARE_YOOKASSA_SHOP_ID", ""),
-                yookassa_secret_key=env.get("ESIMCARE_YOOKASSA_SECRET_KEY", ""),
+                yookassa_secret_key=secret_from_env(env, "ESIMCARE_YOOKASSA_SECRET_KEY"),
                 yookassa_api_url=env.get("ESIMCARE_YOOKASSA_API_URL", "https://api.yookassa.ru/v3"),
                 smpp_host=env.get("ESIMCARE_SMPP_HOST", ""),
                 smpp_port=int(env.get("ESIMCARE_SMPP_PORT", "2775")),
                 smpp_system_id=env.get("ESIMCARE_SMPP_SYSTEM_ID", ""),
-                smpp_password=env.get("ESIMCARE_SMPP_PASSWORD", ""),
+                smpp_password=secret_from_env(env, "ESIMCARE_SMPP_PASSWORD"),
                 smpp_sender=env.get("ESIMCARE_SMPP_SENDER", ""),
-                network_token=env.get("ESIMCARE_NETWORK_TOKEN", ""),
-                sms_token=env.get("ESIMCARE_SMS_TOKEN", ""),
-                payments_token=env.get("ESIMCARE_PAYMENTS_TOKEN", ""),
+                sms_token=secret_from_env(env, "ESIMCARE_SMS_TOKEN"),
+                payments_token=secret_from_env(env, "ESIMCARE_PAYMENTS_TOKEN"),
+                network_token=secret_from_env(env, "ESIMCARE_NETWORK_TOKEN"),
+                http_ca_file=env.get("ESIMCARE_HTTP_CA_FILE", ""),
             ),
             job_lease_s=float(env.get("ESIMCARE_JOB_LEASE_S", "30")),
             job_poll_s=float(env.get("ESIMCARE_JOB_POLL_S", "0.2")),
             job_max_attempts=int(env.get("ESIMCARE_JOB_MAX_ATTEMPTS", "8")),
             job_backoff_base_s=float(env.get("ESIMCARE_JOB_BACKOFF_BASE_S", "1")),
             job_backoff_cap_s=float(env.get("ESIMCARE_JOB_BACKOFF_CAP_S", "300")),
-            metrics_token=env.get("ESIMCARE_METRICS_TOKEN", ""),
+            metrics_token=secret_from_env(env, "ESIMCARE_METRICS_TOKEN"),
             api_docs=env.get("ESIMCARE_API_DOCS", "") in ("1", "true", "yes"),
             trusted_proxies=parse_networks(env.get("ESIMCARE_TRUSTED_PROXIES", "")),
             retention_days=int(env.get("ESIMCARE_RETENTION_DAYS", "90")),
         )
         return settings.with_changes(**overrides) if overrides else settings
+
+
+def secret_from_env(env: Mapping[str, str], name: str) -> str:
+    """A secret from ``NAME``, or from the file ``NAME_FILE`` names (container secrets), so it
+    need not sit in the process environment; setting both is a mistake worth stopping for."""
+    path = env.get(f"{name}_FILE", "")
+    if not path:
+        return env.get(name, "")
+    if env.get(name):
+        raise ValueError(f"set {name} or {name}_FILE, not both")
+    try:
+        return Path(path).read_text().strip()
+    except OSError as error:
+        raise ValueError(f"{name}_FILE: cannot read {path!r} ({error.strerror})") from None
 
 
 def _flag(value: str) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import esimcare.models  # noqa: F401  (registers every table)
 from esimcare.db import Base, make_engine, session_factory
-from esimcare.integrations.errors import TransientIntegrationError
+from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
 from esimcare.integrations.smdp import codes
 from esimcare.integrations.smdp.call_log import CallOutcome, Es2PlusCall
 from esimcare.integrations.smdp.es2plus_client import Es2PlusClient, Es2PlusConfig
@@ -335,3 +335,67 @@ def test_identifiers_that_cannot_be_valid_are_never_sent(
 
     assert recorder.requests == []
     assert log_rows(main_sessions) == []
+
+
+# --- per SM-DP+ settings (docs/es2plus.md, "Per SM-DP+ settings") ---------------------------
+
+
+def test_an_smdp_that_wants_f_padded_iccids_is_sent_them(
+    serve_asgi: ServeAsgi, recorder: Recorder, make_client: ClientFactory, iccids: list[str]
+) -> None:
+    client = make_client(serve_asgi(recorder), pad_iccid=True)
+    assert len(iccids[0]) == 19
+    outcome = client.download_order(iccid=iccids[0], eid=EID_A)
+
+    assert outcome.succeeded
+    assert json.loads(recorder.requests[-1].body)["iccid"] == iccids[0] + "F"
+    assert outcome.data["iccid"] == iccids[0]  # read back the same profile, unpadded
+    client.cancel_order(iccid=iccids[0], final_status=AVAILABLE, eid=EID_A)
+    assert json.loads(recorder.requests[-1].body)["iccid"] == iccids[0] + "F"
+
+
+def test_the_admin_protocol_sent_is_the_smdps_setting(
+    serve_asgi: ServeAsgi, recorder: Recorder, make_client: ClientFactory
+) -> None:
+    client = make_client(serve_asgi(recorder), admin_protocol="gsma/rsp/v2.2.0")
+    outcome = client.download_order(profile_type="consumer")
+
+    assert outcome.succeeded  # the emulator answers v2.5.0: the same major version
+    assert recorder.requests[-1].headers["x-admin-protocol"] == "gsma/rsp/v2.2.0"
+
+
+def test_a_reply_of_another_major_version_than_the_setting_is_no_es2plus_answer(
+    serve_asgi: ServeAsgi, recorder: Recorder, make_client: ClientFactory
+) -> None:
+    client = make_client(serve_asgi(recorder), admin_protocol="gsma/rsp/v3.1.0")
+    with pytest.raises(PermanentIntegrationError) as raised:
+        client.download_order(profile_type="consumer")
+    assert raised.value.code == "not-es2plus"
+    assert "gsma/rsp/v3.x" in str(raised.value)
+
+
+def test_the_per_smdp_settings_are_read_from_the_operators_smdp_table() -> None:
+    table = {
+        "url": "https://smdp.example",
+        "requester_id": REQUESTER,
+        "admin_protocol": "gsma/rsp/v2.2.0",
+        "iccid_f_padding": True,
+    }
+    config = Es2PlusConfig.from_mapping(table)
+    assert (config.admin_protocol, config.pad_iccid) == ("gsma/rsp/v2.2.0", True)
+    plain = Es2PlusConfig.from_mapping({"url": "https://smdp.example", "requester_id": REQUESTER})
+    assert (plain.admin_protocol, plain.pad_iccid) == ("gsma/rsp/v2.5.0", False)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"admin_protocol": "2.2.0"}, "X-Admin-Protocol must look like"),
+        ({"admin_protocol": "gsma/rsp/v2.2"}, "X-Admin-Protocol must look like"),
+        ({"iccid_f_padding": "yes"}, "iccid_f_padding must be true or false"),
+    ],
+)
+def test_a_wrong_per_smdp_setting_stops_the_start(setting: dict[str, object], message: str) -> None:
+    table = {"url": "https://smdp.example", "requester_id": REQUESTER, **setting}
+    with pytest.raises(ValueError, match=message):
+        Es2PlusConfig.from_mapping(table)

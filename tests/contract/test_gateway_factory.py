@@ -7,12 +7,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from yookassa import Configuration
 
 from esimcare.config import Integrations, Mode, Settings
 from esimcare.integrations.email.smtp_client import SmtpEmailGateway
 from esimcare.integrations.factory import Gateways, build_gateways
+from esimcare.integrations.http import BearerToken
 from esimcare.integrations.network.http_client import HttpNetworkGateway
 from esimcare.integrations.network.osmo_hlr_ctrl import CtrlAddress, OsmoHlrCtrlGateway
 from esimcare.integrations.payments.http_client import HttpPayoutGateway
@@ -35,7 +37,7 @@ REAL = Integrations(
     network="http",
     sms_url="https://sms.invalid",
     payments_url="https://pay.invalid",
-    network_url="http://hss.invalid",
+    network_url="https://hss.invalid",
     smtp_host="smtp.invalid",
 )
 
@@ -245,3 +247,77 @@ def test_incomplete_or_invalid_smpp_settings_are_refused(
 
 def test_the_smpp_password_never_appears_in_the_settings_repr() -> None:
     assert "s3cr3t" not in repr(SMPP)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"payments_url": "http://pay.invalid"}, "ESIMCARE_PAYMENTS_URL must be https://"),
+        ({"sms_url": "http://sms.invalid"}, "ESIMCARE_SMS_URL must be https://"),
+        ({"network_url": "http://hss.invalid"}, "ESIMCARE_NETWORK_URL must be https://"),
+    ],
+)
+def test_production_refuses_plain_http_for_the_http_contracts(
+    build: Build, change: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        build(Mode.PRODUCTION, replace(REAL, **change))
+
+
+def test_development_may_use_plain_http_for_a_local_stand_in(build: Build) -> None:
+    local = replace(REAL, sms_url="http://127.0.0.1:9", payments_url="http://127.0.0.1:9")
+    assert isinstance(build(Mode.DEVELOPMENT, local).sms, HttpSmsGateway)
+
+
+def test_each_http_contract_sends_its_own_bearer_token(build: Build) -> None:
+    seen: dict[str, str | None] = {}
+
+    def provider(request: httpx.Request) -> httpx.Response:
+        seen[request.url.host] = request.headers.get("Authorization")
+        if request.url.host == "sms.invalid":
+            return httpx.Response(201, json={"id": "m-1"})
+        if request.url.host == "pay.invalid":
+            return httpx.Response(200, json={"reference": "p-1", "amount": MONEY})
+        return httpx.Response(200, json={"state": "active"})
+
+    tokens = replace(REAL, sms_token="sms-t", payments_token="pay-t", network_token="")
+    gateways = build(Mode.PRODUCTION, tokens)
+    assert gateways.http_client is not None
+    gateways.http_client._transport = httpx.MockTransport(provider)  # no network in tests
+    gateways.sms.send(to="+79160000001", body="hi", message_key="k")
+    gateways.payouts.check_payout(reference="p-1")
+    gateways.network.state(imsi="250019990000001")
+    assert seen == {
+        "sms.invalid": "Bearer sms-t",
+        "pay.invalid": "Bearer pay-t",
+        "hss.invalid": None,  # none configured: none sent (a provider on a private network)
+    }
+
+
+MONEY = {"amount": "1.00", "currency": "EUR"}
+
+
+def test_no_secret_appears_in_the_settings_repr(tmp_path: Path) -> None:
+    secrets = replace(
+        REAL, sms_token="sms-secret", payments_token="pay-secret", network_token="net-secret"
+    )
+    shown = repr(
+        replace(settings(tmp_path, Mode.PRODUCTION, secrets), metrics_token="metrics-secret")
+    )
+    for secret in ("sms-secret", "pay-secret", "net-secret", "metrics-secret", "kkkkkkkk"):
+        assert secret not in shown
+    assert repr(BearerToken("sms-secret")) == "BearerToken(<hidden>)"
+
+
+def test_a_secret_may_come_from_a_file_instead_of_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret_file = tmp_path / "smpp-password"
+    secret_file.write_text("from-file\n")
+    monkeypatch.setenv("ESIMCARE_SMPP_PASSWORD_FILE", str(secret_file))
+    monkeypatch.setenv("ESIMCARE_SMS_TOKEN", "from-env")
+    config = Settings.from_env(data_dir=tmp_path).integrations
+    assert (config.smpp_password, config.sms_token) == ("from-file", "from-env")
+    monkeypatch.setenv("ESIMCARE_SMPP_PASSWORD", "also-set")
+    with pytest.raises(ValueError, match="not both"):
+        Settings.from_env(data_dir=tmp_path)

@@ -165,7 +165,7 @@ def test_the_portal_explains_the_cap_and_the_rate_limit(demo: Context) -> None:
 
 def test_the_limits_are_read_from_the_operators_file() -> None:
     raw = {
-        "name": "X", "verification_methods": ["sms"], "refund_route": "card",
+        "name": "X", "verification_methods": ["sms"], "refund_route": "card", "currency": "EUR",
         "debt_blocks_cancellation": False, "grace_period_hours": 0,
         "number_quarantine_days": 0, "smdp_final_status": "Unavailable", "hotline": "1",
         "hotline_hours": {"en": "24/7"}, "support_email": "a@b.invalid",

@@ -5,6 +5,7 @@ step skip CancelOrder, and the step keeps what the SM-DP+ answered. SQLite and P
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -28,6 +29,7 @@ from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.jobs.errors import PermanentJobError
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid
+from esimcare.operators.smdp_link import SmdpLink
 from esimcare.runtime import build_worker
 from esimcare.sandbox.smdp_emulator.emulator import DeviceRefusedError, SmdpEmulator
 from tests.support import customer, request_and_verify_mts
@@ -247,3 +249,65 @@ def test_an_expired_cancel_order_is_asked_again_not_taken_as_an_answer(ctx: Cont
     assert (step.outcome, step.attempts) == ("cancelled_at_smdp", 2)
     profile = gateway.inner.profile(esim.iccid)
     assert profile is not None and profile.state is SmdpProfileState.UNAVAILABLE
+
+
+class AnswersAlreadyInstalled:
+    """An SM-DP+ that words "already installed" its own way: ``Failed`` 8.2 / 3.3 (the profile
+    as subject instead of its ICCID), the way some vendors answer CancelOrder."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def cancel_order(self, **_kwargs: Any) -> Es2Outcome:
+        self.asked += 1
+        return Es2Outcome(ExecutionStatus.FAILED, StatusCode("8.2", "3.3", "already installed"))
+
+
+def with_smdp_settings(ctx: Context, **settings: object) -> None:
+    policy = ctx.policy("mts")
+    ctx.policies["mts"] = replace(policy, smdp={**policy.smdp, **settings})
+
+
+def test_a_vendors_own_already_installed_code_goes_the_delete_on_the_phone_way_when_listed(
+    ctx: Context,
+) -> None:
+    with_smdp_settings(ctx, delete_on_device_codes=["8.2.1/3.3", "8.2.1/3.5", "8.2/3.3"])
+    gateway = AnswersAlreadyInstalled()
+    ctx.smdp["mts"] = gateway  # type: ignore[assignment]
+    cancellation_id, _ = request_and_verify_mts(ctx, esim_index=INSTALLED)
+    drain(ctx)
+
+    cancellation, esim = cancellation_and_esim(ctx, cancellation_id)
+    assert cancellation.status is CancellationStatus.COMPLETED
+    step = profile_step(ctx, cancellation_id)
+    assert (step.outcome, gateway.asked) == ("delete_on_device", 1)
+    assert ctx.network.state(imsi=esim.imsi) is SubscriberState.REMOVED
+
+
+def test_a_code_the_smdp_settings_do_not_list_fails_the_cancellation_for_staff(
+    ctx: Context,
+) -> None:
+    gateway = AnswersAlreadyInstalled()
+    ctx.smdp["mts"] = gateway  # type: ignore[assignment]
+    cancellation_id, _ = request_and_verify_mts(ctx, esim_index=INSTALLED)
+    drain(ctx)
+
+    cancellation, _ = cancellation_and_esim(ctx, cancellation_id)
+    assert cancellation.status is CancellationStatus.FAILED
+    assert "8.2 / 3.3" in (cancellation.failure_reason or "")
+    assert gateway.asked == 1
+
+
+def test_an_smdp_whose_settings_drop_3_5_fails_on_it_instead(ctx: Context) -> None:
+    """The list replaces the defaults: what an operator writes is what counts."""
+    with_smdp_settings(ctx, delete_on_device_codes=["8.2.1/3.3"])
+    link = ctx.policy("mts").smdp_link
+    assert link.means_delete_on_device(StatusCode("8.2.1", "3.3"))
+    assert not link.means_delete_on_device(StatusCode("8.2.1", "3.5"))
+    assert not link.means_delete_on_device(None)
+
+
+@pytest.mark.parametrize("bad", ["8.2.1-3.3", "8.2.1/", "x/3.3", 7])
+def test_a_malformed_delete_on_device_code_is_refused_at_start(bad: object) -> None:
+    with pytest.raises(ValueError, match="delete_on_device_codes"):
+        SmdpLink.from_mapping({"delete_on_device_codes": [bad]})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from esimcare.esims.number_pool import number_length
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.operators.policy import PolicyError, load_policies, parse_policy
 from esimcare.sandbox.demo_data import POLICIES
@@ -55,7 +56,7 @@ def test_the_demo_operators_read_numbers_in_russia() -> None:
 
 def test_an_unknown_region_in_the_operators_file_is_refused() -> None:
     raw = {
-        "name": "X", "verification_methods": ["sms"], "refund_route": "card",
+        "name": "X", "verification_methods": ["sms"], "refund_route": "card", "currency": "EUR",
         "debt_blocks_cancellation": False, "grace_period_hours": 0,
         "number_quarantine_days": 0, "smdp_final_status": "Unavailable", "hotline": "1",
         "hotline_hours": {"en": "24/7"}, "support_email": "a@b.invalid",
@@ -65,3 +66,25 @@ def test_an_unknown_region_in_the_operators_file_is_refused() -> None:
     assert parse_policy("x", {**raw, "region": "ru"}).region == "RU"
     with pytest.raises(PolicyError, match="region"):
         parse_policy("x", {**raw, "region": "XX"})
+
+
+@pytest.mark.parametrize(
+    ("prefix", "length"),
+    [("+7916", 12), ("+4915", 14), ("+1202", 12), ("+86138", 14), ("+35387", 13)],
+)
+def test_a_number_range_is_as_long_as_its_countrys_mobile_numbers(prefix: str, length: int) -> None:
+    assert number_length(prefix) == length
+
+
+def test_a_number_range_without_a_country_code_is_refused() -> None:
+    with pytest.raises(ValueError, match="no country code"):
+        number_length("+0123")
+
+
+@pytest.mark.parametrize(
+    ("number", "shown"),
+    [("+79160000001", "+7 916 000-00-01"), ("+4930123456", "+49 30 123456")],
+)
+def test_a_number_is_grouped_the_way_its_country_writes_it(number: str, shown: str) -> None:
+    assert Msisdn.parse(number).international() == shown
+    assert Msisdn.parse(number).masked().startswith(shown.split(" ")[0] + "*")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any
 
-import structlog
 from fastapi import APIRouter, Body, Header, Request, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from esimcare.api.deps import AuthDep, CtxDep, LanguageDep, client_ip, customer_in
 from esimcare.api.idempotent import IdempotentCall
@@ -24,17 +25,13 @@ from esimcare.api.schemas import (
     VerificationInfo,
 )
 from esimcare.api.types import EntityId
-from esimcare.cancellations import service
-from esimcare.cancellations.models import Cancellation
+from esimcare.cancellations import operations, service
+from esimcare.cancellations.operations import CancellationDetails
 from esimcare.cancellations.service import Requested
-from esimcare.context import Context
-from esimcare.customers.codes import IssuedCode
-from esimcare.customers.models import Customer
 from esimcare.db import transaction
-from esimcare.integrations.errors import IntegrationError
+from esimcare.idempotency.service import StoredResponse
 from esimcare.kit.clock import iso
 
-log = structlog.get_logger()
 router = APIRouter(
     prefix="/api/v1/{operator}", tags=["cancellations"], responses=problem_responses(*OPERATOR)
 )
@@ -80,27 +77,22 @@ def create_cancellation(
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     path = f"/api/v1/{auth.customer.operator_id}/esims/{esim_id}/cancellations"
-    call = IdempotentCall.of(ctx, idempotency_key, auth.customer, path=path, body=body)
-    stored = call.start()
-    if stored is not None:
-        return JSONResponse(stored.body, status_code=stored.status_code)
-    with call.running(), transaction(ctx.sessions) as session:
-        customer = customer_in(session, auth)
-        requested = service.request_cancellation(
-            session, ctx, customer, esim_id, **body.model_dump(), ip=client_ip(request)
-        )
-        answer = _created(ctx, customer, requested, language)
-        msisdn = service.view_esim(session, requested.cancellation).msisdn
-        call.finish(session, status.HTTP_201_CREATED, answer)
-    code = requested.code
-    if code is not None and not _sent(ctx, customer, requested.cancellation, code, msisdn):
+    once = IdempotentCall.of(ctx, idempotency_key, auth.customer, path=path, body=body)
+
+    def describe(session: Session, requested: Requested) -> StoredResponse:
+        return StoredResponse(status.HTTP_201_CREATED, _created(requested, language))
+
+    outcome = operations.do_request_cancellation(
+        ctx, auth.customer.id, esim_id, CancellationDetails(**body.model_dump()),
+        once=once, describe=describe, ip=client_ip(request),
+    )  # fmt: skip
+    answer = copy.deepcopy(outcome.ran.answer.body)
+    if outcome.code_sent is False:
         answer["verification"]["sms_delivery"] = "failed"
-    return JSONResponse(answer, status_code=status.HTTP_201_CREATED)
+    return JSONResponse(answer, status_code=outcome.ran.answer.status_code)
 
 
-def _created(
-    ctx: Context, customer: Customer, requested: Requested, language: str
-) -> dict[str, Any]:
+def _created(requested: Requested, language: str) -> dict[str, Any]:
     methods = [m.value for m in requested.methods]
     cancellation = requested.cancellation
     sms_to = masked_number(requested.sms_to) if requested.sms_to else None
@@ -113,19 +105,6 @@ def _created(
     ).model_dump(mode="json")
 
 
-def _sent(
-    ctx: Context, customer: Customer, cancellation: Cancellation, code: IssuedCode, msisdn: str
-) -> bool:
-    """Deliver the code after commit; a failed gateway leaves the request standing (the
-    customer asks for a new code), so it is logged and reported, never a 5xx."""
-    try:
-        service.deliver_code(ctx, customer, cancellation, code, msisdn)
-    except IntegrationError as error:
-        log.warning("api.sms_delivery_failed", cancellation_id=cancellation.id, error=str(error))
-        return False
-    return True
-
-
 @router.post(
     "/cancellations/{cancellation_id}/verification-code",
     status_code=status.HTTP_202_ACCEPTED,
@@ -133,15 +112,11 @@ def _sent(
     responses=problem_responses(*CUSTOMER, 409, 429),
 )
 def resend_code(cancellation_id: EntityId, auth: AuthDep, ctx: CtxDep) -> CodeSent:
-    with transaction(ctx.sessions) as session:
-        customer = customer_in(session, auth)
-        cancellation, code = service.resend_code(session, ctx, customer, cancellation_id)
-        msisdn = service.view_esim(session, cancellation).msisdn
-    sent = _sent(ctx, customer, cancellation, code, msisdn)
+    resent = operations.do_resend_code(ctx, auth.customer.id, cancellation_id)
     return CodeSent(
-        sms_sent_to=masked_number(customer.phone),
-        expires_at=iso(code.expires_at),
-        sms_delivery="sent" if sent else "failed",
+        sms_sent_to=masked_number(auth.customer.phone),
+        expires_at=iso(resent.expires_at),
+        sms_delivery="sent" if resent.sent else "failed",
     )
 
 
@@ -158,18 +133,11 @@ def verify(
     request: Request,
 ) -> StatusOut:
     secret = body.code if body.method == "sms" else body.password
-    with transaction(ctx.sessions) as session:
-        customer = customer_in(session, auth)
-        cancellation = service.verify(
-            session,
-            ctx,
-            customer,
-            cancellation_id,
-            method=body.method,
-            secret=secret,
-            ip=client_ip(request),
-        )
-        return StatusOut(status=cancellation.status.value)
+    cancellation = operations.do_verify_cancellation(
+        ctx, auth.customer.id, cancellation_id, method=body.method, secret=secret,
+        ip=client_ip(request),
+    )  # fmt: skip
+    return StatusOut(status=cancellation.status.value)
 
 
 @router.get(
@@ -192,10 +160,7 @@ def get_cancellation(
     responses=problem_responses(*CUSTOMER, 409),
 )
 def undo(cancellation_id: EntityId, auth: AuthDep, ctx: CtxDep, request: Request) -> StatusOut:
-    with transaction(ctx.sessions) as session:
-        customer = customer_in(session, auth)
-        cancellation = service.get_cancellation(session, customer, cancellation_id)
-        service.undo(
-            session, ctx, cancellation, actor=f"customer:{customer.id}", ip=client_ip(request)
-        )
-        return StatusOut(status=cancellation.status.value)
+    cancellation = operations.do_undo_cancellation(
+        ctx, auth.customer.id, cancellation_id, ip=client_ip(request)
+    )
+    return StatusOut(status=cancellation.status.value)

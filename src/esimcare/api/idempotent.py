@@ -2,32 +2,23 @@
 
 The key is scoped to the operator, the customer and the request path; the fingerprint is the
 canonical JSON of the validated body, so whitespace or key order do not make a "different" body.
+The operations themselves (``do_*``) claim the key, run and store the answer (idempotency/once.py).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy.orm import Session
 
 from esimcare.context import Context
 from esimcare.customers.models import Customer
 from esimcare.errors import IdempotencyKeyMissingError
-from esimcare.idempotency.service import IdempotencyStore, StoredResponse
+from esimcare.idempotency.once import Once
+from esimcare.idempotency.service import IdempotencyStore
 
 
-@dataclass(frozen=True)
-class IdempotentCall:
-    store: IdempotencyStore
-    scope: str
-    key: str
-    request_hash: str
-
+class IdempotentCall(Once):
     @classmethod
     def of(
         cls, ctx: Context, key: str | None, customer: Customer, *, path: str, body: BaseModel
@@ -43,20 +34,3 @@ class IdempotentCall:
             key=key,
             request_hash=store.request_hash("POST", path, canonical),
         )
-
-    def start(self) -> StoredResponse | None:
-        """The stored answer to replay, or None when this request owns the key and runs."""
-        return self.store.start(self.scope, self.key, self.request_hash)
-
-    @contextmanager
-    def running(self) -> Iterator[None]:
-        """Release the key if the request fails, so the client may retry with it."""
-        try:
-            yield
-        except Exception:
-            self.store.abandon(self.scope, self.key)
-            raise
-
-    def finish(self, session: Session, status_code: int, body: dict[str, Any]) -> None:
-        """Store the answer in the transaction that created what it describes."""
-        self.store.finish(session, self.scope, self.key, status_code, body)

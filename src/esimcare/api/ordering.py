@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from esimcare.api.deps import AuthDep, CtxDep, LanguageDep, PolicyDep
@@ -19,8 +18,10 @@ from esimcare.api.types import EntityId
 from esimcare.db import transaction
 from esimcare.esims.activation_qr import activation_code_of, qr_png, qr_svg
 from esimcare.esims.models import Esim
-from esimcare.esims.ordering import order_esim, plans_of
+from esimcare.esims.operations import do_order_esim
+from esimcare.esims.ordering import plans_of
 from esimcare.esims.service import get_esim
+from esimcare.idempotency.service import StoredResponse
 
 router = APIRouter(
     prefix="/api/v1/{operator}", tags=["ordering"], responses=problem_responses(*OPERATOR)
@@ -83,19 +84,13 @@ def order(
 ) -> JSONResponse:
     customer = auth.customer
     path = f"/api/v1/{customer.operator_id}/esims"
-    call = IdempotentCall.of(ctx, idempotency_key, customer, path=path, body=body)
-    stored = call.start()
-    if stored is not None:
-        return JSONResponse(stored.body, status_code=stored.status_code)
-    answer: dict[str, Any] = {}
+    once = IdempotentCall.of(ctx, idempotency_key, customer, path=path, body=body)
 
-    def finish(session: Session, esim: Esim) -> None:
-        answer.update(ordered_out(esim))
-        call.finish(session, status.HTTP_201_CREATED, answer)
+    def describe(esim: Esim) -> StoredResponse:
+        return StoredResponse(status.HTTP_201_CREATED, ordered_out(esim))
 
-    with call.running():
-        order_esim(ctx, customer, body.plan, body.eid, finish)
-    return JSONResponse(answer, status_code=status.HTTP_201_CREATED)
+    ran = do_order_esim(ctx, customer, body.plan, body.eid, once=once, describe=describe)
+    return JSONResponse(ran.answer.body, status_code=ran.answer.status_code)
 
 
 def ordered_out(esim: Esim) -> dict[str, Any]:

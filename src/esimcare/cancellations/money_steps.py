@@ -29,6 +29,7 @@ from esimcare.esims.models import Plan
 from esimcare.integrations.errors import IntegrationError
 from esimcare.integrations.payments.interface import PayoutReceipt, PayoutStatus
 from esimcare.jobs.errors import PermanentJobError
+from esimcare.kit.local_time import babel_locale
 from esimcare.kit.money import Money
 from esimcare.notices.service import notify_all_channels
 from esimcare.notices.templates import render
@@ -252,8 +253,9 @@ class NoticeStep(LocalStep):
         assert customer is not None
         bill = session.scalar(select(Bill).where(Bill.cancellation_id == run.cancellation.id))
         refund = session.scalar(select(Refund).where(Refund.cancellation_id == run.cancellation.id))
-        currency = bill.currency if bill else "RUB"
-        locale = {"zh": "zh_Hans_CN"}.get(customer.language, customer.language)
+        policy = self.ctx.policy(customer.operator_id)
+        currency = bill.currency if bill else policy.currency
+        locale = babel_locale(customer.language)
         device = ""
         if run.esim.profile_state.on_device:
             device = render("delete_on_device_hint", customer.language)[1]
@@ -263,7 +265,7 @@ class NoticeStep(LocalStep):
             template="cancellation_completed",
             event_key=f"cancellation:{run.cancellation.id}:completed",
             now=run.now,
-            operator_name=self.ctx.policy(customer.operator_id).name,
+            operator_name=policy.name,
             msisdn=run.esim.msisdn,
             reference=run.cancellation.reference,
             bill=Money(bill.total_minor if bill else 0, currency).display(locale),

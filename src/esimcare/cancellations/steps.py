@@ -27,7 +27,6 @@ from esimcare.integrations.errors import TransientIntegrationError
 from esimcare.integrations.smdp.interface import (
     ICCID_UNKNOWN,
     INVALID_STATE_TRANSITION,
-    PROFILE_ALREADY_DOWNLOADED,
     Es2Outcome,
     ExecutionStatus,
     FinalProfileStatus,
@@ -168,9 +167,10 @@ class ProfileStep:
 
     The step ends on a definite answer, recorded on the step (``external_answer``):
     - success: the order is withdrawn (the profile Available or Unavailable, per policy);
-    - 8.2.1 / 3.3 "already downloaded", or 3.5 "invalid state transition": the profile is past
-      the order states, on a phone (or already out of stock) and no longer downloadable;
-      the network step deactivates the line and the subscriber is told to delete it there;
+    - 8.2.1 / 3.3 "already downloaded", or 3.5 "invalid state transition" (or whichever codes
+      the SM-DP+'s ``delete_on_device_codes`` setting lists): the profile is past the order
+      states, on a phone (or already out of stock) and no longer downloadable; the network step
+      deactivates the line and the subscriber is told to delete it there;
     - any other ``Failed`` answer: the cancellation fails with it, for staff (never retried
       blindly). ``Expired``, transport errors, 5xx and time-outs are retried with backoff.
     """
@@ -203,8 +203,9 @@ class ProfileStep:
         if self._lost_answer_went_through(run, result):
             esim.profile_state = profile_after_cancel_order(self._final_status(esim).value)
             return "cancelled_at_smdp_reconciled"
-        if result.is_code(PROFILE_ALREADY_DOWNLOADED) or result.is_code(INVALID_STATE_TRANSITION):
-            # The phone got there first: from now on it is the installed path.
+        if self.ctx.policy(esim.operator_id).smdp_link.means_delete_on_device(result.code):
+            # The phone got there first: from now on it is the installed path. Which answers
+            # say so is this operator's SM-DP+ setting (default 8.2.1/3.3 and 8.2.1/3.5).
             esim.profile_state = profile_after_already_downloaded(esim.profile_state)
             return "delete_on_device"
         raise PermanentJobError(f"SM-DP+ refused CancelOrder: {describe_answer(result)}")

@@ -89,7 +89,7 @@ def build_gateways(settings: Settings, stand_ins: StandIns | None, clock: Clock)
     config = settings.integrations
     _check_production(settings)
     needs_http = "http" in (config.network, config.payments, config.sms)
-    client = make_http_client() if needs_http else None
+    client = make_http_client(config.http_ca_file) if needs_http else None
     try:
         return Gateways(
             network=_network(config, stand_ins, client),
@@ -134,19 +134,19 @@ def _check_production(settings: Settings) -> None:
 
 
 def _check_transport(config: Integrations) -> None:
-    """Production never sends credentials in the clear."""
-    if config.payments == "yookassa" and not config.yookassa_api_url.startswith("https://"):
-        raise ValueError("ESIMCARE_YOOKASSA_API_URL must be https:// in production")
-    # Refunds and one-time codes over the generic HTTP contracts (docs/http-contracts.md).
+    """Production never sends credentials, codes or refunds in the clear."""
     for system, choice, url in (
-        ("PAYMENTS", config.payments, config.payments_url),
         ("SMS", config.sms, config.sms_url),
+        ("PAYMENTS", config.payments, config.payments_url),
+        ("NETWORK", config.network, config.network_url),
     ):
         if choice == "http" and not url.startswith("https://"):
-            raise ValueError(f"ESIMCARE_{system}_URL must be https:// in production")
-    token_in_the_clear = not config.network_url.startswith("https://")
-    if config.network == "http" and config.network_token and token_in_the_clear:
-        raise ValueError("with ESIMCARE_NETWORK_TOKEN, ESIMCARE_NETWORK_URL must be https://")
+            raise ValueError(
+                f"ESIMCARE_{system}_URL must be https:// in production: SMS codes, refunds "
+                "and subscriber changes must not cross the network in the clear"
+            )
+    if config.payments == "yookassa" and not config.yookassa_api_url.startswith("https://"):
+        raise ValueError("ESIMCARE_YOOKASSA_API_URL must be https:// in production")
     if config.email == "smtp" and config.smtp_user and not config.smtp_starttls:
         raise ValueError(
             "ESIMCARE_SMTP_USER is set without ESIMCARE_SMTP_STARTTLS=1: the password would "
@@ -166,8 +166,7 @@ def _network(
     if config.network == "registry":
         return _sandbox(stand_ins, "NETWORK").network()
     if config.network == "http" and client is not None:
-        url = _url("NETWORK", config.network_url)
-        return HttpNetworkGateway(url, client, token=config.network_token)
+        return HttpNetworkGateway(_url("NETWORK", config.network_url), client, config.network_token)
     if config.network == "osmo-hlr":
         if not config.network_ctrl:
             raise ValueError("ESIMCARE_NETWORK_CTRL is required when ESIMCARE_NETWORK=osmo-hlr")
@@ -181,8 +180,9 @@ def _payouts(
     if config.payments == "payout-ledger":
         return _sandbox(stand_ins, "PAYMENTS").payouts()
     if config.payments == "http" and client is not None:
-        url = _url("PAYMENTS", config.payments_url)
-        return HttpPayoutGateway(url, client, token=config.payments_token)
+        return HttpPayoutGateway(
+            _url("PAYMENTS", config.payments_url), client, config.payments_token
+        )
     if config.payments == "yookassa":
         if not config.yookassa_shop_id or not config.yookassa_secret_key:
             raise ValueError(
@@ -202,7 +202,7 @@ def _sms(
     if config.sms == "outbox":
         return _sandbox(stand_ins, "SMS").sms()
     if config.sms == "http" and client is not None:
-        return HttpSmsGateway(_url("SMS", config.sms_url), client, token=config.sms_token)
+        return HttpSmsGateway(_url("SMS", config.sms_url), client, config.sms_token)
     if config.sms == "smpp":
         return SmppSmsGateway(_smpp_settings(config))
     raise _unknown("SMS", config.sms, "outbox", "http", "smpp")

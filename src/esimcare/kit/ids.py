@@ -116,8 +116,16 @@ class Msisdn:
         return cls(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
     def masked(self) -> str:
-        """Show only enough to recognise one's own number: +7 *** ***-**-01."""
-        return f"{self.value[:2]}{'*' * (len(self.value) - 4)}{self.value[-2:]}"
+        """Show only enough to recognise one's own number: +7********01, +49**********01."""
+        country = f"+{phonenumbers.parse(self.value).country_code}"
+        hidden = len(self.value) - len(country) - 2
+        return f"{country}{'*' * hidden}{self.value[-2:]}"
+
+    def international(self) -> str:
+        """Grouped the way the number's own country writes it: +7 916 000-00-01,
+        +49 30 1234567, +86 138 0013 8000."""
+        number = phonenumbers.parse(self.value)
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
     def __str__(self) -> str:
         return self.value

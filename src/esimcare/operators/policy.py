@@ -7,12 +7,15 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import phonenumbers
+from babel.numbers import list_currencies
 
 from esimcare.integrations.payments.interface import PayoutRoute
 from esimcare.integrations.smdp.interface import FinalProfileStatus
 from esimcare.integrations.sms.sender import sender_kind
+from esimcare.kit.local_time import time_zone
 from esimcare.operators.smdp_link import SmdpLink
 from esimcare.operators.webhook_target import WebhookTarget
 
@@ -81,12 +84,18 @@ class Policy:
     orders_per_hour: int = 10
     # ``[webhooks] url, secret``: signed events to the operator's own systems (webhooks/).
     webhooks: dict[str, Any] = field(default_factory=dict, repr=False)  # holds the secret
+    # IANA time zone the portal and the notices tell times in ("Europe/Moscow"); UTC if unset.
+    time_zone: str = "UTC"
 
     def reason(self, code: str) -> Reason | None:
         return next((reason for reason in self.reasons if reason.code == code), None)
 
     def hours(self, language: str) -> str:
         return self.hotline_hours.get(language) or self.hotline_hours.get("en", "")
+
+    @property
+    def tzinfo(self) -> ZoneInfo:
+        return time_zone(self.time_zone)
 
     @property
     def has_grace_period(self) -> bool:
@@ -113,7 +122,7 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
         policy = Policy(
             operator_id=operator_id,
             name=str(raw["name"]),
-            currency=str(raw.get("currency", "RUB")),
+            currency=_currency(raw["currency"]),
             verification_methods=methods,
             reasons=reasons,
             refund_route=RefundRoute(raw["refund_route"]),
@@ -134,6 +143,7 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
             max_open_esims=int(raw.get("max_open_esims", 10)),
             orders_per_hour=int(raw.get("orders_per_hour", 10)),
             webhooks=dict(raw.get("webhooks", {})),
+            time_zone=time_zone(str(raw.get("time_zone", "UTC"))).key,
         )
         SmdpLink.from_mapping(policy.smdp)
         WebhookTarget.from_mapping(policy.webhooks)
@@ -150,6 +160,14 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
     if policy.max_open_esims < 1 or policy.orders_per_hour < 1:
         raise PolicyError(f"{operator_id}: max_open_esims and orders_per_hour must be at least 1")
     return policy
+
+
+def _currency(value: object) -> str:
+    """An ISO 4217 code the operator bills in ("RUB", "EUR"); there is no default."""
+    code = str(value).upper()
+    if code not in list_currencies():
+        raise ValueError(f"unknown currency {value!r}; use an ISO 4217 code like EUR")
+    return code
 
 
 def _sms_sender(value: object) -> str:

@@ -6,18 +6,31 @@ operator's side of HandleDownloadProgressInfo (SGP.22 v2.2 5.3.5) needs: whom we
 notifications from (``notification_cert_names``: the names its TLS client certificate must
 carry, the proof; ``notification_requester_id``: the label in the body, checked second), and
 which custom notification points (100 and above, by agreement) mean "deleted on the phone" and
-"disabled on the phone".
+"disabled on the phone", and which CancelOrder refusals mean "the profile is already on a phone:
+have it deleted there" (``delete_on_device_codes``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from esimcare.integrations.smdp.interface import (
+    INVALID_STATE_TRANSITION,
+    PROFILE_ALREADY_DOWNLOADED,
+    StatusCode,
+)
+
 DEFAULT_DELETED_POINT = 102
 DEFAULT_DISABLED_POINT = 101
 FIRST_CUSTOM_POINT = 100
+# SGP.22 v2.2 5.3.3: CancelOrder on a Downloaded or Installed profile is refused with 8.2.1/3.3;
+# 8.2.1/3.5 says the profile is in no order state any more. Either way it is out of the SM-DP+'s
+# hands, and the subscriber deletes it on the phone.
+DEFAULT_DELETE_ON_DEVICE_CODES = (PROFILE_ALREADY_DOWNLOADED, INVALID_STATE_TRANSITION)
+_CODE_PART = re.compile(r"\d+(\.\d+)*")
 
 
 @dataclass(frozen=True)
@@ -29,6 +42,9 @@ class SmdpLink:
     smdp_address: str | None = None
     # A DNS name in the certificate's subjectAltName, or its subject CN; any one will do.
     notification_cert_names: tuple[str, ...] = ()
+    # CancelOrder answers after which the profile is deleted on the phone instead of failing
+    # the cancellation (each SM-DP+ words "already downloaded/installed" its own way).
+    delete_on_device_codes: tuple[StatusCode, ...] = DEFAULT_DELETE_ON_DEVICE_CODES
 
     def __post_init__(self) -> None:
         for name in ("deleted_point", "disabled_point"):
@@ -59,7 +75,32 @@ class SmdpLink:
             deleted_point=int(raw.get("deleted_point", DEFAULT_DELETED_POINT)),
             disabled_point=int(raw.get("disabled_point", DEFAULT_DISABLED_POINT)),
             smdp_address=str(address) if address else None,
+            delete_on_device_codes=_codes(raw.get("delete_on_device_codes")),
         )
+
+    def means_delete_on_device(self, code: StatusCode | None) -> bool:
+        return code is not None and any(
+            (code.subject, code.reason) == (known.subject, known.reason)
+            for known in self.delete_on_device_codes
+        )
+
+
+def _codes(raw: object) -> tuple[StatusCode, ...]:
+    """``["8.2.1/3.3", "8.2.1/3.5"]`` (subject code / reason code); absent: the defaults."""
+    if raw is None:
+        return DEFAULT_DELETE_ON_DEVICE_CODES
+    if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
+        raise ValueError('smdp.delete_on_device_codes must be a list like ["8.2.1/3.3"]')
+    return tuple(_code(item) for item in raw)
+
+
+def _code(text: str) -> StatusCode:
+    subject, _, reason = (part.strip() for part in text.partition("/"))
+    if not _CODE_PART.fullmatch(subject) or not _CODE_PART.fullmatch(reason):
+        raise ValueError(
+            f"smdp.delete_on_device_codes: {text!r} is no subject/reason code like 8.2.1/3.3"
+        )
+    return StatusCode(subject, reason)
 
 
 def _names(raw: object) -> tuple[str, ...]:

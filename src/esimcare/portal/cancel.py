@@ -9,42 +9,38 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-import structlog
 from fastapi import APIRouter, Form, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from esimcare.cancellations.models import Cancellation
-from esimcare.cancellations.service import Requested, deliver_code, quote_for, request_cancellation
+from esimcare.cancellations.operations import CancellationDetails, do_request_cancellation
+from esimcare.cancellations.service import Requested, quote_for
 from esimcare.cancellations.states import CancellationStatus
-from esimcare.context import Context
-from esimcare.customers.codes import IssuedCode
-from esimcare.customers.models import Customer
 from esimcare.db import transaction
 from esimcare.errors import (
     CancellationInProgressError,
     DomainError,
 )
-from esimcare.esims.service import EsimView, get_esim
+from esimcare.esims.service import get_esim
 from esimcare.esims.states import EsimStatus
-from esimcare.idempotency.service import IdempotencyStore
-from esimcare.integrations.errors import IntegrationError
+from esimcare.idempotency.service import StoredResponse
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.tokens import new_token
 from esimcare.operators.policy import Policy, RefundRoute
 from esimcare.portal import texts
 from esimcare.portal.deps import (
     CsrfChecked,
-    LoginRequiredError,
     RowId,
     authenticate,
     client_ip,
+    form_once,
     get_ctx,
 )
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect, render
 from esimcare.portal.views import latest_cancellation
 
-log = structlog.get_logger()
 router = APIRouter()
 MAX_COMMENT = 500
 
@@ -122,37 +118,20 @@ def cancel_submit(
         view = get_esim(session, op, customer.id, esim_id)
     if not form.check(ctx.policy(op), view.esim.msisdn) or not form_token:
         return _show_form(request, op, esim_id, form, status=422)
-    store = IdempotencyStore(ctx.sessions, ctx.clock, ctx.settings.limits.idempotency_ttl_s)
-    scope = f"portal-cancel:{op}:{customer.id}"
-    replay = store.start_or_wait(scope, form_token, f"esim:{esim_id}")
-    if replay is not None:
-        return redirect(str(replay.body["location"]))
+    once = form_once(ctx, f"portal-cancel:{op}:{customer.id}", form_token, f"esim:{esim_id}")
+    details = CancellationDetails(form.reason, form.comment or None, form.refund_to or None)
+
+    def describe(session: Session, requested: Requested) -> StoredResponse:
+        return StoredResponse(303, {"location": follow_url(op, requested.cancellation)})
+
     try:
-        customer, requested = _request(request, ctx, op, view, form, store, scope, form_token)
-    except DomainError as error:
-        store.abandon(scope, form_token)
-        return _refused(request, op, esim_id, form, error)
-    except LoginRequiredError:
-        store.abandon(scope, form_token)
-        raise
-    cancellation = requested.cancellation
-    send_code(ctx, customer, cancellation, requested.code, view.esim.msisdn)
-    return redirect(follow_url(op, cancellation))
-
-
-def _request(
-    request: Request, ctx: Context, op: str, view: EsimView, form: CancelForm,
-    store: IdempotencyStore, scope: str, key: str,
-) -> tuple[Customer, Requested]:  # fmt: skip
-    with transaction(ctx.sessions) as session:
-        customer = authenticate(request, session, op).customer
-        requested = request_cancellation(
-            session, ctx, customer, view.esim.id, reason=form.reason,
-            comment=form.comment or None, refund_to=form.refund_to or None, ip=client_ip(request),
+        outcome = do_request_cancellation(
+            ctx, customer.id, esim_id, details, once=once, describe=describe,
+            ip=client_ip(request),
         )  # fmt: skip
-        location = follow_url(op, requested.cancellation)
-        store.finish(session, scope, key, 303, {"location": location})
-        return customer, requested
+    except DomainError as error:
+        return _refused(request, op, esim_id, form, error)
+    return redirect(str(outcome.ran.answer.body["location"]))
 
 
 def _refused(
@@ -162,16 +141,3 @@ def _refused(
         return redirect(f"/{op}/esims/{esim_id}/cancel")  # the form then leads to the open one
     message = texts.ERROR.get(error.code, texts.GENERIC_DETAIL)
     return _show_form(request, op, esim_id, form, error=message, status=error.status)
-
-
-def send_code(
-    ctx: Context, customer: Customer, cancellation: Cancellation, code: IssuedCode | None,
-    msisdn: str,
-) -> None:  # fmt: skip
-    """After commit: a code that fails to send is simply asked for again on the next page."""
-    if code is None:
-        return
-    try:
-        deliver_code(ctx, customer, cancellation, code, msisdn)
-    except IntegrationError as error:
-        log.warning("portal.code_not_sent", cancellation=cancellation.id, error=str(error))

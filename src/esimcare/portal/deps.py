@@ -24,6 +24,8 @@ from esimcare.customers.sessions import (
     touch_session,
 )
 from esimcare.errors import AuthenticationError
+from esimcare.idempotency.once import Once
+from esimcare.idempotency.service import IdempotencyStore
 from esimcare.kit.tokens import new_token, same
 from esimcare.portal.i18n import DEFAULT_LANGUAGE, LANGUAGES, negotiate
 from esimcare.web.client_address import request_client_address
@@ -141,3 +143,10 @@ def authenticate(request: Request, session: Session, operator_id: str) -> Authen
     if touch_due(auth, now):
         touch_session(session, auth.session.id, now)
     return auth
+
+
+def form_once(ctx: Context, scope: str, form_token: str, fingerprint: str) -> Once:
+    """A page's hidden one-time form token used as an Idempotency-Key: a double click waits
+    for the first submission's answer instead of doing the work twice."""
+    store = IdempotencyStore(ctx.sessions, ctx.clock, ctx.settings.limits.idempotency_ttl_s)
+    return Once(store, scope, form_token, fingerprint, wait_for_first=True)

@@ -13,20 +13,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
 from babel.messages.pofile import read_po
 
+from esimcare.kit.local_time import BABEL_LOCALE, UTC_ZONE, local_date, local_datetime
 from esimcare.kit.money import Money
 
 LANGUAGES = ("ru", "en", "zh")
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_NAMES = {"ru": "Русский", "en": "English", "zh": "中文"}
 HTML_LANG = {"ru": "ru", "en": "en", "zh": "zh-Hans"}
-BABEL_LOCALE = {"ru": "ru_RU", "en": "en_GB", "zh": "zh_Hans_CN"}
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "i18n"
-# The demo operators are Russian and quote their hotline hours in Moscow time, so times are
-# shown there too; a per-operator time zone belongs in the policy once an operator needs one.
-DISPLAY_ZONE = ZoneInfo("Europe/Moscow")
 
 
 def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
@@ -74,9 +70,13 @@ def negotiate(accept_language: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class Translator:
-    """What a template needs to speak one language: ``_`` and formatting of money and time."""
+    """What a template needs to speak one language: ``_`` and formatting of money and time.
+
+    Times are shown in ``zone``: the operator's (its policy's ``time_zone``), UTC on pages
+    that belong to no operator."""
 
     language: str
+    zone: ZoneInfo = UTC_ZONE
 
     def gettext(self, message: str, **params: Any) -> str:
         text = catalog(self.language).get(message, message)
@@ -86,14 +86,10 @@ class Translator:
         return amount.display(BABEL_LOCALE[self.language])
 
     def date(self, moment: datetime) -> str:
-        return str(format_date(moment.astimezone(DISPLAY_ZONE), "long",
-                               locale=BABEL_LOCALE[self.language]))  # fmt: skip
+        return local_date(moment, self.zone, self.language)
 
     def datetime(self, moment: datetime) -> str:
-        local = moment.astimezone(DISPLAY_ZONE)
-        time = format_time(local, "short", locale=BABEL_LOCALE[self.language])
-        zone = self.gettext(N_("Moscow time"))
-        return f"{self.date(moment)}, {time} ({zone})"
+        return local_datetime(moment, self.zone, self.language)
 
     @property
     def html_lang(self) -> str:

@@ -9,19 +9,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from esimcare.db import transaction
 from esimcare.errors import DomainError
 from esimcare.esims.activation_qr import activation_code_of, qr_svg_data_uri
 from esimcare.esims.models import Esim, Plan
-from esimcare.esims.ordering import order_esim, plans_of
+from esimcare.esims.operations import do_order_esim
+from esimcare.esims.ordering import plans_of
 from esimcare.esims.service import get_esim
-from esimcare.idempotency.service import IdempotencyStore
+from esimcare.idempotency.service import StoredResponse
 from esimcare.kit.money import Money
 from esimcare.kit.tokens import new_token
-from esimcare.portal.deps import CsrfChecked, RowId, authenticate, get_ctx
+from esimcare.portal.deps import CsrfChecked, RowId, authenticate, form_once, get_ctx
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect, render
 
@@ -96,21 +96,16 @@ def order_submit(
     if not plan or not form_token:
         return _form(request, op, plan=plan, eid=eid, error=ORDER_ERROR["invalid-input"],
                      status=422)  # fmt: skip
-    store = IdempotencyStore(ctx.sessions, ctx.clock, ctx.settings.limits.idempotency_ttl_s)
-    scope = f"portal-order:{op}:{customer.id}"
-    replay = store.start_or_wait(scope, form_token, f"order:{plan}:{eid}")
-    if replay is not None:
-        return redirect(str(replay.body["location"]))
+    once = form_once(ctx, f"portal-order:{op}:{customer.id}", form_token, f"order:{plan}:{eid}")
 
-    def finish(session: Session, esim: Esim) -> None:
-        store.finish(session, scope, form_token, 303, {"location": _activation_url(op, esim.id)})
+    def describe(esim: Esim) -> StoredResponse:
+        return StoredResponse(303, {"location": _activation_url(op, esim.id)})
 
     try:
-        esim = order_esim(ctx, customer, plan, eid or None, finish)
+        ran = do_order_esim(ctx, customer, plan, eid or None, once=once, describe=describe)
     except DomainError as error:
-        store.abandon(scope, form_token)
         return _refused(request, op, plan, eid, error)
-    return redirect(_activation_url(op, esim.id))
+    return redirect(str(ran.answer.body["location"]))
 
 
 def _activation_url(op: str, esim_id: int) -> str:

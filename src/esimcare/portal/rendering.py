@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse, RedirectResponse
 
 from esimcare.cancellations.warning_texts import warning_text
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
+from esimcare.kit.local_time import UTC_ZONE
 from esimcare.operators.policy import Policy
 from esimcare.portal import texts
 from esimcare.portal.deps import (
@@ -49,15 +50,13 @@ NBSP, NB_HYPHEN = "\u00a0", "\u2011"
 
 
 def format_number(number: str) -> str:
-    """+79160000001 -> +7 916 000-00-01, never broken across lines; others stay in E.164."""
+    """+79160000001 -> +7 916 000-00-01 (each country's own grouping), never broken across
+    lines; anything that is no valid number is shown as it is."""
     try:
-        value = Msisdn.parse(number).value
+        spaced = Msisdn.parse(number).international()
     except InvalidIdentifierError:
         return number
-    if value.startswith("+7") and len(value) == 12:
-        spaced = f"+7 {value[2:5]} {value[5:8]}-{value[8:10]}-{value[10:]}"
-        return spaced.replace(" ", NBSP).replace("-", NB_HYPHEN)
-    return value
+    return spaced.replace(" ", NBSP).replace("-", NB_HYPHEN)
 
 
 def masked_number(number: str) -> str:
@@ -79,7 +78,7 @@ def render(
     request: Request, template: str, *, policy: Policy | None, status: int = 200, **values: Any
 ) -> HTMLResponse:
     ctx = get_ctx(request)
-    translator = Translator(language_of(request))
+    translator = Translator(language_of(request), policy.tzinfo if policy else UTC_ZONE)
     token, fresh_anon = csrf_for_page(request, ctx)
     language = translator.language
     page = {

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from esimcare.cancellations.service import find_by_undo_token, get_cancellation, undo, view_esim
+from esimcare.cancellations.operations import do_undo_by_link, do_undo_cancellation
+from esimcare.cancellations.service import find_by_undo_token, view_esim
 from esimcare.db import transaction
 from esimcare.errors import InvalidTransitionError, NotFoundError
 from esimcare.portal import texts
@@ -39,11 +40,10 @@ def undo_from_page(
 ) -> Response:
     ctx = get_ctx(request)
     ctx.policy(op)
+    with transaction(ctx.sessions) as session:
+        customer = authenticate(request, session, op).customer
     try:
-        with transaction(ctx.sessions) as session:
-            customer = authenticate(request, session, op).customer
-            cancellation = get_cancellation(session, customer, cancellation_id)
-            undo(session, ctx, cancellation, actor=f"customer:{customer.id}", ip=client_ip(request))
+        do_undo_cancellation(ctx, customer.id, cancellation_id, ip=client_ip(request))
     except InvalidTransitionError:
         return _status_page(request, op, cancellation_id, status=409,
                             error=texts.ERROR["invalid-transition"])  # fmt: skip
@@ -75,9 +75,7 @@ def undo_by_link(request: Request, op: str, token: str, _csrf: CsrfChecked) -> R
     ctx = get_ctx(request)
     ctx.policy(op)
     try:
-        with transaction(ctx.sessions) as session:
-            cancellation = find_by_undo_token(session, op, token)
-            undo(session, ctx, cancellation, actor="customer:undo-link", ip=client_ip(request))
+        do_undo_by_link(ctx, op, token, ip=client_ip(request))
     except InvalidTransitionError:
         return _undo_page(request, op, token, status=409, error=texts.ERROR["invalid-transition"])
     return redirect(f"/{op}/undo/{token}")

@@ -7,7 +7,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
-from esimcare.cancellations.service import get_cancellation, resend_code, verify, view_esim
+from esimcare.cancellations.operations import do_resend_code, do_verify_cancellation
+from esimcare.cancellations.service import get_cancellation, view_esim
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.cancellations.verification_methods import methods_for
 from esimcare.db import transaction
@@ -18,7 +19,6 @@ from esimcare.errors import (
     WrongCodeError,
 )
 from esimcare.portal import texts
-from esimcare.portal.cancel import send_code
 from esimcare.portal.deps import CsrfChecked, RowId, authenticate, client_ip, get_ctx
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect, render
@@ -62,11 +62,11 @@ def verify_submit(
 ) -> Response:  # fmt: skip
     ctx = get_ctx(request)
     ctx.policy(op)
+    with transaction(ctx.sessions) as session:
+        customer = authenticate(request, session, op).customer
     try:
-        with transaction(ctx.sessions) as session:
-            customer = authenticate(request, session, op).customer
-            verify(session, ctx, customer, cancellation_id, method=method, secret=secret,
-                   ip=client_ip(request))  # fmt: skip
+        do_verify_cancellation(ctx, customer.id, cancellation_id, method=method, secret=secret,
+                               ip=client_ip(request))  # fmt: skip
     except (CancellationExpiredError, InvalidTransitionError):
         return redirect(f"/{op}/cancellations/{cancellation_id}")
     except WrongCodeError as error:
@@ -83,15 +83,13 @@ def verify_submit(
 def resend(request: Request, op: str, cancellation_id: RowId, _csrf: CsrfChecked) -> Response:
     ctx = get_ctx(request)
     ctx.policy(op)
+    with transaction(ctx.sessions) as session:
+        customer = authenticate(request, session, op).customer
     try:
-        with transaction(ctx.sessions) as session:
-            customer = authenticate(request, session, op).customer
-            cancellation, code = resend_code(session, ctx, customer, cancellation_id)
-            msisdn = view_esim(session, cancellation).msisdn
+        do_resend_code(ctx, customer.id, cancellation_id)
     except (CancellationExpiredError, InvalidTransitionError):
         return redirect(f"/{op}/cancellations/{cancellation_id}")
     except DomainError as error:
         message = texts.ERROR.get(error.code, texts.GENERIC_DETAIL)
         return _page(request, op, cancellation_id, error=message, status=error.status)
-    send_code(ctx, customer, cancellation, code, msisdn)
     return redirect(f"/{op}/cancellations/{cancellation_id}/verify?sent=1")

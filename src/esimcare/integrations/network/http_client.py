@@ -25,15 +25,15 @@ from esimcare.integrations.network.interface import SubscriberState
 
 
 class HttpNetworkGateway:
-    def __init__(self, base_url: str, client: httpx.Client, *, token: str = "") -> None:
+    def __init__(self, base_url: str, client: httpx.Client, token: str = "") -> None:
         self._base = base_url.rstrip("/")
         self._client = client
-        self._headers = bearer(token)
+        self._auth = bearer(token)
 
     def provision(self, *, imsi: str, msisdn: str) -> SubscriberState:
         body = {"msisdn": msisdn}
         url = f"{self._url(imsi)}/provision"
-        return _state(send(self._client, "POST", url, json=body, headers=self._headers))
+        return _state(send(self._client, "POST", url, json=body, auth=self._auth))
 
     def bar(self, *, imsi: str, msisdn: str, request_id: str) -> SubscriberState:
         return self._post(imsi, "bar", msisdn=msisdn, request_id=request_id)
@@ -42,12 +42,12 @@ class HttpNetworkGateway:
         return self._post(imsi, "remove", msisdn=msisdn, request_id=request_id)
 
     def state(self, *, imsi: str) -> SubscriberState:
-        return _state(send(self._client, "GET", self._url(imsi), headers=self._headers))
+        return _state(send(self._client, "GET", self._url(imsi), auth=self._auth))
 
     def _post(self, imsi: str, action: str, *, msisdn: str, request_id: str) -> SubscriberState:
         body = {"msisdn": msisdn, "request_id": request_id}
         url = f"{self._url(imsi)}/{action}"
-        return _state(send(self._client, "POST", url, json=body, headers=self._headers))
+        return _state(send(self._client, "POST", url, json=body, auth=self._auth))
 
     def _url(self, imsi: str) -> str:
         return f"{self._base}/subscribers/{quote(imsi, safe='')}"

@@ -30,14 +30,14 @@ from esimcare.kit.money import Money
 
 
 class HttpPayoutGateway:
-    def __init__(self, base_url: str, client: httpx.Client, *, token: str = "") -> None:
+    def __init__(self, base_url: str, client: httpx.Client, token: str = "") -> None:
         self._url = base_url.rstrip("/") + "/payouts"
         self._client = client
-        self._headers = bearer(token)
+        self._auth = bearer(token)
 
     def check_payout(self, *, reference: str) -> PayoutReceipt:
         url = f"{self._url}/{quote(reference, safe='')}"
-        response = send(self._client, "GET", url, headers=self._headers)
+        response = send(self._client, "GET", url, auth=self._auth)
         reference, paid = _receipt_fields(json_object(response))
         return PayoutReceipt(reference, paid, replayed=True)
 
@@ -59,8 +59,10 @@ class HttpPayoutGateway:
         }
         if payment_id is not None:
             body["payment_id"] = payment_id
-        headers = {**self._headers, "Idempotency-Key": idempotency_key}
-        response = send(self._client, "POST", self._url, json=body, headers=headers)
+        headers = {"Idempotency-Key": idempotency_key}
+        response = send(
+            self._client, "POST", self._url, json=body, headers=headers, auth=self._auth
+        )
         reference, paid = _receipt_fields(json_object(response))
         if paid != amount:
             raise PermanentIntegrationError(

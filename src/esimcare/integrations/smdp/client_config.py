@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from esimcare.integrations.http import USER_AGENT
+from esimcare.integrations.smdp.messages import ADMIN_PROTOCOL, check_admin_protocol
 
 
 @dataclass(frozen=True)
@@ -29,8 +30,13 @@ class Es2PlusConfig:
     ca_bundle: Path | None = None
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 20.0
+    # Each SM-DP+ reads SGP.22 a little differently (docs/es2plus.md, "Per SM-DP+ settings"):
+    # the X-Admin-Protocol version it is sent, and whether it wants ICCIDs F-padded to 20.
+    admin_protocol: str = ADMIN_PROTOCOL
+    pad_iccid: bool = False
 
     def __post_init__(self) -> None:
+        check_admin_protocol(self.admin_protocol)
         if not self.base_url.startswith(("https://", "http://")):
             raise ValueError("the SM-DP+ base URL must start with https:// (or http:// in tests)")
         if not self.requester_id:
@@ -47,7 +53,8 @@ class Es2PlusConfig:
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], base_dir: Path | None = None) -> Es2PlusConfig:
         """Read an operator's ``[smdp]`` table: ``url``, ``requester_id``, ``client_cert``,
-        ``client_key``, ``ca_bundle``, ``connect_timeout_s``, ``read_timeout_s``.
+        ``client_key``, ``ca_bundle``, ``connect_timeout_s``, ``read_timeout_s``,
+        ``admin_protocol``, ``iccid_f_padding``.
 
         Relative certificate paths are taken relative to ``base_dir`` (the operators file's
         directory), so a deployment can keep them next to it.
@@ -64,7 +71,15 @@ class Es2PlusConfig:
             ca_bundle=_path(raw.get("ca_bundle"), base_dir),
             connect_timeout_s=float(raw.get("connect_timeout_s", 5.0)),
             read_timeout_s=float(raw.get("read_timeout_s", 20.0)),
+            admin_protocol=str(raw.get("admin_protocol", ADMIN_PROTOCOL)),
+            pad_iccid=_flag("iccid_f_padding", raw.get("iccid_f_padding", False)),
         )
+
+
+def _flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"smdp.{name} must be true or false")
+    return value
 
 
 def _path(value: object, base_dir: Path | None) -> Path | None:

@@ -32,8 +32,6 @@ from esimcare.integrations.smdp.call_log import CallEnd, CallLog, CallOutcome
 from esimcare.integrations.smdp.client_config import Es2PlusConfig, make_es2plus_http_client
 from esimcare.integrations.smdp.interface import Es2Outcome, FinalProfileStatus
 from esimcare.integrations.smdp.messages import (
-    ADMIN_PROTOCOL_FAMILY,
-    JSON_HEADERS,
     REQUIRED_OUTPUTS,
     CancelOrder,
     ConfirmOrder,
@@ -41,9 +39,11 @@ from esimcare.integrations.smdp.messages import (
     MalformedMessageError,
     OrderMessage,
     ReleaseProfile,
+    admin_protocol_family,
     parse_response,
     path,
     request_body,
+    request_headers,
 )
 from esimcare.kit.clock import Clock, SystemClock
 
@@ -134,13 +134,15 @@ class Es2PlusClient:
     def call(self, message: OrderMessage) -> Es2Outcome:
         """Log, send, classify, log: the outcome or a classified integration error."""
         call_id = uuid.uuid4().hex
-        body = request_body(message, self._config.requester_id, call_id)
+        body = request_body(
+            message, self._config.requester_id, call_id, pad_iccid=self._config.pad_iccid
+        )
         record = self._log.started(message.function, call_id, body, self._clock.now())
         started = time.monotonic()
         response: httpx.Response | None = None
         try:
             response = self._post(message, body)
-            outcome = _interpret(message, response)
+            outcome = _interpret(message, response, self._config.admin_protocol)
         except (TransientIntegrationError, PermanentIntegrationError) as error:
             kind = (
                 CallOutcome.TRANSIENT
@@ -156,7 +158,8 @@ class Es2PlusClient:
     def _post(self, message: OrderMessage, body: dict[str, object]) -> httpx.Response:
         url = self._config.endpoint_base + path(message.function)
         try:
-            return self._http.post(url, json=body, headers=JSON_HEADERS)
+            headers = request_headers(self._config.admin_protocol)
+            return self._http.post(url, json=body, headers=headers)
         except httpx.TransportError as exc:
             raise TransientIntegrationError(_transport_problem(message, exc)) from exc
 
@@ -182,12 +185,12 @@ class Es2PlusClient:
         self._log.finished(record, end)
 
 
-def _interpret(message: OrderMessage, response: httpx.Response) -> Es2Outcome:
+def _interpret(message: OrderMessage, response: httpx.Response, sent: str) -> Es2Outcome:
     """Classify one HTTP reply as the module docstring describes."""
     name, status = message.function.value, response.status_code
     if status >= 500 or status in _RETRYABLE_STATUS:
         raise TransientIntegrationError(f"{name}: SM-DP+ answered HTTP {status}")
-    _check_protocol(name, response)
+    _check_protocol(name, response, admin_protocol_family(sent))
     try:
         outcome = parse_response(response.json())
     except (ValueError, MalformedMessageError) as exc:
@@ -210,14 +213,14 @@ def _interpret(message: OrderMessage, response: httpx.Response) -> Es2Outcome:
     return outcome
 
 
-def _check_protocol(name: str, response: httpx.Response) -> None:
+def _check_protocol(name: str, response: httpx.Response, family: str) -> None:
     version = response.headers.get("X-Admin-Protocol")
     if version is None:
         _log.warning("es2plus.no_admin_protocol_header function=%s", name)
         return
-    if not version.startswith(ADMIN_PROTOCOL_FAMILY):
+    if not version.startswith(family):
         raise PermanentIntegrationError(
-            f"{name}: the peer speaks {version!r}, esimcare speaks {ADMIN_PROTOCOL_FAMILY}x",
+            f"{name}: the peer speaks {version!r}, esimcare speaks {family}x",
             code=NOT_ES2PLUS,
         )
 

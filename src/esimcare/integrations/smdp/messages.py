@@ -9,6 +9,7 @@ the wire format is written down once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +28,7 @@ from esimcare.kit.ids import Eid, InvalidIdentifierError
 ADMIN_PROTOCOL = "gsma/rsp/v2.5.0"
 """The X-Admin-Protocol we send: the highest ES2+ version we speak (SGP.22 v2.2 section 6)."""
 ADMIN_PROTOCOL_FAMILY = "gsma/rsp/v2."
+_ADMIN_PROTOCOL_FORMAT = re.compile(r"gsma/rsp/v(\d+)\.\d+\.\d+")
 PATH_PREFIX = "/gsma/rsp2/es2plus/"
 JSON_HEADERS = {"Content-Type": "application/json", "X-Admin-Protocol": ADMIN_PROTOCOL}
 
@@ -63,6 +65,31 @@ def wire_iccid(raw: str) -> str:
     if not text.isdigit() or len(text) not in (19, 20):
         raise InvalidIdentifierError(f"an ICCID has 19 or 20 digits, not {raw!r}")
     return text
+
+
+def padded_iccid(raw: str) -> str:
+    """The 20-character form some SM-DP+s want: a 19-digit ICCID with its ``F`` filler (the
+    way the ICCID is stored on the card). Same profile either way (SGP.22 v2.2 5.3)."""
+    text = wire_iccid(raw)
+    return text + "F" if len(text) == 19 else text
+
+
+def check_admin_protocol(version: str) -> str:
+    """``gsma/rsp/vX.Y.Z``, as X-Admin-Protocol carries it (SGP.22 v2.2 section 6)."""
+    if _ADMIN_PROTOCOL_FORMAT.fullmatch(version) is None:
+        raise ValueError(f"X-Admin-Protocol must look like {ADMIN_PROTOCOL!r}, not {version!r}")
+    return version
+
+
+def admin_protocol_family(version: str) -> str:
+    """The major version a reply must share with what we send: ``gsma/rsp/v2.``."""
+    return (
+        "gsma/rsp/v" + check_admin_protocol(version).removeprefix("gsma/rsp/v").split(".")[0] + "."
+    )
+
+
+def request_headers(admin_protocol: str = ADMIN_PROTOCOL) -> dict[str, str]:
+    return {"Content-Type": "application/json", "X-Admin-Protocol": admin_protocol}
 
 
 def wire_eid(raw: str | None) -> str | None:
@@ -155,8 +182,14 @@ def request_header(requester_id: str, call_id: str) -> dict[str, str]:
     return {"functionRequesterIdentifier": requester_id, "functionCallIdentifier": call_id}
 
 
-def request_body(message: OrderMessage, requester_id: str, call_id: str) -> dict[str, object]:
-    return {"header": request_header(requester_id, call_id), **message.fields()}
+def request_body(
+    message: OrderMessage, requester_id: str, call_id: str, *, pad_iccid: bool = False
+) -> dict[str, object]:
+    """The request; ``pad_iccid`` for an SM-DP+ that wants 20-character ICCIDs."""
+    fields = message.fields()
+    if pad_iccid and isinstance(fields.get("iccid"), str):
+        fields["iccid"] = padded_iccid(str(fields["iccid"]))
+    return {"header": request_header(requester_id, call_id), **fields}
 
 
 def execution_status(outcome: Es2Outcome) -> dict[str, object]:

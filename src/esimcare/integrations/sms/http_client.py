@@ -17,16 +17,16 @@ from esimcare.integrations.http import bearer, json_object, send
 
 
 class HttpSmsGateway:
-    def __init__(self, base_url: str, client: httpx.Client, *, token: str = "") -> None:
+    def __init__(self, base_url: str, client: httpx.Client, token: str = "") -> None:
         self._url = base_url.rstrip("/") + "/messages"
         self._client = client
-        self._headers = bearer(token)
+        self._auth = bearer(token)
 
     def send(self, *, to: str, body: str, message_key: str, sender: str | None = None) -> str:
         payload = {"to": to, "body": body, "message_key": message_key}
         if sender:
             payload["sender"] = sender
-        response = send(self._client, "POST", self._url, json=payload, headers=self._headers)
+        response = send(self._client, "POST", self._url, json=payload, auth=self._auth)
         message_id = json_object(response).get("id")
         if not isinstance(message_id, str) or not message_id:
             raise TransientIntegrationError("SMS provider answered without a message id")
