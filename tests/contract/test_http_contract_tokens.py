@@ -14,7 +14,7 @@ import pytest
 
 from esimcare.config import Integrations, Mode, Settings
 from esimcare.integrations import factory
-from esimcare.integrations.emulator_db import EmulatorStore
+from esimcare.sandbox.store import EmulatorStore
 from esimcare.integrations.factory import Gateways, build_gateways
 from esimcare.integrations.payments.interface import PayoutRoute
 from esimcare.kit.clock import FrozenClock
@@ -57,7 +57,9 @@ def received(monkeypatch: pytest.MonkeyPatch) -> list[httpx.Request]:
         return answer(request)
 
     transport = httpx.MockTransport(recorded)
-    monkeypatch.setattr(factory, "make_http_client", lambda: httpx.Client(transport=transport))
+    monkeypatch.setattr(
+        factory, "make_http_client", lambda ca_file="": httpx.Client(transport=transport)
+    )
     return requests
 
 

@@ -45,7 +45,7 @@ from esimcare.customers.models import Customer
 from esimcare.customers.sessions import open_session
 from esimcare.db import transaction
 from esimcare.kit.clock import FrozenClock
-from esimcare.operators.demo import DEMO_PASSWORD, seed_demo, write_demo_operators_file
+from esimcare.sandbox.demo_data import DEMO_PASSWORD, seed_demo, write_demo_operators_file
 from esimcare.runtime import build_context, build_worker, prepare_database
 from tests.conftest import DEMO_START
 

@@ -28,7 +28,7 @@ from esimcare.esims.models import Esim
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Iccid
 from esimcare.runtime import build_worker
-from esimcare.seeding import seed_cancellable
+from esimcare.sandbox.seeding import seed_cancellable
 from tests.support import request_and_verify_mts
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")

@@ -17,7 +17,7 @@ from esimcare.cancellations.states import CancellationStatus, StepName, StepStat
 from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.errors import InvalidInputError, InvalidTransitionError, NotFoundError
-from esimcare.integrations.smdp.emulator import SmdpEmulator
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 from esimcare.jobs.models import Job, JobStatus
 from esimcare.jobs.queue import enqueue
 from esimcare.kit.clock import FrozenClock

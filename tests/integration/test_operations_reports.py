@@ -11,7 +11,7 @@ import pytest
 from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.integrations.smdp.call_log import CallOutcome, Es2PlusCall
-from esimcare.integrations.smdp.emulator import SmdpEmulator
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 from esimcare.integrations.smdp.interface import ExecutionStatus
 from esimcare.integrations.smdp.states import SmdpFunction
 from esimcare.kit.clock import FrozenClock

@@ -42,7 +42,7 @@ from esimcare.integrations.network.osmo_hlr_ctrl import (
     OsmoHlrCtrlGateway,
 )
 from esimcare.integrations.payments.yookassa import YooKassaRefunds
-from esimcare.integrations.smdp.emulator_support import inventory_imsi
+from esimcare.sandbox.smdp_emulator.support import inventory_imsi
 from esimcare.integrations.sms.smpp import SmppSmsGateway
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.money import Money

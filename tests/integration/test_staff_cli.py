@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from esimcare.cli import main
-from esimcare.operators.demo import write_demo_operators_file
+from esimcare.sandbox.demo_data import write_demo_operators_file
 
 
 def test_staff_add_prints_a_set_up_link_and_refuses_a_second_account_with_the_email(
