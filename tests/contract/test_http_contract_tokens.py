@@ -14,11 +14,11 @@ import pytest
 
 from esimcare.config import Integrations, Mode, Settings
 from esimcare.integrations import factory
-from esimcare.sandbox.store import EmulatorStore
 from esimcare.integrations.factory import Gateways, build_gateways
 from esimcare.integrations.payments.interface import PayoutRoute
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.money import Money
+from esimcare.sandbox.store import EmulatorStore
 
 TOKENS = {
     "ESIMCARE_NETWORK_TOKEN": "network-token-never-logged",

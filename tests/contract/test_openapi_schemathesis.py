@@ -45,8 +45,8 @@ from esimcare.customers.models import Customer
 from esimcare.customers.sessions import open_session
 from esimcare.db import transaction
 from esimcare.kit.clock import FrozenClock
-from esimcare.sandbox.demo_data import DEMO_PASSWORD, seed_demo, write_demo_operators_file
 from esimcare.runtime import build_context, build_worker, prepare_database
+from esimcare.sandbox.demo_data import DEMO_PASSWORD, seed_demo, write_demo_operators_file
 from tests.conftest import DEMO_START
 
 pytestmark = pytest.mark.slow

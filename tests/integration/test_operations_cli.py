@@ -14,12 +14,12 @@ from esimcare.cancellations.states import CancellationStatus
 from esimcare.cli import main
 from esimcare.context import Context
 from esimcare.db import transaction
-from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 from esimcare.jobs.models import Job, JobStatus
 from esimcare.kit.clock import FrozenClock
 from esimcare.notices.models import Channel, Notice
 from esimcare.runtime import build_worker
 from esimcare.sandbox.seeding import seed_cancellable
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 from tests.conftest import MakeContext
 from tests.support import request_and_verify_mts
 

@@ -17,7 +17,6 @@ from esimcare.cancellations.states import CancellationStatus, StepName, StepStat
 from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.errors import InvalidInputError, InvalidTransitionError, NotFoundError
-from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 from esimcare.jobs.models import Job, JobStatus
 from esimcare.jobs.queue import enqueue
 from esimcare.kit.clock import FrozenClock
@@ -33,6 +32,7 @@ from esimcare.operations.failed_work import (
     retry_step,
 )
 from esimcare.runtime import build_worker
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 from tests.support import request_and_verify_mts
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")

@@ -11,7 +11,6 @@ import pytest
 from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.integrations.smdp.call_log import CallOutcome, Es2PlusCall
-from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 from esimcare.integrations.smdp.interface import ExecutionStatus
 from esimcare.integrations.smdp.states import SmdpFunction
 from esimcare.kit.clock import FrozenClock
@@ -28,6 +27,7 @@ from esimcare.reports.queries import (
     to_csv,
 )
 from esimcare.runtime import build_worker
+from esimcare.sandbox.smdp_emulator.emulator import SmdpEmulator
 from tests.conftest import DEMO_START
 from tests.support import request_and_verify_mts
 

@@ -29,8 +29,8 @@ from esimcare.esims.operations import do_order_esim
 from esimcare.esims.service import list_esims
 from esimcare.idempotency.once import Once
 from esimcare.idempotency.service import IdempotencyStore, StoredResponse
-from esimcare.sandbox.sms_outbox import SmsOutbox
 from esimcare.kit.clock import FrozenClock
+from esimcare.sandbox.sms_outbox import SmsOutbox
 from tests.support import customer
 
 

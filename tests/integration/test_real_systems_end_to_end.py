@@ -42,11 +42,11 @@ from esimcare.integrations.network.osmo_hlr_ctrl import (
     OsmoHlrCtrlGateway,
 )
 from esimcare.integrations.payments.yookassa import YooKassaRefunds
-from esimcare.sandbox.smdp_emulator.support import inventory_imsi
 from esimcare.integrations.sms.smpp import SmppSmsGateway
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.money import Money
 from esimcare.runtime import build_worker
+from esimcare.sandbox.smdp_emulator.support import inventory_imsi
 from tests.conftest import MakeContext
 from tests.integration.api.api_support import api_client, log_in, request_cancellation, verify
 from tests.osmo_hlr import OsmoHlr
