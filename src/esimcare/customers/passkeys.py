@@ -106,11 +106,17 @@ def recently_logged_in(auth: Authenticated, now: datetime) -> bool:
 
 
 def registration_options(
-    session: Session, auth: Authenticated, party: RelyingParty, *, now: datetime
+    session: Session,
+    auth: Authenticated,
+    party: RelyingParty,
+    *,
+    now: datetime,
+    reauthenticated: bool = False,
 ) -> dict[str, Any]:
-    """Options for navigator.credentials.create(). The door checks the password first when
-    the session is not fresh (``recently_logged_in``), else this refuses."""
-    if not recently_logged_in(auth, now):
+    """Options for navigator.credentials.create(). A session that is not fresh
+    (``recently_logged_in``) is refused unless the door has just checked the password
+    (``reauthenticated``)."""
+    if not (reauthenticated or recently_logged_in(auth, now)):
         raise RecentLoginRequiredError()
     customer = auth.customer
     challenge, options = creation_options(
