@@ -149,7 +149,7 @@ def test_a_replayed_login_answer_is_refused(demo: Context) -> None:
 def test_an_answer_without_user_verification_is_refused(demo: Context) -> None:
     device = _register(demo, "mts", MTS)
     touched = device.get(_login_options(demo, "mts"), user_verified=False)
-    with pytest.raises(PasskeyNotAcceptedError, match="[Uu]ser verification"):
+    with pytest.raises(PasskeyNotAcceptedError, match=r"[Uu]ser verification"):
         _log_in(demo, "mts", touched)
 
 

@@ -382,8 +382,10 @@ def passkey_options(
     if VerificationMethod.PASSKEY not in methods_for(session, policy, customer, now):
         raise MethodNotAllowedError()
     cancellation = _awaiting(session, ctx, customer, cancellation_id)
-    return assertion_options(session, customer, RelyingParty.for_site(ctx.settings.public_url),
-                             purpose=CODE_PURPOSE, subject=str(cancellation.id), now=now)  # fmt: skip
+    party = RelyingParty.for_site(ctx.settings.public_url)
+    return assertion_options(
+        session, customer, party, purpose=CODE_PURPOSE, subject=str(cancellation.id), now=now
+    )
 
 
 def _check_passkey(

@@ -116,9 +116,7 @@ def challenge_in(answer: dict[str, Any]) -> bytes:
         raise CeremonyError("the passkey answer has no readable challenge") from None
 
 
-def verify_creation(
-    party: RelyingParty, answer: dict[str, Any], challenge: bytes
-) -> NewCredential:
+def verify_creation(party: RelyingParty, answer: dict[str, Any], challenge: bytes) -> NewCredential:
     try:
         verified = verify_registration_response(
             credential=answer,

@@ -73,9 +73,10 @@ def passkeys_page(request: Request, op: str, done: str = "") -> Response:
     notice = {"added": ADDED, "removed": REMOVED}.get(done)
     with transaction(ctx.sessions) as session:
         auth = authenticate(request, session, op)
+        stale = not passkeys.recently_logged_in(auth, ctx.clock.now())
         return render(request, "passkeys.html", policy=policy, customer=auth.customer,
                       passkeys=passkeys.passkeys_of(session, auth.customer), notice=notice,
-                      needs_password=not passkeys.recently_logged_in(auth, ctx.clock.now()))  # fmt: skip
+                      needs_password=stale)  # fmt: skip
 
 
 @router.post("/{op}/account/passkeys/options")
@@ -169,7 +170,9 @@ def login_with_passkey(
 
 
 @router.post("/{op}/cancellations/{cancellation_id}/verify/passkey/options")
-def verify_options(request: Request, op: str, cancellation_id: RowId, _csrf: CsrfChecked) -> Response:
+def verify_options(
+    request: Request, op: str, cancellation_id: RowId, _csrf: CsrfChecked
+) -> Response:
     ctx = get_ctx(request)
     ctx.policy(op)
     with transaction(ctx.sessions) as session:
