@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import pytest
 import uvicorn
 from browser_support import LiveServer, screenshot
-from conftest import _free_port
 
+from conftest import _free_port
 from esimcare.app import create_app
 from esimcare.kit.clock import SystemClock
 
@@ -115,7 +115,9 @@ def test_a_refused_face_check_keeps_the_cancellation_waiting(  # type: ignore[no
     page.goto(f"{server.url}/mts/account/passkeys")
     page.click("#passkey-register")
     page.wait_for_url(re.compile(r"\?done=added$"))
-    cdp.send("WebAuthn.setUserVerified", {"authenticatorId": authenticator, "isUserVerified": False})
+    cdp.send(
+        "WebAuthn.setUserVerified", {"authenticatorId": authenticator, "isUserVerified": False}
+    )
     page.goto(f"{server.url}/mts/esims")
     page.click("a.card-link >> nth=0")
     page.click("a[href$='/cancel']")
