@@ -16,6 +16,7 @@ from esimcare.customers.models import (
     OneTimeCode,
     VerificationFailure,
 )
+from esimcare.customers.passkey_models import CustomerPasskey, PasskeyChallenge
 from esimcare.db import Base
 from esimcare.esims.models import Esim, EsimOrder, Plan
 from esimcare.esims.notifications import Es2PlusNotification
@@ -39,6 +40,7 @@ __all__ = [
     "CancellationStep",
     "CancellationTransition",
     "Customer",
+    "CustomerPasskey",
     "Es2PlusCall",
     "Es2PlusNotification",
     "Esim",
@@ -51,6 +53,7 @@ __all__ = [
     "NumberQuarantine",
     "OneTimeCode",
     "Operator",
+    "PasskeyChallenge",
     "Plan",
     "Refund",
     "StaffMember",

@@ -30,6 +30,7 @@ class SoftwareAuthenticator:
     )
     credential_id: bytes = field(default_factory=lambda: secrets.token_bytes(16))
     sign_count: int = 0
+    user_handle: str | None = None  # kept from create(), returned as a discoverable one does
 
     def _client_data(self, kind: str, challenge: str, origin: str | None = None) -> bytes:
         data = {
@@ -66,6 +67,7 @@ class SoftwareAuthenticator:
         auth_data = self._auth_data(USER_PRESENT | USER_VERIFIED | ATTESTED, attested)
         attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         credential_id = bytes_to_base64url(self.credential_id)
+        self.user_handle = options.get("user", {}).get("id")
         return {
             "id": credential_id,
             "rawId": credential_id,
@@ -78,11 +80,16 @@ class SoftwareAuthenticator:
             },
         }
 
-    def get(self, options: dict[str, Any], *, origin: str | None = None) -> dict[str, Any]:
+    def get(
+        self, options: dict[str, Any], *, origin: str | None = None, user_verified: bool = True
+    ) -> dict[str, Any]:
+        """An empty allowCredentials is a discoverable login: any passkey for the site answers.
+        ``user_verified=False`` answers after a mere touch, without the face or fingerprint."""
         allowed = [base64url_to_bytes(c["id"]) for c in options.get("allowCredentials", [])]
-        assert self.credential_id in allowed, "the server did not ask for this credential"
+        assert not allowed or self.credential_id in allowed, "the server asked for others"
         self.sign_count += 1
-        auth_data = self._auth_data(USER_PRESENT | USER_VERIFIED)
+        flags = USER_PRESENT | (USER_VERIFIED if user_verified else 0)
+        auth_data = self._auth_data(flags)
         client_data = self._client_data("webauthn.get", options["challenge"], origin)
         signature = self.key.sign(
             auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
@@ -96,6 +103,6 @@ class SoftwareAuthenticator:
                 "clientDataJSON": bytes_to_base64url(client_data),
                 "authenticatorData": bytes_to_base64url(auth_data),
                 "signature": bytes_to_base64url(signature),
-                "userHandle": None,
+                "userHandle": self.user_handle,
             },
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Request, status
@@ -18,8 +19,12 @@ from esimcare.api.schemas import (
     CancellationOut,
     CancellationRequest,
     CodeSent,
+    PasskeyOptionsOut,
+    PasskeyVerification,
+    PasswordVerification,
     QuoteOut,
     QuoteRequest,
+    SmsVerification,
     StatusOut,
     Verification,
     VerificationInfo,
@@ -123,6 +128,7 @@ def resend_code(cancellation_id: EntityId, auth: AuthDep, ctx: CtxDep) -> CodeSe
 @router.post(
     "/cancellations/{cancellation_id}/verification",
     summary="Confirm it is you",
+    # 422 also: a passkey answer that does not verify (origin, challenge, signature, flags).
     responses=problem_responses(*CUSTOMER, *JSON_BODY, 409, 429),
 )
 def verify(
@@ -132,12 +138,33 @@ def verify(
     ctx: CtxDep,
     request: Request,
 ) -> StatusOut:
-    secret = body.code if body.method == "sms" else body.password
+    secret = _secret_of(body)
     cancellation = operations.do_verify_cancellation(
         ctx, auth.customer.id, cancellation_id, method=body.method, secret=secret,
         ip=client_ip(request),
     )  # fmt: skip
     return StatusOut(status=cancellation.status.value)
+
+
+def _secret_of(body: SmsVerification | PasswordVerification | PasskeyVerification) -> str:
+    if isinstance(body, PasskeyVerification):
+        return json.dumps(body.credential.model_dump(by_alias=True))
+    return body.code if isinstance(body, SmsVerification) else body.password
+
+
+@router.post(
+    "/cancellations/{cancellation_id}/passkey-options",
+    summary="Start confirming with a passkey",
+    # 422 also: passkeys are not among the methods (none registered, or the operator's policy).
+    responses=problem_responses(*CUSTOMER, 409),
+)
+def passkey_options(cancellation_id: EntityId, auth: AuthDep, ctx: CtxDep) -> PasskeyOptionsOut:
+    """Options for navigator.credentials.get() (user verification required). Send the answer
+    to ``verification`` with ``{"method": "passkey", "credential": {...}}`` within 5 minutes;
+    it confirms this cancellation only, once. The relying party is the site in
+    ESIMCARE_PUBLIC_URL."""
+    options = operations.do_passkey_options(ctx, auth.customer.id, cancellation_id)
+    return PasskeyOptionsOut.model_validate(options)
 
 
 @router.get(

@@ -48,7 +48,42 @@ class PasswordVerification(RequestBody):
     password: str = Field(min_length=1, max_length=128)
 
 
-Verification = Annotated[SmsVerification | PasswordVerification, Field(discriminator="method")]
+class PasskeyAssertionResponse(RequestBody):
+    """AuthenticatorAssertionResponse as base64url strings (WebAuthn Level 3, toJSON())."""
+
+    client_data_json: str = Field(alias="clientDataJSON", min_length=1, max_length=4096)
+    authenticator_data: str = Field(alias="authenticatorData", min_length=1, max_length=4096)
+    signature: str = Field(min_length=1, max_length=1024)
+    user_handle: str | None = Field(default=None, alias="userHandle", max_length=256)
+
+
+class PasskeyAssertion(RequestBody):
+    """The browser's PublicKeyCredential for navigator.credentials.get(), as JSON."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: str = Field(min_length=1, max_length=1024)
+    raw_id: str = Field(alias="rawId", min_length=1, max_length=1024)
+    type: Literal["public-key"]
+    response: PasskeyAssertionResponse
+    authenticator_attachment: str | None = Field(
+        default=None, alias="authenticatorAttachment", max_length=40
+    )
+    client_extension_results: dict[str, bool] = Field(
+        default_factory=dict, alias="clientExtensionResults", max_length=10
+    )
+
+
+class PasskeyVerification(RequestBody):
+    """Answer the options of ``passkey-options`` for this same cancellation, within 5 min."""
+
+    method: Literal["passkey"]
+    credential: PasskeyAssertion
+
+
+Verification = Annotated[
+    SmsVerification | PasswordVerification | PasskeyVerification, Field(discriminator="method")
+]
 
 
 # --- responses ------------------------------------------------------------------------------
@@ -236,3 +271,22 @@ class OutboxList(BaseModel):
 
 class Health(BaseModel):
     status: Literal["ok"]
+
+
+class CredentialDescriptorOut(BaseModel):
+    type: str = Field(examples=["public-key"])
+    id: str = Field(description="base64url credential id")
+    transports: list[str] | None = None
+
+
+class PasskeyOptionsOut(BaseModel):
+    """PublicKeyCredentialRequestOptions as JSON: decode ``challenge`` and each
+    ``allowCredentials[].id`` from base64url, pass to navigator.credentials.get()."""
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+    challenge: str = Field(description="base64url; bound to this cancellation, single use, 5 min")
+    timeout: int | None = None
+    rp_id: str = Field(alias="rpId")
+    allow_credentials: list[CredentialDescriptorOut] = Field(alias="allowCredentials")
+    user_verification: str = Field(alias="userVerification", examples=["required"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import structlog
 from sqlalchemy.orm import Session
@@ -101,12 +102,23 @@ def do_verify_cancellation(
     secret: str,
     ip: str | None = None,
 ) -> Cancellation:
-    """Confirm with the SMS code or the password; a wrong one is counted (it commits)."""
+    """Confirm with the SMS code, the password or a passkey's answer (JSON); a wrong one is
+    counted (it commits)."""
     with transaction(ctx.sessions) as session:
         customer = customer_in(session, customer_id)
         return service.verify(
             session, ctx, customer, cancellation_id, method=method, secret=secret, ip=ip
         )
+
+
+def do_passkey_options(
+    ctx: ServiceSystems, customer_id: int, cancellation_id: int
+) -> dict[str, Any]:
+    """Start a passkey confirmation of this cancellation; answered through
+    ``do_verify_cancellation`` with method "passkey" and the browser's answer as the secret."""
+    with transaction(ctx.sessions) as session:
+        customer = customer_in(session, customer_id)
+        return service.passkey_options(session, ctx, customer, cancellation_id)
 
 
 def do_undo_cancellation(

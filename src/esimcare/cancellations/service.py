@@ -23,7 +23,9 @@ from esimcare.cancellations.transitions import move, move_esim, record_start
 from esimcare.cancellations.undo_links import issue_undo_token
 from esimcare.cancellations.verification_methods import methods_for, require_some_method
 from esimcare.customers.codes import IssuedCode, check_code, issue_code
+from esimcare.customers.lockout import ensure_not_locked, record_failure
 from esimcare.customers.models import Customer
+from esimcare.customers.passkeys import PasskeyNotAcceptedError, assertion_options, check_assertion
 from esimcare.customers.service import check_password
 from esimcare.errors import (
     AccountLockedError,
@@ -45,6 +47,7 @@ from esimcare.jobs.queue import enqueue
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.local_time import local_datetime
 from esimcare.kit.tokens import digest
+from esimcare.kit.webauthn_ceremony import RelyingParty
 from esimcare.notices.service import notify_all_channels
 from esimcare.notices.templates import render
 from esimcare.operators.policy import Policy, RefundRoute, VerificationMethod
@@ -348,6 +351,8 @@ def verify(
             limits=limits,
             key=ctx.settings.secret_key,
         )
+    elif chosen is VerificationMethod.PASSKEY:
+        _check_passkey(session, ctx, customer, cancellation, secret, now)
     elif not check_password(
         session, customer, secret, now=now, limits=limits, work=ctx.password_work
     ):
@@ -365,6 +370,41 @@ def verify(
     )
     _schedule(session, ctx, customer, cancellation, policy, now)
     return cancellation
+
+
+def passkey_options(
+    session: Session, ctx: RequestSystems, customer: Customer, cancellation_id: int
+) -> dict[str, Any]:
+    """Options for navigator.credentials.get() whose challenge confirms this cancellation
+    only, once, within five minutes."""
+    now = ctx.clock.now()
+    policy = ctx.policy(customer.operator_id)
+    if VerificationMethod.PASSKEY not in methods_for(session, policy, customer, now):
+        raise MethodNotAllowedError()
+    cancellation = _awaiting(session, ctx, customer, cancellation_id)
+    party = RelyingParty.for_site(ctx.settings.public_url)
+    return assertion_options(
+        session, customer, party, purpose=CODE_PURPOSE, subject=str(cancellation.id), now=now
+    )
+
+
+def _check_passkey(
+    session: Session,
+    ctx: RequestSystems,
+    customer: Customer,
+    cancellation: Cancellation,
+    answer: str,
+    now: datetime,
+) -> None:
+    """A refused answer counts towards the account's hourly limit, as a wrong code does."""
+    ensure_not_locked(customer, now)
+    party = RelyingParty.for_site(ctx.settings.public_url)
+    try:
+        check_assertion(session, customer, party, answer, purpose=CODE_PURPOSE,
+                        subject=str(cancellation.id), now=now)  # fmt: skip
+    except PasskeyNotAcceptedError:
+        record_failure(session, customer, "passkey", now, ctx.settings.limits)
+        raise
 
 
 def _schedule(

@@ -1,5 +1,7 @@
 """How a customer may confirm a cancellation right now: the operator's methods, less SMS while
-the number the code would go to was only just installed on a phone.
+the number the code would go to was only just installed on a phone, less a passkey the customer
+has not registered. A passkey stays allowed inside that window: it is bound to the customer's
+own device and this site, not to whoever now holds the number.
 
 security.md: SMS is a restricted authenticator; do not rely on SMS to the very number being
 cancelled if it was recently moved to a new device. An eSIM swap puts the number, and with it
@@ -15,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from esimcare.customers.models import Customer
+from esimcare.customers.passkeys import has_passkey
 from esimcare.errors import ForbiddenError
 from esimcare.esims.models import Esim
 from esimcare.kit.clock import iso
@@ -36,6 +39,8 @@ def methods_for(
     methods = policy.verification_methods
     if VerificationMethod.SMS in methods and sms_untrusted_until(session, policy, customer, now):
         methods = tuple(m for m in methods if m is not VerificationMethod.SMS)
+    if VerificationMethod.PASSKEY in methods and not has_passkey(session, customer):
+        methods = tuple(m for m in methods if m is not VerificationMethod.PASSKEY)
     return methods
 
 

@@ -25,6 +25,8 @@ LANGUAGES = ("ru", "en", "zh")
 class VerificationMethod(StrEnum):
     SMS = "sms"
     PASSWORD = "password"  # noqa: S105 - a method name, not a secret
+    # WebAuthn with user verification: offered only to a customer who has registered one.
+    PASSKEY = "passkey"
 
 
 class RefundRoute(StrEnum):

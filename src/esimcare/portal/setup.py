@@ -10,6 +10,7 @@ from starlette.staticfiles import StaticFiles
 
 from esimcare.context import Context
 from esimcare.portal import auth, cancel, esims, home, need_help, order, status, verify
+from esimcare.portal import passkeys as passkey_pages
 from esimcare.portal.deps import CsrfRejectedError, LoginRequiredError
 from esimcare.portal.errors import error_page
 from esimcare.portal.i18n import N_, load_catalogs
@@ -25,6 +26,7 @@ def install_portal(app: FastAPI, ctx: Context) -> None:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in (home, esims, order, cancel, verify, status, need_help, auth):
         app.include_router(module.router, include_in_schema=False)
+    app.include_router(passkey_pages.router, include_in_schema=False)
     _install_handlers(app)
 
 

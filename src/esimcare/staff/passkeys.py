@@ -7,10 +7,8 @@ session and used once. The relying party is the site in ``ESIMCARE_PUBLIC_URL``.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +23,7 @@ from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
 from webauthn.helpers.exceptions import InvalidAuthenticationResponse, InvalidRegistrationResponse
 from webauthn.helpers.structs import PublicKeyCredentialDescriptor
 
+from esimcare.kit.webauthn_ceremony import RelyingParty as RelyingParty  # shared, re-exported
 from esimcare.staff.audit import record_staff_action
 from esimcare.staff.auth import StaffAuth, complete_second_factor
 from esimcare.staff.errors import PasskeyRejectedError
@@ -32,17 +31,6 @@ from esimcare.staff.models import StaffPasskey
 
 RP_NAME = "esimcare console"
 MAX_LABEL = 60
-
-
-@dataclass(frozen=True)
-class RelyingParty:
-    rp_id: str
-    origin: str
-
-    @classmethod
-    def for_site(cls, public_url: str) -> RelyingParty:
-        parts = urlsplit(public_url)
-        return cls(rp_id=parts.hostname or "localhost", origin=f"{parts.scheme}://{parts.netloc}")
 
 
 def passkeys_of(session: Session, staff_id: int) -> list[StaffPasskey]:
