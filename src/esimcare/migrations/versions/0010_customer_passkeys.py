@@ -1,6 +1,6 @@
 """Customers' passkeys and the challenges of their ceremonies.
 
-Revision ID: 0013
+Revision ID: 0010
 Revises: 0009
 Create Date: 2026-11-29 10:40:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import esimcare.db
 
-revision = "0013"
+revision = "0010"
 down_revision = "0009"
 branch_labels = None
 depends_on = None
