@@ -83,7 +83,6 @@ def quote_for(
     esim_id: int,
     refund_to: str | None = None,
 ) -> Quote:
-    policy = ctx.policy(customer.operator_id)
     view = get_esim(session, customer.operator_id, customer.id, esim_id)
     return held_quote(session, ctx, customer, view, refund_to, None, ctx.clock.now())
 
@@ -106,9 +105,7 @@ def held_quote(
         check_stamp(stamp, operator_id=customer.operator_id, customer_id=customer.id,
                     esim_id=view.esim.id, now=now)  # fmt: skip
     effective_at = stamp.effective_at if stamp else effective_time(policy, now)
-    quote = compute_quote(
-        session, policy, customer, view.esim, view.plan, effective_at, refund_to
-    )
+    quote = compute_quote(session, policy, customer, view.esim, view.plan, effective_at, refund_to)
     if stamp is not None:
         check_amounts(stamp, quote)
     return stamp_quote(key, quote, operator_id=customer.operator_id, customer_id=customer.id,
