@@ -24,12 +24,12 @@ AS_QUOTED = N_("as quoted")
 QUOTED_WAS = N_("quoted: %(amount)s")
 NOTHING_TO_REFUND = N_("Nothing to refund.")
 REFUND_SENT = {
-    RefundRoute.CARD: N_("Sent to the card %(to)s."),
+    RefundRoute.CARD: N_("Sent to %(to)s."),  # the destination says "card **** 4242"
     RefundRoute.ANOTHER_NUMBER: N_("Sent to the number %(to)s."),
     RefundRoute.BANK_ACCOUNT: N_("Sent to the bank account %(to)s."),
 }
 REFUND_WILL_GO = {
-    RefundRoute.CARD: N_("Will be sent to the card %(to)s."),
+    RefundRoute.CARD: N_("Will be sent to %(to)s."),
     RefundRoute.ANOTHER_NUMBER: N_("Will be sent to the number %(to)s."),
     RefundRoute.BANK_ACCOUNT: N_("Will be sent to the bank account %(to)s."),
 }
