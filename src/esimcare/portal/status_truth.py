@@ -35,7 +35,6 @@ REFUND_WILL_GO = {
 }
 USUALLY_ARRIVES = N_("It usually arrives within %(days)s days.")
 ON_ITS_WAY = N_("Refund sent, on its way: the payment provider has not confirmed it yet.")
-DEBT_REMAINS = N_("Debt remaining: %(amount)s. Please pay it; questions: the hotline.")
 NOT_NEEDED = N_("Not needed — cancellation undone")
 DONE_HEADLINE = N_("Your eSIM is cancelled.")
 ACCEPTED_HEADLINE = N_("Your request is accepted.")
