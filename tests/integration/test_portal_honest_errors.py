@@ -17,7 +17,8 @@ BORIS = "+79030000001"
 def _request(client, op: str, esim: int, **fields: str):  # type: ignore[no-untyped-def]
     form = client.get(f"/{op}/esims/{esim}/cancel")
     data = {"csrf": csrf(form.text), "form_token": hidden(form.text, "form_token"),
-            "quote_id": hidden(form.text, "quote_id"), "reason": "not_needed", **fields}  # fmt: skip
+            "quote_id": hidden(form.text, "quote_id"), "reason": "not_needed",
+            **fields}  # fmt: skip
     return client.post(f"/{op}/esims/{esim}/cancel", data=data)
 
 

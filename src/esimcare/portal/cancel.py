@@ -81,7 +81,8 @@ def _show_form(request: Request, op: str, esim_id: int) -> Response:
     ctx = get_ctx(request)
     policy = ctx.policy(op)
     flash = take_flash(request)
-    form = CancelForm(**flash.form) if flash else CancelForm()
+    typed = flash.form if flash else {}
+    form = CancelForm(typed.get("reason", ""), typed.get("comment", ""), typed.get("refund_to", ""))
     if flash:
         form.errors.update(flash.field_errors)
     with transaction(ctx.sessions) as session:
