@@ -100,7 +100,7 @@ def test_a_wrong_code_says_how_many_attempts_are_left(demo: Context) -> None:
     answer = client.post(
         verify.url.path, data={"csrf": csrf(verify.text), "method": "sms", "secret": wrong}
     )
-    assert answer.status_code == 422
+    assert answer.status_code == 200  # after the 303 (Post/Redirect/Get)
     assert "The code is wrong. Attempts left: 4." in text_of(answer.text)
 
 
@@ -110,8 +110,8 @@ def test_resending_the_code_is_throttled_with_a_clear_message(demo: Context) -> 
     esim, form = open_cancel_form(client, "mts")
     verify = submit_cancel(client, "mts", esim, form, reason="not_needed")
     resend = client.post(f"{verify.url.path}/resend", data={"csrf": csrf(verify.text)})
-    assert resend.status_code == 429
-    assert "Wait a minute" in text_of(resend.text)
+    assert resend.status_code == 200  # after the 303 (Post/Redirect/Get)
+    assert "You can ask for a new code from" in text_of(resend.text)
 
 
 def test_the_cancel_form_is_shown_again_with_a_message_when_the_reason_is_missing(
@@ -121,7 +121,7 @@ def test_the_cancel_form_is_shown_again_with_a_message_when_the_reason_is_missin
     log_in(client, "mts")
     esim, form = open_cancel_form(client, "mts")
     answer = submit_cancel(client, "mts", esim, form, reason="", comment="keep me")
-    assert answer.status_code == 422
+    assert answer.status_code == 200  # after the 303 (Post/Redirect/Get)
     assert "Choose a reason." in answer.text
     assert "keep me" in answer.text
 
@@ -134,7 +134,7 @@ def test_beeline_needs_another_number_for_the_refund(demo: Context) -> None:
     same = submit_cancel(
         client, "beeline", esim, form, reason="not_needed", refund_to="+79030000001"
     )
-    assert same.status_code == 422
+    assert same.status_code == 200  # after the 303 (Post/Redirect/Get)
     assert "another number than the one you are cancelling" in same.text
     bad = submit_cancel(client, "beeline", esim, form, reason="not_needed", refund_to="12")
     assert "Enter a phone number like" in bad.text
@@ -180,7 +180,8 @@ def test_beeline_undo_link_from_the_message_works_without_logging_in(demo: Conte
     done = stranger.post(path, data={"csrf": csrf(confirm.text)})
     assert 'data-status="undone"' in done.text
     again = stranger.post(path, data={"csrf": csrf(confirm.text)})
-    assert again.status_code == 409
+    assert again.status_code == 200  # after the 303 (Post/Redirect/Get)
+    assert "已无法执行此操作" in text_of(again.text)
 
 
 def test_a_made_up_undo_link_is_refused_politely(demo: Context) -> None:
@@ -201,7 +202,7 @@ def test_megafon_debt_blocks_the_cancellation_with_a_clear_message(demo: Context
         f"/megafon/esims/{esim}/cancel",
         data={"csrf": csrf(form.text), "form_token": "t1", "reason": "not_needed"},
     )
-    assert forced.status_code == 409
+    assert forced.url.path == f"/megafon/esims/{esim}/cancel"
     assert "Pay the debt first" in text_of(forced.text)
 
 

@@ -27,7 +27,7 @@ def test_unknown_login_and_wrong_password_get_the_same_answer(demo: Context) -> 
     unknown = failed_login(demo, "+79169999999", "demo-password-1")
     wrong = failed_login(demo, "+79160000001", "not-the-password")
     email = failed_login(demo, "nobody@example.com", "demo-password-1")
-    assert unknown[0] == wrong[0] == email[0] == 401
+    assert unknown[0] == wrong[0] == email[0] == 200  # the login page again, after a 303
     assert unknown[1] == wrong[1] == email[1]
     assert "The phone number, e-mail or password is wrong." in wrong[1]
 
@@ -60,21 +60,22 @@ def test_logout_revokes_the_session_on_the_server(demo: Context) -> None:
     stolen.cookies.set(SESSION_COOKIE, token)
     again = stolen.get("/mts/esims", follow_redirects=False)
     assert again.status_code == 303
-    assert again.headers["location"] == "/mts/login"
+    assert again.headers["location"].split("?")[0] == "/mts/login"
 
 
 def test_pages_need_a_login(demo: Context) -> None:
     client = portal_client(demo)
     for path in ("/mts/esims", "/mts/esims/1", "/mts/esims/1/cancel", "/mts/cancellations/1"):
         answer = client.get(path, follow_redirects=False)
-        assert (answer.status_code, answer.headers["location"]) == (303, "/mts/login"), path
+        location = answer.headers["location"].split("?")[0]
+        assert (answer.status_code, location) == (303, "/mts/login"), path
 
 
 def test_a_session_of_one_operator_does_not_open_another(demo: Context) -> None:
     client = portal_client(demo)
     log_in(client, "mts")
     answer = client.get("/beeline/esims", follow_redirects=False)
-    assert answer.headers["location"] == "/beeline/login"
+    assert answer.headers["location"].split("?")[0] == "/beeline/login"
 
 
 def test_another_customers_esim_is_not_found(demo: Context) -> None:

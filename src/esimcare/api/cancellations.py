@@ -32,6 +32,7 @@ from esimcare.api.schemas import (
 from esimcare.api.types import EntityId
 from esimcare.cancellations import operations, service
 from esimcare.cancellations.operations import CancellationDetails
+from esimcare.cancellations.quote_hold import QuoteExpiredError
 from esimcare.cancellations.service import Requested
 from esimcare.db import transaction
 from esimcare.idempotency.service import StoredResponse
@@ -87,14 +88,24 @@ def create_cancellation(
     def describe(session: Session, requested: Requested) -> StoredResponse:
         return StoredResponse(status.HTTP_201_CREATED, _created(requested, language))
 
-    outcome = operations.do_request_cancellation(
-        ctx, auth.customer.id, esim_id, CancellationDetails(**body.model_dump()),
-        once=once, describe=describe, ip=client_ip(request),
-    )  # fmt: skip
+    try:
+        outcome = operations.do_request_cancellation(
+            ctx, auth.customer.id, esim_id, CancellationDetails(**body.model_dump()),
+            once=once, describe=describe, ip=client_ip(request),
+        )  # fmt: skip
+    except QuoteExpiredError as error:
+        raise _with_fresh_quote_link(error, auth.customer.operator_id) from None
     answer = copy.deepcopy(outcome.ran.answer.body)
     if outcome.code_sent is False:
         answer["verification"]["sms_delivery"] = "failed"
     return JSONResponse(answer, status_code=outcome.ran.answer.status_code)
+
+
+def _with_fresh_quote_link(error: QuoteExpiredError, operator_id: str) -> QuoteExpiredError:
+    """The problem names where the fresh quote is (POST it, then request with its id)."""
+    esim_id = error.extra.get("esim_id")
+    error.extra["fresh_quote"] = f"/api/v1/{operator_id}/esims/{esim_id}/cancellation-quote"
+    return error
 
 
 def _created(requested: Requested, language: str) -> dict[str, Any]:
@@ -139,10 +150,13 @@ def verify(
     request: Request,
 ) -> StatusOut:
     secret = _secret_of(body)
-    cancellation = operations.do_verify_cancellation(
-        ctx, auth.customer.id, cancellation_id, method=body.method, secret=secret,
-        ip=client_ip(request),
-    )  # fmt: skip
+    try:
+        cancellation = operations.do_verify_cancellation(
+            ctx, auth.customer.id, cancellation_id, method=body.method, secret=secret,
+            ip=client_ip(request),
+        )  # fmt: skip
+    except QuoteExpiredError as error:
+        raise _with_fresh_quote_link(error, auth.customer.operator_id) from None
     return StatusOut(status=cancellation.status.value)
 
 

@@ -36,6 +36,12 @@ class CancellationRequest(RequestBody):
     reason: str = Field(min_length=1, max_length=40)
     comment: str | None = Field(default=None, max_length=500)
     refund_to: str | None = Field(default=None, max_length=20, description=_REFUND_TO)
+    quote_id: str | None = Field(
+        default=None,
+        max_length=400,
+        description="the id of the quote the customer saw: executed exactly as quoted while it "
+        "holds (409 quote-expired with a link to a fresh quote after)",
+    )
 
 
 class SmsVerification(RequestBody):
@@ -164,6 +170,11 @@ class QuoteOut(BaseModel):
     effective_at: Timestamp
     number_quarantine_until: Timestamp
     warnings: list[WarningOut]
+    id: str | None = Field(default=None, description="quote id: pass it as quote_id")
+    quoted_at: Timestamp | None = None
+    valid_until: Timestamp | None = Field(
+        default=None, description="confirmed before this, the cancellation executes this quote"
+    )
 
 
 class VerificationInfo(BaseModel):

@@ -35,6 +35,8 @@ class CancellationDetails:
     reason: str
     comment: str | None = None
     refund_to: str | None = None
+    # The quote the customer saw (its signed id): executed as quoted, or QuoteExpiredError.
+    quote_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ def do_request_cancellation(
         customer = customer_in(session, customer_id)
         requested = service.request_cancellation(
             session, ctx, customer, esim_id, reason=details.reason, comment=details.comment,
-            refund_to=details.refund_to, ip=ip,
+            refund_to=details.refund_to, ip=ip, quote_id=details.quote_id,
         )  # fmt: skip
         recipient.append((customer, service.view_esim(session, requested.cancellation).msisdn))
         return requested

@@ -30,6 +30,10 @@ class Quote:
     refund_route: RefundRoute
     refund_destination: str | None
     warnings: tuple[str, ...]
+    # Filled in by quote_hold.stamp_quote: the quote's signed id and until when it holds.
+    id: str | None = None
+    quoted_at: datetime | None = None
+    valid_until: datetime | None = None
 
     @property
     def debt_before(self) -> Money:
@@ -50,7 +54,14 @@ class Quote:
             "effective_at": iso(self.effective_at),
             "number_quarantine_until": iso(self.number_quarantine_until),
             "warnings": list(self.warnings),
+            **self._holding(),
         }
+
+    def _holding(self) -> dict[str, Any]:
+        if self.id is None or self.quoted_at is None or self.valid_until is None:
+            return {}
+        return {"id": self.id, "quoted_at": iso(self.quoted_at),
+                "valid_until": iso(self.valid_until)}  # fmt: skip
 
 
 def effective_time(policy: Policy, now: datetime) -> datetime:

@@ -17,6 +17,14 @@ from sqlalchemy.orm import Session
 from esimcare.audit.service import record
 from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.quote import Quote, compute_quote, effective_time
+from esimcare.cancellations.quote_hold import (
+    QuoteRanOutError,
+    check_amounts,
+    check_stamp,
+    quote_valid_until,
+    read_quote_id,
+    stamp_quote,
+)
 from esimcare.cancellations.states import STEP_ORDER, CancellationStatus, StepStatus
 from esimcare.cancellations.systems import RequestSystems
 from esimcare.cancellations.transitions import move, move_esim, record_start
@@ -38,6 +46,7 @@ from esimcare.errors import (
     MethodNotAllowedError,
     NotFoundError,
     RefundDestinationRequiredError,
+    ResendTooSoonError,
     WrongCodeError,
 )
 from esimcare.esims.models import Esim
@@ -65,6 +74,9 @@ class Requested:
     code: IssuedCode | None
     sms_to: str | None
     methods: tuple[VerificationMethod, ...]
+    # Why no code was sent although SMS is a method (the resend pause or the hourly cap);
+    # the customer confirms another way the operator allows, or later.
+    sms_refused: ResendTooSoonError | None = None
 
 
 def quote_for(
@@ -74,12 +86,34 @@ def quote_for(
     esim_id: int,
     refund_to: str | None = None,
 ) -> Quote:
-    policy = ctx.policy(customer.operator_id)
     view = get_esim(session, customer.operator_id, customer.id, esim_id)
-    now = ctx.clock.now()
-    return compute_quote(
-        session, policy, customer, view.esim, view.plan, effective_time(policy, now), refund_to
-    )
+    return held_quote(session, ctx, customer, view, refund_to, None, ctx.clock.now())
+
+
+def held_quote(
+    session: Session,
+    ctx: RequestSystems,
+    customer: Customer,
+    view: EsimView,
+    refund_to: str | None,
+    quote_id: str | None,
+    now: datetime,
+) -> Quote:
+    """A fresh quote made ``now``, or the one ``quote_id`` names recomputed at its own
+    effective time: the amounts it promised, or QuoteExpiredError."""
+    policy = ctx.policy(customer.operator_id)
+    key = ctx.settings.secret_key
+    stamp = read_quote_id(key, quote_id) if quote_id else None
+    if stamp is not None:
+        check_stamp(stamp, operator_id=customer.operator_id, customer_id=customer.id,
+                    esim_id=view.esim.id, now=now)  # fmt: skip
+    effective_at = stamp.effective_at if stamp else effective_time(policy, now)
+    quote = compute_quote(session, policy, customer, view.esim, view.plan, effective_at, refund_to)
+    if stamp is not None:
+        check_amounts(stamp, quote)
+    return stamp_quote(key, quote, operator_id=customer.operator_id, customer_id=customer.id,
+                       esim_id=view.esim.id, quoted_at=stamp.quoted_at if stamp else now,
+                       validity=timedelta(minutes=policy.quote_validity_minutes))  # fmt: skip
 
 
 def request_cancellation(
@@ -92,15 +126,14 @@ def request_cancellation(
     comment: str | None = None,
     refund_to: str | None = None,
     ip: str | None = None,
+    quote_id: str | None = None,
 ) -> Requested:
     policy = ctx.policy(customer.operator_id)
     now = ctx.clock.now()
     view = get_esim(session, customer.operator_id, customer.id, esim_id)
     refund_to = _check_request(session, policy, customer, view, reason, refund_to)
     require_some_method(session, policy, customer, now)
-    quote = compute_quote(
-        session, policy, customer, view.esim, view.plan, effective_time(policy, now), refund_to
-    )
+    quote = held_quote(session, ctx, customer, view, refund_to, quote_id, now)
     _refuse_blocking_debt(policy, quote)
     cancellation = _insert(session, customer, view, quote, reason, comment, refund_to, now)
     _expire_unless_verified(session, ctx, cancellation, now)
@@ -114,10 +147,16 @@ def request_cancellation(
         {"esim_id": view.esim.id, "reason": reason},
     )
     methods = methods_for(session, policy, customer, now)
-    code = None
+    code, refused = None, None
     if VerificationMethod.SMS in methods:
-        code = _issue_code(session, ctx, customer, cancellation, now)
-    return Requested(cancellation, quote, code, customer.phone if code else None, methods)
+        try:
+            code = _issue_code(session, ctx, customer, cancellation, now)
+        except ResendTooSoonError as error:
+            if methods == (VerificationMethod.SMS,):
+                raise  # no other way to confirm: nothing is requested, the page says until when
+            refused = error
+    sms_to = customer.phone if code else None
+    return Requested(cancellation, quote, code, sms_to, methods, sms_refused=refused)
 
 
 def _refuse_blocking_debt(policy: Policy, quote: Quote) -> None:
@@ -339,6 +378,7 @@ def verify(
     if chosen not in methods_for(session, policy, customer, now):
         raise MethodNotAllowedError()
     cancellation = _awaiting(session, ctx, customer, cancellation_id)
+    _require_quote_holds(session, cancellation, now)
     limits = ctx.settings.limits
     if chosen is VerificationMethod.SMS:
         check_code(
@@ -405,6 +445,19 @@ def _check_passkey(
     except PasskeyNotAcceptedError:
         record_failure(session, customer, "passkey", now, ctx.settings.limits)
         raise
+
+
+def _require_quote_holds(session: Session, cancellation: Cancellation, now: datetime) -> None:
+    """Confirmed after its quote ran out, the request ends: the customer looks at a fresh
+    quote instead of being held to (or charged past) figures no longer promised."""
+    until = quote_valid_until(cancellation.quote)
+    if until is None or now < until:
+        return
+    move(session, cancellation, CancellationStatus.EXPIRED, actor="system", now=now,
+         note="the quote ran out before it was confirmed")  # fmt: skip
+    raise QuoteRanOutError(
+        f"the quote held until {until.isoformat()}", esim_id=cancellation.esim_id
+    )
 
 
 def _schedule(

@@ -17,7 +17,7 @@ from esimcare.config import Limits
 from esimcare.customers.lockout import ensure_not_locked, record_failure
 from esimcare.customers.models import Customer, OneTimeCode
 from esimcare.errors import CodeExpiredError, ResendTooSoonError, WrongCodeError
-from esimcare.kit.clock import as_utc
+from esimcare.kit.clock import as_utc, iso
 from esimcare.kit.tokens import keyed_hash, new_numeric_code, same
 
 
@@ -74,9 +74,21 @@ def _throttle(
     if latest is not None:
         wait = as_utc(latest) + timedelta(seconds=limits.resend_interval_s) - now
         if wait.total_seconds() > 0:
-            raise ResendTooSoonError(retry_after=int(wait.total_seconds()) + 1)
+            raise ResendTooSoonError(retry_after=int(wait.total_seconds()) + 1,
+                                     retry_at=iso(now + wait), limit="interval")  # fmt: skip
     if (sent or 0) >= limits.sends_per_hour:
-        raise ResendTooSoonError("too many codes sent to this destination in the last hour")
+        # The cap lifts when the oldest code of the last hour turns an hour old.
+        oldest = session.scalar(
+            select(func.min(OneTimeCode.created_at)).where(
+                OneTimeCode.destination == destination, hour
+            )
+        )
+        free_at = as_utc(oldest) + timedelta(hours=1) if oldest is not None else now
+        raise ResendTooSoonError(
+            "too many codes sent to this destination in the last hour",
+            retry_after=max(1, int((free_at - now).total_seconds()) + 1),
+            retry_at=iso(free_at), limit="hourly",
+        )  # fmt: skip
 
 
 def check_code(
@@ -144,5 +156,5 @@ def _take_a_try(session: Session, code_id: int, now: datetime, limits: Limits) -
         return _Try(attempts=taken.attempts, code_hash=taken.code_hash)
     attempts = session.scalar(select(OneTimeCode.attempts).where(OneTimeCode.id == code_id))
     if (attempts or 0) >= limits.code_max_attempts:
-        raise CodeExpiredError("this code was tried too often; ask for a new one")
+        raise CodeExpiredError("this code was tried too often; ask for a new one", used_up=True)
     raise CodeExpiredError()

@@ -88,9 +88,16 @@ class Policy:
     webhooks: dict[str, Any] = field(default_factory=dict, repr=False)  # holds the secret
     # IANA time zone the portal and the notices tell times in ("Europe/Moscow"); UTC if unset.
     time_zone: str = "UTC"
+    # How long a quote holds: confirmed within it, the cancellation executes its amounts.
+    quote_validity_minutes: int = 15
+    # Usual days until a refund reaches the customer, by refund route ("card" = 5).
+    refund_arrival_days: dict[str, int] = field(default_factory=dict)
 
     def reason(self, code: str) -> Reason | None:
         return next((reason for reason in self.reasons if reason.code == code), None)
+
+    def arrival_days(self, route: RefundRoute) -> int | None:
+        return self.refund_arrival_days.get(route.value)
 
     def hours(self, language: str) -> str:
         return self.hotline_hours.get(language) or self.hotline_hours.get("en", "")
@@ -146,6 +153,8 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
             orders_per_hour=int(raw.get("orders_per_hour", 10)),
             webhooks=dict(raw.get("webhooks", {})),
             time_zone=time_zone(str(raw.get("time_zone", "UTC"))).key,
+            quote_validity_minutes=int(raw.get("quote_validity_minutes", 15)),
+            refund_arrival_days=_arrival_days(raw.get("refund_arrival_days", {})),
         )
         SmdpLink.from_mapping(policy.smdp)
         WebhookTarget.from_mapping(policy.webhooks)
@@ -159,9 +168,19 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
         raise PolicyError(f"{operator_id}: grace_period_hours must be 0..720")
     if policy.number_quarantine_days < 0:
         raise PolicyError(f"{operator_id}: number_quarantine_days must not be negative")
+    if not 1 <= policy.quote_validity_minutes <= 24 * 60:
+        raise PolicyError(f"{operator_id}: quote_validity_minutes must be 1..1440")
     if policy.max_open_esims < 1 or policy.orders_per_hour < 1:
         raise PolicyError(f"{operator_id}: max_open_esims and orders_per_hour must be at least 1")
     return policy
+
+
+def _arrival_days(raw: dict[str, Any]) -> dict[str, int]:
+    """``refund_arrival_days = { card = 5 }``: every key a refund route, every value >= 0."""
+    days = {RefundRoute(route).value: int(value) for route, value in raw.items()}
+    if any(value < 0 for value in days.values()):
+        raise ValueError("refund_arrival_days must not be negative")
+    return days
 
 
 def _currency(value: object) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
@@ -16,7 +17,6 @@ from esimcare.errors import (
     PasswordTooLongError,
     PasswordWorkBusyError,
 )
-from esimcare.operators.policy import Policy
 from esimcare.portal.deps import (
     SESSION_COOKIE,
     CsrfChecked,
@@ -28,7 +28,9 @@ from esimcare.portal.deps import (
     set_cookie,
     user_agent,
 )
+from esimcare.portal.flash import Flash, flash_redirect, take_flash
 from esimcare.portal.i18n import N_
+from esimcare.portal.next_page import safe_next
 from esimcare.portal.rendering import redirect, render
 
 router = APIRouter()
@@ -45,10 +47,15 @@ def operator_home(request: Request, op: str) -> Response:
 
 
 @router.get("/{op}/login")
-def login_form(request: Request, op: str, bye: bool = False) -> Response:
+def login_form(request: Request, op: str, bye: bool = False, next: str | None = None) -> Response:
     policy = get_ctx(request).policy(op)
+    flash = take_flash(request)
     notice = N_("You have logged out.") if bye else None
-    return render(request, "login.html", policy=policy, login="", error=None, notice=notice)
+    if flash and flash.kind == "notice":
+        notice, flash = flash.message, None
+    return render(request, "login.html", policy=policy, login=flash.form.get("login", "")
+                  if flash else "", error=flash.message if flash else None, notice=notice,
+                  next=safe_next(op, next) or "")  # fmt: skip
 
 
 @router.post("/{op}/login")
@@ -56,9 +63,11 @@ def login_submit(
     request: Request, op: str, _csrf: CsrfChecked,
     login: Annotated[str, Form(max_length=254)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
+    next: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:  # fmt: skip
     ctx = get_ctx(request)
     policy = ctx.policy(op)
+    back_to = safe_next(op, next)
     attempt = LoginAttempt(operator_id=op, login=login, password=password,
                            client=client_ip(request), user_agent=user_agent(request),
                            replacing_token=request.cookies.get(SESSION_COOKIE),
@@ -66,23 +75,24 @@ def login_submit(
     try:
         _, issued = log_in(ctx, attempt)
     except AuthenticationError:
-        return _login_refused(request, policy, login, LOGIN_FAILED, 401)
+        return _login_refused(request, op, login, LOGIN_FAILED, back_to)
     except PasswordTooLongError:
-        return _login_refused(request, policy, login, PASSWORD_TOO_LONG, 422)
+        return _login_refused(request, op, login, PASSWORD_TOO_LONG, back_to)
     except (LoginThrottledError, PasswordWorkBusyError) as error:
-        response = _login_refused(request, policy, login, TOO_MANY_TRIES, 429)
+        response = _login_refused(request, op, login, TOO_MANY_TRIES, back_to)
         response.headers["Retry-After"] = str(error.extra.get("retry_after", 1))
         return response
-    response = redirect(f"/{op}/esims")
+    response = redirect(back_to or f"/{op}/esims")
     set_cookie(response, SESSION_COOKIE, issued.token)
     return response
 
 
 def _login_refused(
-    request: Request, policy: Policy, login: str, error: str, status: int
+    request: Request, op: str, login: str, error: str, back_to: str | None
 ) -> Response:
-    return render(request, "login.html", policy=policy, status=status, login=login,
-                  error=error, notice=None)  # fmt: skip
+    """Post/Redirect/Get: the login page again, saying why, with the login typed kept."""
+    target = f"/{op}/login" + ("?" + urlencode({"next": back_to}) if back_to else "")
+    return flash_redirect(request, target, Flash(error, form={"login": login[:254]}))
 
 
 @router.post("/{op}/logout")

@@ -15,20 +15,18 @@ from starlette.responses import Response
 
 from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.operations import CancellationDetails, do_request_cancellation
+from esimcare.cancellations.quote_hold import QuoteExpiredError
 from esimcare.cancellations.service import Requested, quote_for
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.db import transaction
-from esimcare.errors import (
-    CancellationInProgressError,
-    DomainError,
-)
+from esimcare.errors import CancellationInProgressError, DomainError, ResendTooSoonError
 from esimcare.esims.service import get_esim
 from esimcare.esims.states import EsimStatus
 from esimcare.idempotency.service import StoredResponse
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.tokens import new_token
 from esimcare.operators.policy import Policy, RefundRoute
-from esimcare.portal import texts
+from esimcare.portal import honest, texts
 from esimcare.portal.deps import (
     CsrfChecked,
     RowId,
@@ -37,6 +35,7 @@ from esimcare.portal.deps import (
     form_once,
     get_ctx,
 )
+from esimcare.portal.flash import Flash, flash_redirect, take_flash
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect, render
 from esimcare.portal.views import latest_cancellation
@@ -77,12 +76,15 @@ def follow_url(op: str, cancellation: Cancellation) -> str:
     return f"/{op}/cancellations/{cancellation.id}"
 
 
-def _show_form(
-    request: Request, op: str, esim_id: int, form: CancelForm, *, error: str | None = None,
-    status: int = 200,
-) -> Response:  # fmt: skip
+def _show_form(request: Request, op: str, esim_id: int) -> Response:
+    """The quote and the form; after a refused POST, the flash refills it and says why."""
     ctx = get_ctx(request)
     policy = ctx.policy(op)
+    flash = take_flash(request)
+    typed = flash.form if flash else {}
+    form = CancelForm(typed.get("reason", ""), typed.get("comment", ""), typed.get("refund_to", ""))
+    if flash:
+        form.errors.update(flash.field_errors)
     with transaction(ctx.sessions) as session:
         customer = authenticate(request, session, op).customer
         view = get_esim(session, op, customer.id, esim_id)
@@ -93,14 +95,14 @@ def _show_form(
             return redirect(f"/{op}/esims/{esim_id}")
         quote = quote_for(session, ctx, customer, esim_id)
         blocked = policy.debt_blocks_cancellation and quote.debt_before.minor > 0
-        return render(request, "cancel.html", policy=policy, status=status, view=view,
-                      quote=quote, form=form, error=error, blocked=blocked,
+        return render(request, "cancel.html", policy=policy, view=view, quote=quote,
+                      form=form, flash=flash, blocked=blocked, methods=[],
                       form_token=new_token())  # fmt: skip
 
 
 @router.get("/{op}/esims/{esim_id}/cancel")
 def cancel_form(request: Request, op: str, esim_id: RowId) -> Response:
-    return _show_form(request, op, esim_id, CancelForm())
+    return _show_form(request, op, esim_id)
 
 
 @router.post("/{op}/esims/{esim_id}/cancel")
@@ -110,16 +112,20 @@ def cancel_submit(
     comment: Annotated[str, Form(max_length=2000)] = "",
     refund_to: Annotated[str, Form(max_length=40)] = "",
     form_token: Annotated[str, Form(max_length=128)] = "",
+    quote_id: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:  # fmt: skip
     ctx = get_ctx(request)
     form = CancelForm(reason.strip(), comment.strip(), refund_to.strip())
     with transaction(ctx.sessions) as session:
         customer = authenticate(request, session, op).customer
         view = get_esim(session, op, customer.id, esim_id)
+    form_url = f"/{op}/esims/{esim_id}/cancel"
     if not form.check(ctx.policy(op), view.esim.msisdn) or not form_token:
-        return _show_form(request, op, esim_id, form, status=422)
+        return flash_redirect(request, form_url, _again(form, texts.ERROR["invalid-input"]))
     once = form_once(ctx, f"portal-cancel:{op}:{customer.id}", form_token, f"esim:{esim_id}")
-    details = CancellationDetails(form.reason, form.comment or None, form.refund_to or None)
+    details = CancellationDetails(
+        form.reason, form.comment or None, form.refund_to or None, quote_id or None
+    )
 
     def describe(session: Session, requested: Requested) -> StoredResponse:
         return StoredResponse(303, {"location": follow_url(op, requested.cancellation)})
@@ -131,13 +137,36 @@ def cancel_submit(
         )  # fmt: skip
     except DomainError as error:
         return _refused(request, op, esim_id, form, error)
-    return redirect(str(outcome.ran.answer.body["location"]))
+    location = str(outcome.ran.answer.body["location"])
+    requested = outcome.ran.result
+    if requested is not None and requested.sms_refused is not None:
+        limits = ctx.settings.limits
+        return flash_redirect(
+            request, location, honest.sms_refused(requested.sms_refused, limits.sends_per_hour)
+        )
+    return redirect(location)
+
+
+def _again(form: CancelForm, message: str, offers: tuple[str, ...] = ()) -> Flash:
+    """The form as typed, to show again with why it was not accepted."""
+    fields = {"reason": form.reason, "comment": form.comment, "refund_to": form.refund_to}
+    return Flash(message, form=fields, field_errors=dict(form.errors), offers=offers)
 
 
 def _refused(
     request: Request, op: str, esim_id: int, form: CancelForm, error: DomainError
 ) -> Response:
+    form_url = f"/{op}/esims/{esim_id}/cancel"
     if isinstance(error, CancellationInProgressError):
-        return redirect(f"/{op}/esims/{esim_id}/cancel")  # the form then leads to the open one
-    message = texts.ERROR.get(error.code, texts.GENERIC_DETAIL)
-    return _show_form(request, op, esim_id, form, error=message, status=error.status)
+        return redirect(form_url)  # the form then leads to the open one
+    if isinstance(error, QuoteExpiredError):
+        minutes = get_ctx(request).policy(op).quote_validity_minutes
+        expired = _again(form, honest.QUOTE_EXPIRED).with_params({"minutes": minutes})
+        return flash_redirect(request, form_url, expired)
+    if isinstance(error, ResendTooSoonError):
+        sends = get_ctx(request).settings.limits.sends_per_hour
+        refusal = honest.sms_refused(error, sends)
+        return flash_redirect(request, form_url, _again(form, refusal.message, refusal.offers)
+                              .with_params(refusal.params))  # fmt: skip
+    return flash_redirect(request, form_url, _again(form, honest.refused(error).message,
+                                                    ("hotline",)))  # fmt: skip

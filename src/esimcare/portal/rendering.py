@@ -14,7 +14,7 @@ from esimcare.cancellations.warning_texts import warning_text
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.local_time import UTC_ZONE
 from esimcare.operators.policy import Policy
-from esimcare.portal import texts
+from esimcare.portal import honest, texts
 from esimcare.portal.deps import (
     ANON_COOKIE,
     LANG_COOKIE,
@@ -25,6 +25,7 @@ from esimcare.portal.deps import (
     language_of,
     set_cookie,
 )
+from esimcare.portal.flash import clear_flash
 from esimcare.portal.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
 
 _ENV = Environment(
@@ -70,8 +71,13 @@ def group_digits(text: str, size: int = 4) -> str:
     return " ".join(text[i : i + size] for i in range(0, len(text), size))
 
 
-_ENV.filters.update(phone=format_number, masked=masked_number, grouped=group_digits)
-_ENV.globals.update(texts=texts)
+def tel_href(number: str) -> str:
+    """``tel:+78000000001`` for a hotline written with spaces and dashes."""
+    return "tel:" + "".join(ch for ch in number if ch.isdigit() or ch == "+")
+
+
+_ENV.filters.update(phone=format_number, masked=masked_number, grouped=group_digits, tel=tel_href)
+_ENV.globals.update(texts=texts, honest=honest)
 
 
 def render(
@@ -97,6 +103,7 @@ def render(
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
     if fresh_anon:
         set_cookie(response, ANON_COOKIE, fresh_anon)
+    clear_flash(request, response)  # shown once: a reload shows the page without it
     if request.query_params.get("lang") in LANGUAGES:
         set_cookie(response, LANG_COOKIE, translator.language, max_age=LANG_COOKIE_MAX_AGE)
     return response

@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from esimcare.context import Context
-from esimcare.portal import auth, cancel, esims, home, need_help, order, status, verify
+from esimcare.portal import auth, cancel, esims, home, honest, need_help, order, status, verify
 from esimcare.portal import passkeys as passkey_pages
-from esimcare.portal.deps import CsrfRejectedError, LoginRequiredError
+from esimcare.portal.deps import (
+    SESSION_COOKIE,
+    CsrfRejectedError,
+    LoginRequiredError,
+    clear_cookie,
+)
 from esimcare.portal.errors import error_page
+from esimcare.portal.flash import Flash, flash_redirect
 from esimcare.portal.i18n import N_, load_catalogs
+from esimcare.portal.next_page import page_to_return_to
 from esimcare.portal.rendering import redirect
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -33,7 +41,14 @@ def install_portal(app: FastAPI, ctx: Context) -> None:
 def _install_handlers(app: FastAPI) -> None:
     async def login_required(request: Request, error: Exception) -> Response:
         assert isinstance(error, LoginRequiredError)
-        return redirect(f"/{error.operator_id}/login")
+        op = error.operator_id
+        target = f"/{op}/login?" + urlencode({"next": page_to_return_to(request)})
+        if SESSION_COOKIE in request.cookies:  # there was a session, and it has ended
+            ended = Flash(honest.SESSION_ENDED, kind="notice")
+            response = flash_redirect(request, target, ended)
+            clear_cookie(response, SESSION_COOKIE)
+            return response
+        return redirect(target)
 
     async def csrf_rejected(request: Request, error: Exception) -> Response:
         return error_page(request, 403, CSRF_TITLE, CSRF_DETAIL)

@@ -9,24 +9,24 @@ from esimcare.cancellations.operations import do_undo_by_link, do_undo_cancellat
 from esimcare.cancellations.service import find_by_undo_token, view_esim
 from esimcare.db import transaction
 from esimcare.errors import InvalidTransitionError, NotFoundError
-from esimcare.portal import texts
+from esimcare.portal import status_truth, texts
 from esimcare.portal.deps import CsrfChecked, RowId, authenticate, client_ip, get_ctx
+from esimcare.portal.flash import Flash, flash_redirect, take_flash
 from esimcare.portal.rendering import redirect, render
 from esimcare.portal.views import status_view
 
 router = APIRouter()
 
 
-def _status_page(
-    request: Request, op: str, cancellation_id: int, *, error: str | None = None, status: int = 200
-) -> Response:
+def _status_page(request: Request, op: str, cancellation_id: int) -> Response:
     ctx = get_ctx(request)
     policy = ctx.policy(op)
+    flash = take_flash(request)
     with transaction(ctx.sessions) as session:
         customer = authenticate(request, session, op).customer
         view = status_view(session, customer, cancellation_id)
-        return render(request, "status.html", policy=policy, status=status, view=view,
-                      error=error, now=ctx.clock.now())  # fmt: skip
+        return render(request, "status.html", policy=policy, view=view, flash=flash,
+                      truth=status_truth, now=ctx.clock.now())  # fmt: skip
 
 
 @router.get("/{op}/cancellations/{cancellation_id}")
@@ -45,24 +45,24 @@ def undo_from_page(
     try:
         do_undo_cancellation(ctx, customer.id, cancellation_id, ip=client_ip(request))
     except InvalidTransitionError:
-        return _status_page(request, op, cancellation_id, status=409,
-                            error=texts.ERROR["invalid-transition"])  # fmt: skip
+        return flash_redirect(request, f"/{op}/cancellations/{cancellation_id}",
+                              Flash(texts.ERROR["invalid-transition"]))  # fmt: skip
     return redirect(f"/{op}/cancellations/{cancellation_id}")
 
 
-def _undo_page(request: Request, op: str, token: str, *, error: str | None = None,
-               status: int = 200) -> Response:  # fmt: skip
+def _undo_page(request: Request, op: str, token: str) -> Response:
     ctx = get_ctx(request)
     policy = ctx.policy(op)
+    flash = take_flash(request)
+    error = flash.message if flash else None
     with transaction(ctx.sessions) as session:
         try:
             cancellation = find_by_undo_token(session, op, token)
         except NotFoundError:
             return render(request, "undo.html", policy=policy, status=404, cancellation=None,
                           esim=None, error=None)  # fmt: skip
-        return render(request, "undo.html", policy=policy, status=status,
-                      cancellation=cancellation, esim=view_esim(session, cancellation),
-                      error=error)  # fmt: skip
+        return render(request, "undo.html", policy=policy, cancellation=cancellation,
+                      esim=view_esim(session, cancellation), error=error)  # fmt: skip
 
 
 @router.get("/{op}/undo/{token}")
@@ -77,5 +77,7 @@ def undo_by_link(request: Request, op: str, token: str, _csrf: CsrfChecked) -> R
     try:
         do_undo_by_link(ctx, op, token, ip=client_ip(request))
     except InvalidTransitionError:
-        return _undo_page(request, op, token, status=409, error=texts.ERROR["invalid-transition"])
+        return flash_redirect(
+            request, f"/{op}/undo/{token}", Flash(texts.ERROR["invalid-transition"])
+        )
     return redirect(f"/{op}/undo/{token}")
