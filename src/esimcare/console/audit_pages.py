@@ -30,6 +30,7 @@ add_nav_item(NavItem("/staff/audit", N_("Audit log"), Permission.READ_AUDIT))
 CanRead = Annotated[StaffAuth, may(Permission.READ_AUDIT)]
 Text = Annotated[str, Query(max_length=80)]
 Day = Annotated[str, Query(max_length=10)]
+FORM_FIELDS = ("operator", "actor", "action", "reference", "start", "end")
 
 
 @router.get("/audit")
@@ -97,7 +98,7 @@ def verify(request: Request, auth: CanRead, operator: Text = "") -> Response:
         "audit_log.html",
         auth=auth,
         scope=scope,
-        form={"operator": scope.chosen},
+        form=dict.fromkeys(FORM_FIELDS, "") | {"operator": scope.chosen},
         rows=[],
         error=None,
         verdicts=verdicts,
