@@ -113,6 +113,11 @@ def _read_upload(upload: UploadFile) -> list[str]:
     return values
 
 
+def _reason_label(ctx: Context, operator_id: str, code: str, language: str) -> str:
+    reason = ctx.policy(operator_id).reason(code)
+    return reason.label(language) if reason else code
+
+
 def _check_reason(ctx: Context, operator_id: str, reason: str) -> None:
     if reason not in {r.code for r in ctx.policy(operator_id).reasons}:
         raise InvalidInputError(UNKNOWN_REASON, field="reason")
@@ -144,6 +149,7 @@ def bulk_dry_run(
         auth=auth,
         operator_id=op,
         reason=reason,
+        reason_label=_reason_label(ctx, op, reason, language_of(request)),
         per_second=per_second,
         verdicts=verdicts,
         cancellable=sum(1 for v in verdicts if v.cancellable),
@@ -215,7 +221,11 @@ def bulk_progress(request: Request, auth: CanBulk, bulk_job_id: RowId) -> Respon
         op = _job_operator(session, auth.staff, bulk_job_id)
         seen = progress(session, op, bulk_job_id)
         job = session.get(BulkJob, bulk_job_id)
-    return render(request, "bulk_progress.html", auth=auth, progress=seen, job=job)
+    assert job is not None  # progress() found it
+    label = _reason_label(ctx, job.operator_id, job.reason, language_of(request))
+    return render(
+        request, "bulk_progress.html", auth=auth, progress=seen, job=job, reason_label=label
+    )
 
 
 @router.get("/bulk/{bulk_job_id}/progress.json")

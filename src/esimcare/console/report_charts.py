@@ -71,7 +71,15 @@ def cancellations_chart(
 ) -> ReportChart:
     svg = None
     if series:
-        chart = Chart(title, _("Day (UTC)"), _("Cancellations"), labels, series, element_id)
+        chart = Chart(
+            title,
+            _("Day (UTC)"),
+            _("Cancellations"),
+            labels,
+            series,
+            element_id,
+            whole_numbers=True,
+        )
         svg = bar_chart(chart)
     return ReportChart(element_id, title, "cancellations-per-day", svg)
 
@@ -131,8 +139,10 @@ def error_chart(_: Gettext, rows: Sequence[SmdpErrorCount]) -> ReportChart:
         top = sorted(rows, key=lambda row: -row.calls)[:MAX_ERROR_GROUPS]
         labels = [_error_label(row) for row in top]
         series = [Series(_("calls"), [float(row.calls) for row in top])]
-        svg = bar_chart(Chart(title, _("Function and code"), _("Calls"), labels, series,
-                              "smdp-errors"))  # fmt: skip
+        chart = Chart(
+            title, _("Function and code"), _("Calls"), labels, series, "smdp-errors", True
+        )
+        svg = bar_chart(chart)
     return ReportChart("smdp-errors", title, "smdp-errors", svg)
 
 

@@ -44,6 +44,8 @@ class Chart:
     series: Sequence[Series]
     # Unique per page: several charts on one page each need their own title and desc ids.
     element_id: str = "chart"
+    # Counts: no tick at 0.4 of a cancellation.
+    whole_numbers: bool = False
 
     def __post_init__(self) -> None:
         if not self.element_id.replace("-", "").isalnum():
@@ -130,7 +132,7 @@ def _svg(chart: Chart, shapes: list[str], centre: _Centre) -> str:
         'font-family="system-ui, sans-serif" font-size="11">',
         f'<title id="{chart.element_id}-title">{escape(chart.title)}</title>',
         f'<desc id="{chart.element_id}-desc">{escape(_describe(chart))}</desc>',
-        f'<text x="{WIDTH / 2}" y="18" text-anchor="middle" font-size="14">'
+        f'<text x="{WIDTH / 2}" y="18" text-anchor="middle" font-size="14" class="chart-title">'
         f"{escape(chart.title)}</text>",
         *_axes(chart, centre),
         *shapes,
@@ -146,8 +148,9 @@ def _axes(chart: Chart, centre: _Centre) -> list[str]:
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{base}" stroke="#333"/>',
         f'<line x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}" stroke="#333"/>',
     ]
-    for tick in range(_TICKS + 1):
-        value = chart.top * tick / _TICKS
+    ticks = _tick_count(chart)
+    for tick in range(ticks + 1):
+        value = chart.top * tick / ticks
         y = _y(chart, value)
         lines.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#ddd"/>'
@@ -171,6 +174,13 @@ def _axes(chart: Chart, centre: _Centre) -> list[str]:
         f'transform="rotate(-90 16 {middle:.1f})">{escape(chart.y_label)}</text>'
     )
     return lines
+
+
+def _tick_count(chart: Chart) -> int:
+    """Five steps, or one per unit when whole numbers would otherwise get fractional ticks."""
+    if chart.whole_numbers and chart.top < _TICKS:
+        return int(chart.top)
+    return _TICKS
 
 
 def _legend_places(chart: Chart) -> list[tuple[float, float]]:
