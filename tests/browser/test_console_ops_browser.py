@@ -5,6 +5,7 @@ then completes with its progress bar moving; the reports page draws its charts."
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 import time
@@ -67,10 +68,12 @@ def smdp(server: LiveServer) -> SmdpEmulator:
 
 
 def log_in_as_supervisor(page, server: LiveServer) -> None:  # type: ignore[no-untyped-def]
+    log_in(page, server, StaffRole.SUPERVISOR)
+
+
+def log_in(page, server: LiveServer, role: StaffRole) -> None:  # type: ignore[no-untyped-def]
     supervisor = next(
-        s
-        for s in seed_demo_staff(server.ctx)
-        if s.operator_id == "mts" and s.role is StaffRole.SUPERVISOR
+        s for s in seed_demo_staff(server.ctx) if s.operator_id == "mts" and s.role is role
     )
     page.goto(f"{server.url}/staff/login?lang=en")
     page.fill("#email", supervisor.email)
@@ -100,6 +103,7 @@ def test_a_supervisor_retries_a_cancellation_that_failed_while_the_smdp_was_down
     ops_server: LiveServer, screen
 ) -> None:  # type: ignore[no-untyped-def]
     context, name = screen
+    unreachable_crm(ops_server)
     smdp(ops_server).fail_next(1000)  # the SM-DP+ is down
     cancellation_id, _ = request_and_verify_mts(ops_server.ctx, esim_index=1)
     wait_until(
@@ -130,6 +134,38 @@ def test_a_supervisor_retries_a_cancellation_that_failed_while_the_smdp_was_down
     screenshot(page, f"console-{name}-retried-timeline")
     page.goto(f"{ops_server.url}/staff/failed-work")
     assert page.locator(f"article.work[data-reference='{reference}']").count() == 0
+    webhooks_then_audit_log(page, ops_server, name, reference)
+
+
+def unreachable_crm(server: LiveServer) -> None:
+    """mts sends webhooks to a CRM that is not listening: every delivery fails."""
+    policy = server.ctx.policies["mts"]
+    hooks = {"url": f"http://127.0.0.1:{free_port()}/hooks", "secret": "s" * 32}
+    server.ctx.policies["mts"] = dataclasses.replace(policy, webhooks=hooks)
+
+
+def webhooks_then_audit_log(page, server: LiveServer, name: str, reference: str) -> None:  # type: ignore[no-untyped-def]
+    """The supervisor sends a failed webhook again; an auditor finds it all in the audit log
+    and verifies the chain."""
+    page.click("nav.nav >> text=Webhooks")
+    page.wait_for_selector("table.webhooks .badge--failed")
+    page.locator("table.webhooks tr:has(.badge--failed) summary").first.click()
+    screenshot(page, f"console-{name}-webhooks")
+    page.locator("table.webhooks button", has_text="Send again").first.click()
+    page.wait_for_url(re.compile(r"/staff/webhooks\?again="))
+    page.click("form[action='/staff/logout'] button")
+    log_in(page, server, StaffRole.AUDITOR)
+    page.click("nav.nav >> text=Audit log")
+    page.fill("#reference", reference)
+    page.click("form.filters button[type=submit]")
+    page.wait_for_selector("table.audit")
+    actions = page.locator("table.audit").inner_text()
+    assert "staff.cancellation.retry_from_failed_step" in actions
+    screenshot(page, f"console-{name}-audit-log")
+    page.click("form.verify-form button")
+    page.wait_for_selector("[data-verdict]")
+    assert page.locator("[data-verdict=intact]").count() == 1
+    screenshot(page, f"console-{name}-audit-verify")
 
 
 def bulk_file(server: LiveServer) -> bytes:

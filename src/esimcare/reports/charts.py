@@ -22,7 +22,7 @@ _TICKS = 5
 # More x labels than this would overlap: every n-th is drawn (each bar keeps its tooltip).
 MAX_X_LABELS = 12
 _LEGEND_ROW = 16
-_CHAR_W = 6.5  # an 11px system-ui character, roughly; for laying out the legend
+_CHAR_W = 7.0  # an 11px system-ui character, roughly (wider for Cyrillic); for the legend
 # Where on the x axis the i-th label sits.
 _Centre = Callable[[int], float]
 
@@ -188,7 +188,7 @@ def _legend_places(chart: Chart) -> list[tuple[float, float]]:
     places: list[tuple[float, float]] = []
     x, row = float(LEFT), 0
     for series in chart.series:
-        width = 24 + _CHAR_W * len(series.name)
+        width = 14 + _CHAR_W * len(series.name) + 22  # the swatch, the name, a gap
         if x > LEFT and x + width > WIDTH - RIGHT:
             x, row = float(LEFT), row + 1
         places.append((x, HEIGHT - 16 + row * _LEGEND_ROW))
