@@ -1,4 +1,5 @@
-"""Demo staff logins: an agent, a supervisor and an auditor per demo operator, with published TOTP secrets.
+"""Demo staff logins: an agent, a supervisor and an auditor per demo operator, with
+published TOTP secrets.
 
 Development only: the secrets are printed at demo start, so these accounts are marked
 ``development_only`` and refused at login in production mode; seeding itself refuses
