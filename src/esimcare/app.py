@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from esimcare.api.problems import problem_for_error, problem_for_http, problem_for_validation
 from esimcare.api.setup import install_api
-from esimcare.console.setup import install_console
+from esimcare.console.setup import UPLOAD_LIMITS, install_console
 from esimcare.context import Context
 from esimcare.errors import DomainError, InternalError
 from esimcare.portal.errors import error_page, invalid_request_page, unexpected_error_page
@@ -55,7 +55,11 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
     install_console(app, ctx)  # before the portal, whose /{operator} paths would take /staff
     install_portal(app, ctx)
     _install_error_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=ctx.settings.limits.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=ctx.settings.limits.max_body_bytes,
+        larger=UPLOAD_LIMITS,
+    )
     app.add_middleware(MachineHeadersMiddleware)  # outermost: the 413 answers get them too
     return app
 

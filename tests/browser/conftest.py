@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from browser_support import LiveServer
+from browser_support import LiveServer, free_port, serving
 
-from esimcare.app import create_app
 from esimcare.kit.clock import SystemClock
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -26,12 +21,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PHONE = {"width": 390, "height": 844}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
@@ -52,25 +41,10 @@ def chromium() -> Iterator[object]:
 @pytest.fixture
 def live_server(make_context) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
     """A real clock: the worker must see grace periods and code lifetimes pass for real."""
-    port = _free_port()
+    port = free_port()
     ctx = make_context(clock=SystemClock(), public_url=f"http://127.0.0.1:{port}")
-    config = uvicorn.Config(
-        create_app(ctx, run_worker=True),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield LiveServer(f"http://127.0.0.1:{port}", ctx)
-    server.should_exit = True
-    thread.join(timeout=15)
+    with serving(ctx, port) as server:
+        yield server
 
 
 @pytest.fixture

@@ -85,3 +85,21 @@ def test_an_empty_chart_still_draws_its_axes() -> None:
 def test_a_chart_refuses_data_it_cannot_draw_truthfully(changes: dict[str, object]) -> None:
     with pytest.raises(ValueError, match=r"series|values|element_id"):
         per_day(**changes)
+
+
+def test_counts_get_whole_number_ticks_and_many_days_get_thinned_labels() -> None:
+    days = [f"d{n:02d}" for n in range(30)]
+    counts = per_day(labels=days, series=[Series("mts", [2.0] + [1.0] * 29)], whole_numbers=True)
+    texts = [t.text for t in parse(bar_chart(counts)).iter(f"{SVG}text")]
+    assert {"0", "1", "2"} <= set(texts) and "0.4" not in texts
+    shown = [label for label in days if label in texts]
+    assert shown[0] == "d00" and 6 <= len(shown) <= 12
+
+
+def test_a_long_legend_wraps_onto_more_rows_instead_of_leaving_the_picture() -> None:
+    names = [f"reason number {n} with a long name" for n in range(5)]
+    chart = per_day(series=[Series(name, [1, 2, 3]) for name in names])
+    root = parse(bar_chart(chart))
+    assert int(root.get("height", "0")) > HEIGHT
+    legend_x = [float(t.get("x", "0")) for t in root.iter(f"{SVG}text") if t.text in names]
+    assert len(legend_x) == 5 and max(legend_x) < 640

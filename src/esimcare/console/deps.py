@@ -29,7 +29,7 @@ from esimcare.portal.deps import (
 )
 from esimcare.staff.auth import StaffAuth, resolve_staff_session
 from esimcare.staff.errors import StaffSessionEndedError
-from esimcare.staff.roles import Permission
+from esimcare.staff.roles import Permission, can
 from esimcare.staff.rules import require
 
 STAFF_COOKIE = "__Host-staff"
@@ -116,3 +116,16 @@ def requires(permission: Permission) -> Callable[..., StaffAuth]:
 def may(permission: Permission) -> object:
     """``auth: Annotated[StaffAuth, may(Permission.X)]`` in a handler's signature."""
     return Depends(requires(permission))
+
+
+def requires_any(*permissions: Permission) -> Callable[..., StaffAuth]:
+    """Let through roles that hold any one of ``permissions`` (read-only pages that both the
+    role that acts and the auditor who checks may open)."""
+
+    def guard(auth: LoggedIn) -> StaffAuth:
+        if not any(can(auth.staff.role, p) for p in permissions):
+            require(auth.staff, permissions[0])
+        return auth
+
+    guard.__name__ = "requires_any_" + "_".join(p.value for p in permissions)
+    return guard

@@ -19,6 +19,10 @@ PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F
 WIDTH, HEIGHT = 640, 320
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 40, 72
 _TICKS = 5
+# More x labels than this would overlap: every n-th is drawn (each bar keeps its tooltip).
+MAX_X_LABELS = 12
+_LEGEND_ROW = 16
+_CHAR_W = 7.0  # an 11px system-ui character, roughly (wider for Cyrillic); for the legend
 # Where on the x axis the i-th label sits.
 _Centre = Callable[[int], float]
 
@@ -40,6 +44,8 @@ class Chart:
     series: Sequence[Series]
     # Unique per page: several charts on one page each need their own title and desc ids.
     element_id: str = "chart"
+    # Counts: no tick at 0.4 of a cancellation.
+    whole_numbers: bool = False
 
     def __post_init__(self) -> None:
         if not self.element_id.replace("-", "").isalnum():
@@ -117,18 +123,20 @@ def _number(value: float) -> str:
 
 
 def _svg(chart: Chart, shapes: list[str], centre: _Centre) -> str:
+    legend = _legend(chart)
+    height = HEIGHT + _LEGEND_ROW * (_legend_rows(chart) - 1)
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-        f'width="{WIDTH}" height="{HEIGHT}" role="img" '
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" '
+        f'width="{WIDTH}" height="{height}" role="img" '
         f'aria-labelledby="{chart.element_id}-title {chart.element_id}-desc" '
         'font-family="system-ui, sans-serif" font-size="11">',
         f'<title id="{chart.element_id}-title">{escape(chart.title)}</title>',
         f'<desc id="{chart.element_id}-desc">{escape(_describe(chart))}</desc>',
-        f'<text x="{WIDTH / 2}" y="18" text-anchor="middle" font-size="14">'
+        f'<text x="{WIDTH / 2}" y="18" text-anchor="middle" font-size="14" class="chart-title">'
         f"{escape(chart.title)}</text>",
         *_axes(chart, centre),
         *shapes,
-        *_legend(chart),
+        *legend,
         "</svg>",
     ]
     return "\n".join(parts)
@@ -140,14 +148,18 @@ def _axes(chart: Chart, centre: _Centre) -> list[str]:
         f'<line x1="{LEFT}" y1="{TOP}" x2="{LEFT}" y2="{base}" stroke="#333"/>',
         f'<line x1="{LEFT}" y1="{base}" x2="{WIDTH - RIGHT}" y2="{base}" stroke="#333"/>',
     ]
-    for tick in range(_TICKS + 1):
-        value = chart.top * tick / _TICKS
+    ticks = _tick_count(chart)
+    for tick in range(ticks + 1):
+        value = chart.top * tick / ticks
         y = _y(chart, value)
         lines.append(
             f'<line x1="{LEFT}" y1="{y:.1f}" x2="{WIDTH - RIGHT}" y2="{y:.1f}" stroke="#ddd"/>'
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{_number(value)}</text>'
         )
+    every = math.ceil(len(chart.labels) / MAX_X_LABELS) if chart.labels else 1
     for i, label in enumerate(chart.labels):
+        if i % every:
+            continue
         lines.append(
             f'<text x="{centre(i):.1f}" y="{base + 16:.1f}" text-anchor="middle">'
             f"{escape(label)}</text>"
@@ -164,15 +176,36 @@ def _axes(chart: Chart, centre: _Centre) -> list[str]:
     return lines
 
 
+def _tick_count(chart: Chart) -> int:
+    """Five steps, or one per unit when whole numbers would otherwise get fractional ticks."""
+    if chart.whole_numbers and chart.top < _TICKS:
+        return int(chart.top)
+    return _TICKS
+
+
+def _legend_places(chart: Chart) -> list[tuple[float, float]]:
+    """Where each series' legend entry goes: left to right, wrapping onto further rows."""
+    places: list[tuple[float, float]] = []
+    x, row = float(LEFT), 0
+    for series in chart.series:
+        width = 14 + _CHAR_W * len(series.name) + 22  # the swatch, the name, a gap
+        if x > LEFT and x + width > WIDTH - RIGHT:
+            x, row = float(LEFT), row + 1
+        places.append((x, HEIGHT - 16 + row * _LEGEND_ROW))
+        x += max(width, 90.0)
+    return places
+
+
+def _legend_rows(chart: Chart) -> int:
+    return 1 + int((_legend_places(chart)[-1][1] - (HEIGHT - 16)) / _LEGEND_ROW)
+
+
 def _legend(chart: Chart) -> list[str]:
-    items = []
-    for j, series in enumerate(chart.series):
-        x = LEFT + j * 140
-        items.append(
-            f'<rect x="{x}" y="{HEIGHT - 16}" width="10" height="10" fill="{_colour(j)}"/>'
-            f'<text x="{x + 14}" y="{HEIGHT - 7}">{escape(series.name)}</text>'
-        )
-    return items
+    return [
+        f'<rect x="{x:.0f}" y="{y:.0f}" width="10" height="10" fill="{_colour(j)}"/>'
+        f'<text x="{x + 14:.0f}" y="{y + 9:.0f}">{escape(series.name)}</text>'
+        for j, (series, (x, y)) in enumerate(zip(chart.series, _legend_places(chart), strict=True))
+    ]
 
 
 def _describe(chart: Chart) -> str:

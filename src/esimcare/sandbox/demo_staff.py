@@ -1,4 +1,5 @@
-"""Demo staff logins: an agent and a supervisor per demo operator, with published TOTP secrets.
+"""Demo staff logins: an agent, a supervisor and an auditor per demo operator, with
+published TOTP secrets.
 
 Development only: the secrets are printed at demo start, so these accounts are marked
 ``development_only`` and refused at login in production mode; seeding itself refuses
@@ -21,7 +22,7 @@ from esimcare.staff.roles import StaffRole
 from esimcare.staff.totp import seal_secret
 
 DEMO_STAFF_PASSWORD = "demo-staff-password"  # noqa: S105 - the published demo login
-DEMO_ROLES = (StaffRole.AGENT, StaffRole.SUPERVISOR)
+DEMO_ROLES = (StaffRole.AGENT, StaffRole.SUPERVISOR, StaffRole.AUDITOR)
 
 
 class DemoStaffRefusedError(RuntimeError):
