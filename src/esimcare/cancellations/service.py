@@ -42,7 +42,6 @@ from esimcare.esims.models import Esim
 from esimcare.esims.service import EsimView, get_esim
 from esimcare.esims.states import EsimStatus
 from esimcare.jobs.queue import enqueue
-from esimcare.kit.clock import iso
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.tokens import digest
 from esimcare.notices.service import notify_all_channels
@@ -402,7 +401,7 @@ def _schedule(
         operator_name=policy.name,
         msisdn=esim.msisdn,
         reference=cancellation.reference,
-        effective=iso(cancellation.effective_at),
+        effective=cancellation.effective_at,
         undo=undo_text,
         hotline=policy.hotline,
     )

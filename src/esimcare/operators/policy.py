@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -33,6 +34,10 @@ class RefundRoute(StrEnum):
     @property
     def payout_route(self) -> PayoutRoute | None:
         return None if self is RefundRoute.NONE else PayoutRoute(self.value)
+
+
+DEFAULT_BRAND_COLOR = "#0b5cad"
+_HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 class PolicyError(ValueError):
@@ -81,6 +86,10 @@ class Policy:
     orders_per_hour: int = 10
     # ``[webhooks] url, secret``: signed events to the operator's own systems (webhooks/).
     webhooks: dict[str, Any] = field(default_factory=dict, repr=False)  # holds the secret
+    # The portal's theme colour ("#rrggbb"); evocative of the operator, never its real logo.
+    brand_color: str = DEFAULT_BRAND_COLOR
+    # Where a customer pays a debt online (https); empty: only the hotline is offered.
+    pay_url: str = ""
 
     def reason(self, code: str) -> Reason | None:
         return next((reason for reason in self.reasons if reason.code == code), None)
@@ -134,6 +143,8 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
             max_open_esims=int(raw.get("max_open_esims", 10)),
             orders_per_hour=int(raw.get("orders_per_hour", 10)),
             webhooks=dict(raw.get("webhooks", {})),
+            brand_color=_brand_color(raw.get("brand_color", DEFAULT_BRAND_COLOR)),
+            pay_url=_pay_url(raw.get("pay_url", "")),
         )
         SmdpLink.from_mapping(policy.smdp)
         WebhookTarget.from_mapping(policy.webhooks)
@@ -157,6 +168,20 @@ def _sms_sender(value: object) -> str:
     if sender:
         sender_kind(sender)  # a ValueError names what a sender may be
     return sender
+
+
+def _brand_color(value: object) -> str:
+    color = str(value)
+    if not _HEX_COLOR.match(color):
+        raise ValueError(f"brand_color must be a colour like #0b5cad, not {color!r}")
+    return color.lower()
+
+
+def _pay_url(value: object) -> str:
+    url = str(value)
+    if url and not url.startswith("https://"):
+        raise ValueError(f"pay_url must be an https:// address, not {url!r}")
+    return url
 
 
 def _region(operator_id: str, raw: object) -> str | None:

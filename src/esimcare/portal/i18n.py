@@ -1,52 +1,29 @@
-"""The portal's languages: Babel catalogs read once at start-up, and per-request formatting.
-
-Message ids are the English texts, so English needs no catalog; Russian and Simplified Chinese
-come from ``esimcare/i18n/<lang>/LC_MESSAGES/messages.po`` (read directly, no compile step).
-"""
+"""The portal's languages: the shared catalogs (``esimcare.i18n``) and per-request formatting."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
-from babel.messages.pofile import read_po
-
+from esimcare.i18n import (
+    BABEL_LOCALE,
+    CATALOG_DIR,
+    DEFAULT_LANGUAGE,
+    DEFAULT_TIME_ZONE,
+    LANGUAGES,
+    N_,
+    catalog,
+    format_local_date,
+    format_local_datetime,
+    translate,
+)
 from esimcare.kit.money import Money
 
-LANGUAGES = ("ru", "en", "zh")
-DEFAULT_LANGUAGE = "en"
+__all__ = ["CATALOG_DIR", "DEFAULT_LANGUAGE", "LANGUAGES", "N_", "Translator", "catalog"]
+
 LANGUAGE_NAMES = {"ru": "Русский", "en": "English", "zh": "中文"}
 HTML_LANG = {"ru": "ru", "en": "en", "zh": "zh-Hans"}
-BABEL_LOCALE = {"ru": "ru_RU", "en": "en_GB", "zh": "zh_Hans_CN"}
-CATALOG_DIR = Path(__file__).resolve().parent.parent / "i18n"
-# The demo operators are Russian and quote their hotline hours in Moscow time, so times are
-# shown there too; a per-operator time zone belongs in the policy once an operator needs one.
-DISPLAY_ZONE = ZoneInfo("Europe/Moscow")
-
-
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
-    """Marks a message id for extraction; translated later, where the language is known."""
-    return message
-
-
-@cache
-def catalog(language: str) -> dict[str, str]:
-    """msgid -> msgstr for one language; untranslated and fuzzy entries are left out."""
-    path = CATALOG_DIR / language / "LC_MESSAGES" / "messages.po"
-    if language == DEFAULT_LANGUAGE or not path.exists():
-        return {}
-    with path.open("rb") as handle:
-        parsed = read_po(handle, locale=language)
-    return {
-        str(message.id): str(message.string)
-        for message in parsed
-        if message.id and isinstance(message.id, str) and message.string and not message.fuzzy
-    }
 
 
 def load_catalogs() -> None:
@@ -77,23 +54,19 @@ class Translator:
     """What a template needs to speak one language: ``_`` and formatting of money and time."""
 
     language: str
+    time_zone: str = DEFAULT_TIME_ZONE
 
     def gettext(self, message: str, **params: Any) -> str:
-        text = catalog(self.language).get(message, message)
-        return text % params if params else text
+        return translate(message, self.language, **params)
 
     def money(self, amount: Money) -> str:
         return amount.display(BABEL_LOCALE[self.language])
 
     def date(self, moment: datetime) -> str:
-        return str(format_date(moment.astimezone(DISPLAY_ZONE), "long",
-                               locale=BABEL_LOCALE[self.language]))  # fmt: skip
+        return format_local_date(moment, self.language, self.time_zone)
 
     def datetime(self, moment: datetime) -> str:
-        local = moment.astimezone(DISPLAY_ZONE)
-        time = format_time(local, "short", locale=BABEL_LOCALE[self.language])
-        zone = self.gettext(N_("Moscow time"))
-        return f"{self.date(moment)}, {time} ({zone})"
+        return format_local_datetime(moment, self.language, self.time_zone)
 
     @property
     def html_lang(self) -> str:

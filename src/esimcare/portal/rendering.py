@@ -25,6 +25,7 @@ from esimcare.portal.deps import (
     set_cookie,
 )
 from esimcare.portal.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
+from esimcare.portal.wording import esim_title, in_brackets, labelled, refund_destination
 
 _ENV = Environment(
     loader=PackageLoader("esimcare.portal", "templates"),
@@ -87,6 +88,10 @@ def render(
         "t": translator,
         "lang": language,
         "warning": partial(warning_text, language=language),
+        "destination": partial(refund_destination, language=language),
+        "labelled": partial(labelled, language=language),
+        "brackets": partial(in_brackets, language=language),
+        "esim_title": partial(esim_title, language=language),
         "policy": policy,
         "policies": ctx.policies,
         "csrf": token,

@@ -9,7 +9,17 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from esimcare.context import Context
-from esimcare.portal import auth, cancel, esims, home, need_help, order, status, verify
+from esimcare.portal import (
+    auth,
+    cancel,
+    esims,
+    home,
+    need_help,
+    order,
+    status,
+    theme,
+    verify,
+)
 from esimcare.portal.deps import CsrfRejectedError, LoginRequiredError
 from esimcare.portal.errors import error_page
 from esimcare.portal.i18n import N_, load_catalogs
@@ -23,7 +33,7 @@ CSRF_DETAIL = N_("Go back, reload the page and try again.")
 def install_portal(app: FastAPI, ctx: Context) -> None:
     load_catalogs()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (home, esims, order, cancel, verify, status, need_help, auth):
+    for module in (home, esims, order, cancel, verify, status, need_help, auth, theme):
         app.include_router(module.router, include_in_schema=False)
     _install_handlers(app)
 
