@@ -39,6 +39,7 @@ from esimcare.portal.deps import (
     authenticate,
     client_ip,
     get_ctx,
+    language_of,
 )
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect, render
@@ -146,6 +147,8 @@ def _request(
 ) -> tuple[Customer, Requested]:  # fmt: skip
     with transaction(ctx.sessions) as session:
         customer = authenticate(request, session, op).customer
+        # Notices about this request are written in the language it was made in.
+        customer.language = language_of(request)
         requested = request_cancellation(
             session, ctx, customer, view.esim.id, reason=form.reason,
             comment=form.comment or None, refund_to=form.refund_to or None, ip=client_ip(request),

@@ -25,7 +25,14 @@ from esimcare.portal.deps import (
     set_cookie,
 )
 from esimcare.portal.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
-from esimcare.portal.wording import esim_title, in_brackets, labelled, refund_destination
+from esimcare.portal.wording import (
+    esim_title,
+    group_by_state,
+    in_brackets,
+    labelled,
+    refund_destination,
+    short_name,
+)
 
 _ENV = Environment(
     loader=PackageLoader("esimcare.portal", "templates"),
@@ -73,7 +80,7 @@ def group_digits(text: str, size: int = 4) -> str:
 
 
 _ENV.filters.update(phone=format_number, masked=masked_number, grouped=group_digits)
-_ENV.globals.update(texts=texts)
+_ENV.globals.update(texts=texts, group_by_state=group_by_state, short_name=short_name)
 
 
 def render(

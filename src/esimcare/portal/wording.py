@@ -57,6 +57,11 @@ def esim_name(esim: Esim, plan_name: str) -> str:
     return f"{plan_name} ·{esim.msisdn[-4:]}"
 
 
+def short_name(esim: Esim) -> str:
+    """Where the plan is not at hand: the label, else "eSIM ·0236"."""
+    return esim_name(esim, "eSIM")
+
+
 @dataclass(frozen=True)
 class EsimGroups:
     current: list[EsimView]
