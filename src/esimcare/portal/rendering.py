@@ -80,7 +80,10 @@ def group_digits(text: str, size: int = 4) -> str:
 
 
 _ENV.filters.update(phone=format_number, masked=masked_number, grouped=group_digits)
-_ENV.globals.update(texts=texts, group_by_state=group_by_state, short_name=short_name)
+# On a narrow phone the language links shrink to these, so the operator's name keeps its row.
+SHORT_LANGUAGE_NAMES = {"ru": "RU", "en": "EN", "zh": "中文"}
+_ENV.globals.update(texts=texts, group_by_state=group_by_state, short_name=short_name,
+                    short_language_names=SHORT_LANGUAGE_NAMES)  # fmt: skip
 
 
 def render(
