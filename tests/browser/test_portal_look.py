@@ -152,7 +152,9 @@ def test_the_copy_button_copies_the_activation_code(  # type: ignore[no-untyped-
     page.wait_for_function("document.getElementById('copy-status').textContent !== ''")
     assert page.evaluate("navigator.clipboard.readText()") == code
     # Each part of the code stays on one line: it breaks only after a "$".
-    lines = page.eval_on_selector_all(".lpa span", "parts => parts.map(p => p.getClientRects().length)")
+    lines = page.eval_on_selector_all(
+        ".lpa span", "parts => parts.map(p => p.getClientRects().length)"
+    )
     assert lines and set(lines) == {1}
     context.close()
 

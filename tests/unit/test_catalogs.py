@@ -127,7 +127,7 @@ class _VisibleText(HTMLParser):
 
 def untranslated_words(source: str) -> list[str]:
     """Words written straight into a template, outside ``{{ _(...) }}`` and other tags."""
-    env = Environment(trim_blocks=True, lstrip_blocks=True)
+    env = Environment(trim_blocks=True, lstrip_blocks=True, autoescape=True)  # lexing only
     literal, names = [], ["", ""]
     for _, kind, value in env.lex(source):
         if kind == "name":

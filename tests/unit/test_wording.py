@@ -36,9 +36,7 @@ def test_chinese_gets_full_width_colons_and_brackets() -> None:
         ("zh", "2026年11月24日 14:05（莫斯科时间）"),
     ],
 )
-def test_dates_are_written_for_the_language_and_the_time_zone(
-    language: str, expected: str
-) -> None:
+def test_dates_are_written_for_the_language_and_the_time_zone(language: str, expected: str) -> None:
     written = format_local_datetime(MOMENT, language, "Europe/Moscow")
     assert written.replace("\u202f", " ").replace("\u00a0", " ") == expected
 

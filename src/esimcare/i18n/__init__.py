@@ -70,10 +70,8 @@ def format_local_date(moment: datetime, language: str, tz_name: str = DEFAULT_TI
     return str(format_date(moment.astimezone(ZoneInfo(tz_name)), "long", locale=locale))
 
 
-def format_local_datetime(
-    moment: datetime, language: str, tz_name: str = DEFAULT_TIME_ZONE
-) -> str:
-    """"24 November 2026, 14:05 (Moscow time)": the date in words, never a raw ISO timestamp."""
+def format_local_datetime(moment: datetime, language: str, tz_name: str = DEFAULT_TIME_ZONE) -> str:
+    """ "24 November 2026, 14:05 (Moscow time)": the date in words, never a raw ISO timestamp."""
     language = supported(language)
     local = moment.astimezone(ZoneInfo(tz_name))
     locale = BABEL_LOCALE[language]

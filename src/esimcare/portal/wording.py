@@ -32,7 +32,7 @@ def refund_destination(destination: str, language: str) -> str:
 
 
 def labelled(label: str, value: str, language: str) -> str:
-    """"Label: value" with the language's own colon (full-width in Chinese)."""
+    """ "Label: value" with the language's own colon (full-width in Chinese)."""
     return translate(N_("%(label)s: %(value)s"), language, label=label, value=value)
 
 
