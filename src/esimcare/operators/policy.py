@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -38,6 +39,10 @@ class RefundRoute(StrEnum):
     @property
     def payout_route(self) -> PayoutRoute | None:
         return None if self is RefundRoute.NONE else PayoutRoute(self.value)
+
+
+DEFAULT_BRAND_COLOR = "#0b5cad"
+_HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
 class PolicyError(ValueError):
@@ -92,6 +97,10 @@ class Policy:
     quote_validity_minutes: int = 15
     # Usual days until a refund reaches the customer, by refund route ("card" = 5).
     refund_arrival_days: dict[str, int] = field(default_factory=dict)
+    # The portal's theme colour ("#rrggbb"); evocative of the operator, never its real logo.
+    brand_color: str = DEFAULT_BRAND_COLOR
+    # Where a customer pays a debt online (https); empty: only the hotline is offered.
+    pay_url: str = ""
 
     def reason(self, code: str) -> Reason | None:
         return next((reason for reason in self.reasons if reason.code == code), None)
@@ -155,6 +164,8 @@ def parse_policy(operator_id: str, raw: dict[str, Any]) -> Policy:
             time_zone=time_zone(str(raw.get("time_zone", "UTC"))).key,
             quote_validity_minutes=int(raw.get("quote_validity_minutes", 15)),
             refund_arrival_days=_arrival_days(raw.get("refund_arrival_days", {})),
+            brand_color=_brand_color(raw.get("brand_color", DEFAULT_BRAND_COLOR)),
+            pay_url=_pay_url(raw.get("pay_url", "")),
         )
         SmdpLink.from_mapping(policy.smdp)
         WebhookTarget.from_mapping(policy.webhooks)
@@ -196,6 +207,20 @@ def _sms_sender(value: object) -> str:
     if sender:
         sender_kind(sender)  # a ValueError names what a sender may be
     return sender
+
+
+def _brand_color(value: object) -> str:
+    color = str(value)
+    if not _HEX_COLOR.match(color):
+        raise ValueError(f"brand_color must be a colour like #0b5cad, not {color!r}")
+    return color.lower()
+
+
+def _pay_url(value: object) -> str:
+    url = str(value)
+    if url and not url.startswith("https://"):
+        raise ValueError(f"pay_url must be an https:// address, not {url!r}")
+    return url
 
 
 def _region(operator_id: str, raw: object) -> str | None:

@@ -34,6 +34,7 @@ from esimcare.portal.deps import (
     client_ip,
     form_once,
     get_ctx,
+    language_of,
 )
 from esimcare.portal.flash import Flash, flash_redirect, take_flash
 from esimcare.portal.i18n import N_
@@ -119,6 +120,8 @@ def cancel_submit(
     with transaction(ctx.sessions) as session:
         customer = authenticate(request, session, op).customer
         view = get_esim(session, op, customer.id, esim_id)
+        # Notices about this request are written in the language it was made in.
+        customer.language = language_of(request)
     form_url = f"/{op}/esims/{esim_id}/cancel"
     if not form.check(ctx.policy(op), view.esim.msisdn) or not form_token:
         return flash_redirect(request, form_url, _again(form, texts.ERROR["invalid-input"]))

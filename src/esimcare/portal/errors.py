@@ -35,7 +35,8 @@ def _readable(language: str, status: int, title: str, detail: str) -> tuple[str,
     """A domain error in our own words; other English texts only where the catalog knows them."""
     known = catalog(language)
     generic = texts.STATUS_TITLE.get(status, texts.GENERIC_TITLE)
-    code = _error_codes().get(title)
+    # A path that names nothing is "not found" whoever raised it (the router says "Not Found").
+    code = NotFoundError.code if status == 404 else _error_codes().get(title)
     if code in texts.ERROR:
         return generic, texts.ERROR[code]
     if language == DEFAULT_LANGUAGE:

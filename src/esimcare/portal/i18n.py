@@ -1,48 +1,27 @@
-"""The portal's languages: Babel catalogs read once at start-up, and per-request formatting.
-
-Message ids are the English texts, so English needs no catalog; Russian and Simplified Chinese
-come from ``esimcare/i18n/<lang>/LC_MESSAGES/messages.po`` (read directly, no compile step).
-"""
+"""The portal's languages: the shared catalogs (``esimcare.i18n``) and per-request formatting."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.messages.pofile import read_po
-
+from esimcare.i18n import (
+    CATALOG_DIR,
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    N_,
+    catalog,
+    translate,
+)
 from esimcare.kit.local_time import BABEL_LOCALE, UTC_ZONE, local_date, local_datetime
 from esimcare.kit.money import Money
 
-LANGUAGES = ("ru", "en", "zh")
-DEFAULT_LANGUAGE = "en"
+__all__ = ["CATALOG_DIR", "DEFAULT_LANGUAGE", "LANGUAGES", "N_", "Translator", "catalog"]
+
 LANGUAGE_NAMES = {"ru": "Русский", "en": "English", "zh": "中文"}
 HTML_LANG = {"ru": "ru", "en": "en", "zh": "zh-Hans"}
-CATALOG_DIR = Path(__file__).resolve().parent.parent / "i18n"
-
-
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
-    """Marks a message id for extraction; translated later, where the language is known."""
-    return message
-
-
-@cache
-def catalog(language: str) -> dict[str, str]:
-    """msgid -> msgstr for one language; untranslated and fuzzy entries are left out."""
-    path = CATALOG_DIR / language / "LC_MESSAGES" / "messages.po"
-    if language == DEFAULT_LANGUAGE or not path.exists():
-        return {}
-    with path.open("rb") as handle:
-        parsed = read_po(handle, locale=language)
-    return {
-        str(message.id): str(message.string)
-        for message in parsed
-        if message.id and isinstance(message.id, str) and message.string and not message.fuzzy
-    }
 
 
 def load_catalogs() -> None:
@@ -79,8 +58,7 @@ class Translator:
     zone: ZoneInfo = UTC_ZONE
 
     def gettext(self, message: str, **params: Any) -> str:
-        text = catalog(self.language).get(message, message)
-        return text % params if params else text
+        return translate(message, self.language, **params)
 
     def money(self, amount: Money) -> str:
         return amount.display(BABEL_LOCALE[self.language])

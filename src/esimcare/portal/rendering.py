@@ -27,6 +27,14 @@ from esimcare.portal.deps import (
 )
 from esimcare.portal.flash import clear_flash
 from esimcare.portal.i18n import LANGUAGE_NAMES, LANGUAGES, Translator
+from esimcare.portal.wording import (
+    esim_title,
+    group_by_state,
+    in_brackets,
+    labelled,
+    refund_destination,
+    short_name,
+)
 
 _ENV = Environment(
     loader=PackageLoader("esimcare.portal", "templates"),
@@ -77,7 +85,15 @@ def tel_href(number: str) -> str:
 
 
 _ENV.filters.update(phone=format_number, masked=masked_number, grouped=group_digits, tel=tel_href)
-_ENV.globals.update(texts=texts, honest=honest)
+# On a narrow phone the language links shrink to these, so the operator's name keeps its row.
+SHORT_LANGUAGE_NAMES = {"ru": "RU", "en": "EN", "zh": "中文"}
+_ENV.globals.update(
+    texts=texts,
+    honest=honest,
+    group_by_state=group_by_state,
+    short_name=short_name,
+    short_language_names=SHORT_LANGUAGE_NAMES,
+)
 
 
 def render(
@@ -92,6 +108,10 @@ def render(
         "t": translator,
         "lang": language,
         "warning": partial(warning_text, language=language),
+        "destination": partial(refund_destination, language=language),
+        "labelled": partial(labelled, language=language),
+        "brackets": partial(in_brackets, language=language),
+        "esim_title": partial(esim_title, language=language),
         "policy": policy,
         "policies": ctx.policies,
         "csrf": token,

@@ -10,7 +10,18 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from esimcare.context import Context
-from esimcare.portal import auth, cancel, esims, home, honest, need_help, order, status, verify
+from esimcare.portal import (
+    auth,
+    cancel,
+    esims,
+    home,
+    honest,
+    need_help,
+    order,
+    status,
+    theme,
+    verify,
+)
 from esimcare.portal import passkeys as passkey_pages
 from esimcare.portal.deps import (
     SESSION_COOKIE,
@@ -32,7 +43,7 @@ CSRF_DETAIL = N_("Go back, reload the page and try again.")
 def install_portal(app: FastAPI, ctx: Context) -> None:
     load_catalogs()
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (home, esims, order, cancel, verify, status, need_help, auth):
+    for module in (home, esims, order, cancel, verify, status, need_help, auth, theme):
         app.include_router(module.router, include_in_schema=False)
     app.include_router(passkey_pages.router, include_in_schema=False)
     _install_handlers(app)

@@ -63,12 +63,13 @@ CANCELLATION_EXPLANATION = {
     ),
 }
 
+# Named as tasks, not as results, so a label reads true beside any state ("Waiting", "Done").
 STEP = {
-    StepName.FINAL_BILL: N_("Final bill issued, charges stopped"),
-    StepName.PROFILE: N_("eSIM profile released"),
-    StepName.NETWORK: N_("Line switched off in the network"),
-    StepName.REFUND: N_("Remaining balance refunded"),
-    StepName.NOTICE: N_("Confirmation sent to you"),
+    StepName.FINAL_BILL: N_("Final bill and end of charges"),
+    StepName.PROFILE: N_("Release of the eSIM profile"),
+    StepName.NETWORK: N_("Switching the line off in the network"),
+    StepName.REFUND: N_("Refund of the remaining balance"),
+    StepName.NOTICE: N_("Confirmation to you"),
 }
 
 STEP_STATUS = {
