@@ -100,6 +100,15 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def engine_of(factory: sessionmaker[Session]) -> Engine:
+    """The engine behind a session factory, for Core reads that need no ORM session
+    (``engine_of(ctx.readers)`` keeps the read-only marking)."""
+    bind = factory.kw["bind"]
+    if not isinstance(bind, Engine):
+        raise TypeError("the session factory is not bound to an engine")
+    return bind
+
+
 @contextmanager
 def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: commit on success, roll back on any error.

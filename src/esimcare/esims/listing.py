@@ -1,0 +1,82 @@
+"""The read-only list of a customer's eSIMs, for the hottest read of the API.
+
+One Core statement built once (SQLAlchemy keeps its cache key and compiled form), rows read as
+plain values: no ORM identity map, no objects to track, nothing written. Balances come from the
+ledger in the same statement (``billing.ledger.balance_sums``), one index lookup per eSIM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, select
+
+from esimcare.billing.ledger import Balance, balance_sums
+from esimcare.esims.models import Esim, Plan
+from esimcare.esims.states import EsimStatus, ProfileState
+from esimcare.kit.money import Money
+
+
+@dataclass(frozen=True, slots=True)
+class EsimLine:
+    id: int
+    iccid: str
+    msisdn: str
+    label: str | None
+    status: EsimStatus
+    profile_state: ProfileState
+    plan_code: str
+    plan_names: dict[str, str]
+    monthly_fee: Money
+    balance: Balance
+
+
+_ESIMS = Esim.__table__.c
+_PLANS = Plan.__table__.c
+_CASH, _BONUS = balance_sums(_ESIMS.id)
+_LINES_OF_CUSTOMER = (
+    select(
+        _ESIMS.id,
+        _ESIMS.iccid,
+        _ESIMS.msisdn,
+        _ESIMS.label,
+        _ESIMS.status,
+        _ESIMS.profile_state,
+        _PLANS.code,
+        _PLANS.names,
+        _PLANS.monthly_fee_minor,
+        _PLANS.currency,
+        _CASH.label("cash_minor"),
+        _BONUS.label("bonus_minor"),
+    )
+    .join_from(Esim.__table__, Plan.__table__, _PLANS.id == _ESIMS.plan_id)
+    .where(
+        _ESIMS.operator_id == bindparam("operator_id"),
+        _ESIMS.customer_id == bindparam("customer_id"),
+    )
+    .order_by(_ESIMS.id)
+)
+
+
+def esim_lines(connection: Connection, operator_id: str, customer_id: int) -> list[EsimLine]:
+    """The customer's eSIMs of this operator, oldest first, each with its plan and balance."""
+    rows = connection.execute(
+        _LINES_OF_CUSTOMER, {"operator_id": operator_id, "customer_id": customer_id}
+    )
+    return [
+        EsimLine(
+            id=row.id,
+            iccid=row.iccid,
+            msisdn=row.msisdn,
+            label=row.label,
+            status=row.status,
+            profile_state=row.profile_state,
+            plan_code=row.code,
+            plan_names=row.names,
+            monthly_fee=Money(row.monthly_fee_minor, row.currency),
+            balance=Balance(
+                Money(int(row.cash_minor), row.currency), Money(int(row.bonus_minor), row.currency)
+            ),
+        )
+        for row in rows
+    ]
