@@ -13,8 +13,8 @@ from esimcare.billing.models import Bill, Refund
 from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.service import steps_of, view_esim
 from esimcare.cancellations.warning_texts import device_steps, warning_text
-from esimcare.esims.models import Esim, Plan
 from esimcare.esims.listing import EsimLine
+from esimcare.esims.models import Esim, Plan
 from esimcare.esims.service import EsimView
 from esimcare.esims.states import ProfileState
 from esimcare.kit.clock import iso
