@@ -94,10 +94,11 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             for n in range(spec["concurrency"])
         )
     )
-    return summarise(tally, spec["duration_s"])
+    return summarise(tally, spec["duration_s"], keep=bool(spec.get("keep_latencies")))
 
 
-def summarise(tally: Tally, duration_s: float) -> dict[str, Any]:
+def summarise(tally: Tally, duration_s: float, *, keep: bool = False) -> dict[str, Any]:
+    """The figures; with ``keep`` also every latency (ms), so that rounds can be combined."""
     ordered = sorted(tally.latencies)
 
     def percentile(p: float) -> float:
@@ -105,7 +106,9 @@ def summarise(tally: Tally, duration_s: float) -> dict[str, Any]:
             return float("nan")
         return round(1000 * ordered[min(int(p * len(ordered)), len(ordered) - 1)], 2)
 
+    kept = {"latencies_ms": [round(1000 * x, 3) for x in ordered]} if keep else {}
     return {
+        **kept,
         "requests": len(ordered),
         "requests_per_s": round(len(ordered) / duration_s, 1),
         "p50_ms": percentile(0.50),

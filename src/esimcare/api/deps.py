@@ -46,7 +46,7 @@ async def bearer_token(
 ) -> str:
     """The token of ``Authorization: Bearer <token>``, not yet checked. Depends on the
     operator so that an unknown operator is 404 before a missing token is 401."""
-    return _bearer_token(authorization)
+    return bearer_token_of(authorization)
 
 
 BearerDep = Annotated[str, Depends(bearer_token)]
@@ -61,7 +61,7 @@ async def authenticated(policy: PolicyDep, ctx: CtxDep, token: BearerDep) -> Aut
 AuthDep = Annotated[Authenticated, Depends(authenticated)]
 
 
-def _bearer_token(authorization: str | None) -> str:
+def bearer_token_of(authorization: str | None) -> str:
     if not authorization or len(authorization) > _MAX_AUTHORIZATION:
         raise AuthenticationError("send Authorization: Bearer <token>")
     scheme, _, token = authorization.partition(" ")

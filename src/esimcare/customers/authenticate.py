@@ -50,7 +50,7 @@ class Caller:
 _SESSIONS = AuthSession.__table__.c
 _CUSTOMERS = Customer.__table__.c
 # Built once: SQLAlchemy then reuses its cache key and compiled form on every request.
-_CALLER_BY_TOKEN_HASH = (
+CALLER_BY_TOKEN_HASH = (
     select(
         _SESSIONS.id,
         _SESSIONS.operator_id,
@@ -70,7 +70,7 @@ def caller_of(
 ) -> Caller:
     """The same rules as ``resolve_session`` (one statement, no ORM), or AuthenticationError.
     Writes nothing: the caller refreshes ``last_seen_at`` afterwards when ``touch_due_since``."""
-    row = connection.execute(_CALLER_BY_TOKEN_HASH, {"token_hash": digest(token)}).first()
+    row = connection.execute(CALLER_BY_TOKEN_HASH, {"token_hash": digest(token)}).first()
     if row is None or row.customer_operator_id != operator_id:
         raise AuthenticationError()
     check_live(row, operator_id, now, limits)

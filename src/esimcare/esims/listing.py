@@ -34,7 +34,7 @@ class EsimLine:
 _ESIMS = Esim.__table__.c
 _PLANS = Plan.__table__.c
 _CASH, _BONUS = balance_sums(_ESIMS.id)
-_LINES_OF_CUSTOMER = (
+LINES_OF_CUSTOMER = (
     select(
         _ESIMS.id,
         _ESIMS.iccid,
@@ -61,7 +61,7 @@ _LINES_OF_CUSTOMER = (
 def esim_lines(connection: Connection, operator_id: str, customer_id: int) -> list[EsimLine]:
     """The customer's eSIMs of this operator, oldest first, each with its plan and balance."""
     rows = connection.execute(
-        _LINES_OF_CUSTOMER, {"operator_id": operator_id, "customer_id": customer_id}
+        LINES_OF_CUSTOMER, {"operator_id": operator_id, "customer_id": customer_id}
     )
     return [
         EsimLine(
