@@ -1,7 +1,8 @@
 """A small HTTP/1.1 load generator, run as its own process: `python -m benchmarks.loadgen SPEC`.
 
 SPEC is a JSON file: {"host", "port", "concurrency", "duration_s", "warmup_s", "requests":
-[[path, bearer token or null], ...]}. Each of ``concurrency`` keep-alive connections sends one
+[[path, bearer token or null], ...], optionally "keep_latencies" and "output" (a file for the
+JSON instead of stdout)}. Each of ``concurrency`` keep-alive connections sends one
 request at a time (closed loop), cycling through the requests; latencies after the warm-up are
 kept. Prints JSON: requests, requests_per_s, p50_ms, p90_ms, p99_ms, errors.
 
@@ -127,7 +128,10 @@ def main() -> None:
         result = asyncio.run(run(spec))
     else:
         result = uvloop.run(run(spec))
-    sys.stdout.write(json.dumps(result) + "\n")
+    if spec.get("output"):  # large answers (every latency) go to a file, not through a pipe
+        Path(spec["output"]).write_text(json.dumps(result))
+    else:
+        sys.stdout.write(json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":

@@ -202,20 +202,16 @@ def run_load(
         "requests": requests,
         "keep_latencies": keep_latencies,
     }
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(spec, handle)
-    try:
-        output = subprocess.run(
-            [sys.executable, "-m", "benchmarks.loadgen", handle.name],
+    with tempfile.TemporaryDirectory(prefix="esimcare-load-") as directory:
+        spec_file, output = Path(directory) / "spec.json", Path(directory) / "result.json"
+        spec_file.write_text(json.dumps({**spec, "output": str(output)}))
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.loadgen", str(spec_file)],
             cwd=ROOT,
             check=True,
-            capture_output=True,
-            text=True,
             timeout=duration_s + warmup_s + 60,
-        ).stdout
-    finally:
-        Path(handle.name).unlink()
-    result: dict[str, Any] = json.loads(output)
+        )
+        result: dict[str, Any] = json.loads(output.read_text())
     return result
 
 
