@@ -105,14 +105,21 @@ def dedupe_key(operator_id: str, notification: ReceivedNotification) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def record_notification(session: Session, received: Received, now: datetime) -> str:
-    """Store and apply one notification; returns its effect (a state, or why none)."""
+def admit(received: Received, now: datetime) -> None:
+    """The checks that need no database: the named sender, and a timestamp not from the future.
+    The receiver runs them before queueing a notification for writing."""
     check_requester(received)
     note = received.notification
     if note.timestamp > now + MAX_CLOCK_SKEW:
         raise NotificationFromTheFutureError(
             f"timestamp {iso(note.timestamp)} is more than {MAX_CLOCK_SKEW} after {iso(now)}"
         )
+
+
+def record_notification(session: Session, received: Received, now: datetime) -> str:
+    """Store and apply one notification; returns its effect (a state, or why none)."""
+    admit(received, now)
+    note = received.notification
     row_id = _insert_once(session, received, now)
     if row_id is None:
         return DUPLICATE
