@@ -233,6 +233,7 @@ def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Several runs of the load generator as one: throughput over the whole measured time,
     percentiles over every request."""
     latencies = sorted(x for found in rounds for x in found.pop("latencies_ms"))
+    succeeded = sum(found.get("succeeded_including_warmup", 0) for found in rounds)
     measured_s = sum(
         found["requests"] / found["requests_per_s"] for found in rounds if found["requests"]
     )
@@ -253,6 +254,7 @@ def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "errors": sum(found["errors"] for found in rounds),
         "statuses": statuses,
         "rounds_requests_per_s": [found["requests_per_s"] for found in rounds],
+        "succeeded_including_warmup": succeeded,
     }
 
 

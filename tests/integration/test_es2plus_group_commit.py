@@ -138,3 +138,16 @@ def test_a_notification_that_cannot_be_stored_fails_alone(demo: Context) -> None
     assert stored(demo) == (3, 3)
     with demo.sessions() as session:
         assert verify_chain(session, "mts") is None
+
+
+def test_a_batch_applies_its_notifications_in_order_and_each_once(demo: Context) -> None:
+    iccid = released_iccids(demo)[0]
+    download, install = body(demo, iccid, 3, 60), body(demo, iccid, 4, 30)
+    batch = [arrival(demo, b, b) for b in (download, install, download)]
+    assert record_arrivals(demo.sessions, batch) == ["downloaded", "installed", "duplicate"]
+    assert record_arrivals(demo.sessions, batch[:1]) == ["duplicate"]
+    with demo.sessions() as session:
+        state = session.scalar(select(Esim.profile_state).where(Esim.iccid == iccid))
+        assert state is ProfileState.INSTALLED
+        assert verify_chain(session, "mts") is None
+    assert stored(demo) == (2, 2)

@@ -78,7 +78,7 @@ def notify(ctx: Context, iccid: str, point: int, status: str = "Executed-Success
         "notificationPointStatus": {"status": status},
     }
     link = ctx.policy("mts").smdp_link
-    received = Received("mts", read_notification(raw), raw, link, EMULATOR_REQUESTER_ID)
+    received = Received("mts", read_notification(raw), raw, link, EMULATOR_REQUESTER_ID, "test")
     with transaction(ctx.sessions) as session:
         record_notification(session, received, ctx.clock.now())
 
