@@ -36,6 +36,7 @@ from esimcare.esims.profile_events import (
     Received,
     admit,
     record_notification,
+    record_notifications,
 )
 from esimcare.integrations.smdp.messages import (
     ADMIN_PROTOCOL,
@@ -145,7 +146,9 @@ def record_arrivals(
     again in its own, so a notification that cannot be stored fails only its own request."""
     try:
         with transaction(sessions) as session:
-            return [record_notification(session, a.received, a.at) for a in arrivals]
+            found: list[str | Exception] = []
+            found += record_notifications(session, [(a.received, a.at) for a in arrivals])
+            return found
     except Exception:
         if len(arrivals) == 1:
             raise
