@@ -30,6 +30,7 @@ from fastapi.testclient import TestClient
 
 from benchmarks.support import (
     HOST,
+    analyze,
     counted_statements,
     ensure_customers,
     login_tokens,
@@ -139,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     data_dir = args.data_dir or default_data_dir(f"read-{args.customers}", args.database_url)
     ctx = prepared_context(data_dir, args.database_url)
     data = ensure_customers(ctx, args.customers)
+    analyze(ctx)
     tokens = login_tokens(ctx, args.sample)
     per_read = statements_per_read(ctx, tokens)
     found = measure(ctx, tokens, args)

@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from benchmarks.read_path import default_data_dir, measure, parser
 from benchmarks.support import (
+    analyze,
     ensure_customers,
     login_tokens,
     machine,
@@ -72,9 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         url = database_for(args.database_url, esims)
         ctx = prepared_context(default_data_dir(f"scaling-{esims}", url), url)
         data = ensure_customers(ctx, -(-esims // 3))
-        if ctx.engine.dialect.name == "postgresql":
-            with ctx.engine.begin() as conn:
-                conn.execute(text("ANALYZE"))
+        analyze(ctx)
         found = measure(ctx, login_tokens(ctx, args.sample), args)
         results.append(
             {

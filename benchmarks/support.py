@@ -115,6 +115,14 @@ def ensure_customers(ctx: Context, customers: int) -> dict[str, Any]:
     }
 
 
+def analyze(ctx: Context) -> None:
+    """Fresh statistics on PostgreSQL (autovacuum would take a while after a bulk seed): without
+    them the planner may scan the whole operator_id index instead of the customer's rows."""
+    if ctx.engine.dialect.name == "postgresql":
+        with ctx.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+
+
 def login_tokens(ctx: Context, how_many: int, seed: int = 7) -> list[str]:
     """Sessions for customers spread over the whole table, opened directly in the database
     (logging in through the API would spend the time on argon2, not on the read path)."""

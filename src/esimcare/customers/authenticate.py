@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, String, bindparam, select
 
 from esimcare.config import Limits
 from esimcare.context import Context
@@ -61,7 +61,7 @@ CALLER_BY_TOKEN_HASH = (
         _CUSTOMERS.operator_id.label("customer_operator_id"),
     )
     .join_from(AuthSession.__table__, Customer.__table__, _CUSTOMERS.id == _SESSIONS.customer_id)
-    .where(_SESSIONS.token_hash == bindparam("token_hash"))
+    .where(_SESSIONS.token_hash == bindparam("token_hash", type_=String()))
 )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Integer, String, bindparam, select
 
 from esimcare.billing.ledger import Balance, balance_sums
 from esimcare.esims.models import Esim, Plan
@@ -51,8 +51,8 @@ LINES_OF_CUSTOMER = (
     )
     .join_from(Esim.__table__, Plan.__table__, _PLANS.id == _ESIMS.plan_id)
     .where(
-        _ESIMS.operator_id == bindparam("operator_id"),
-        _ESIMS.customer_id == bindparam("customer_id"),
+        _ESIMS.operator_id == bindparam("operator_id", type_=String()),
+        _ESIMS.customer_id == bindparam("customer_id", type_=Integer()),
     )
     .order_by(_ESIMS.id)
 )
