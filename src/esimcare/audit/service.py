@@ -97,7 +97,7 @@ def record_all(session: Session, entries: Sequence[AuditEntry]) -> None:
         event.hash = event_hash(event)
         head.last_hash = event.hash
         rows.append({column: getattr(event, column) for column in _EVENT_COLUMNS})
-    session.connection().execute(insert(AuditEvent.__table__), rows)
+    session.connection().execute(insert(AuditEvent), rows)
     session.flush()  # the head, while it is locked
 
 
