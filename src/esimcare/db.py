@@ -83,7 +83,9 @@ def _configure_sqlite(engine: Engine) -> None:
         # refused half-way with SQLITE_BUSY, which is how SQLite would otherwise lose work.
         # Read-only transactions (``read_only(engine)``) take no lock and run beside writers.
         if connection.get_execution_options().get(_READ_ONLY):
-            connection.exec_driver_sql("BEGIN")
+            # A deferred BEGIN takes no lock and cannot fail: sent straight to the driver, since
+            # SQLAlchemy's execution (events, result set-up) costs as much as a small query.
+            connection.connection.driver_connection.execute("BEGIN")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
