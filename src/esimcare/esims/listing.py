@@ -8,6 +8,7 @@ ledger in the same statement (``billing.ledger.balance_sums``), one index lookup
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Integer, String, bindparam, select
 
@@ -63,20 +64,34 @@ def esim_lines(connection: Connection, operator_id: str, customer_id: int) -> li
     rows = connection.execute(
         LINES_OF_CUSTOMER, {"operator_id": operator_id, "customer_id": customer_id}
     )
-    return [
-        EsimLine(
-            id=row.id,
-            iccid=row.iccid,
-            msisdn=row.msisdn,
-            label=row.label,
-            status=row.status,
-            profile_state=row.profile_state,
-            plan_code=row.code,
-            plan_names=row.names,
-            monthly_fee=Money(row.monthly_fee_minor, row.currency),
-            balance=Balance(
-                Money(int(row.cash_minor), row.currency), Money(int(row.bonus_minor), row.currency)
-            ),
-        )
-        for row in rows
-    ]
+    lines: list[tuple[Any, ...]] = list(rows.tuples())
+    return [_line(*values) for values in lines]
+
+
+def _line(
+    esim_id: int,
+    iccid: str,
+    msisdn: str,
+    label: str | None,
+    status: EsimStatus,
+    profile_state: ProfileState,
+    plan_code: str,
+    plan_names: dict[str, str],
+    monthly_fee_minor: int,
+    currency: str,
+    cash_minor: int,
+    bonus_minor: int,
+) -> EsimLine:
+    """One row, by position in ``LINES_OF_CUSTOMER`` (cheaper than by name, on every read)."""
+    return EsimLine(
+        id=esim_id,
+        iccid=iccid,
+        msisdn=msisdn,
+        label=label,
+        status=status,
+        profile_state=profile_state,
+        plan_code=plan_code,
+        plan_names=plan_names,
+        monthly_fee=Money(monthly_fee_minor, currency),
+        balance=Balance(Money(int(cash_minor), currency), Money(int(bonus_minor), currency)),
+    )
