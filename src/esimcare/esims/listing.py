@@ -8,7 +8,7 @@ ledger in the same statement (``billing.ledger.balance_sums``), one index lookup
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Integer, String, bindparam, select
 
@@ -64,8 +64,7 @@ def esim_lines(connection: Connection, operator_id: str, customer_id: int) -> li
     rows = connection.execute(
         LINES_OF_CUSTOMER, {"operator_id": operator_id, "customer_id": customer_id}
     )
-    lines: list[tuple[Any, ...]] = list(rows.tuples())
-    return [_line(*values) for values in lines]
+    return [_line(*cast("tuple[Any, ...]", row)) for row in rows]
 
 
 def _line(
