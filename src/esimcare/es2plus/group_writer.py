@@ -37,7 +37,7 @@ class GroupWriter(Generic[Item, Result]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
         self._pending.append((item, future))
-        if self._drainer is None:
+        if self._drainer is None or self._drainer.done():  # done: its loop went away
             # A task of its own: a request that goes away (cancelled) does not stop the writes
             # of the others; its own item is still written, and a resent copy deduplicated.
             self._drainer = loop.create_task(self._drain())
