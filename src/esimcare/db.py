@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
@@ -100,6 +101,16 @@ def read_only(engine: Engine) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@lru_cache(maxsize=8)
+def single_statement_reader(engine: Engine) -> Engine:
+    """For a read that is ONE statement (itself one consistent snapshot): on PostgreSQL it runs
+    in autocommit, without the BEGIN and COMMIT round trips; SQLite's BEGIN is in process and
+    free, and its connections keep the isolation handling set up in ``_configure_sqlite``."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def engine_of(factory: sessionmaker[Session]) -> Engine:

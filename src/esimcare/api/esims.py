@@ -26,10 +26,10 @@ from esimcare.api.render import esim_line_json, esim_out, reasons_out
 from esimcare.api.schemas import EsimList, EsimOut, ReasonList
 from esimcare.api.types import EntityId
 from esimcare.context import Context
-from esimcare.customers.authenticate import Caller, caller_of, touch
+from esimcare.customers.authenticate import Caller, touch
 from esimcare.customers.sessions import touch_due_since
-from esimcare.db import engine_of, transaction
-from esimcare.esims.listing import esim_lines
+from esimcare.db import engine_of, single_statement_reader, transaction
+from esimcare.esims.listing import caller_and_lines
 from esimcare.esims.service import get_esim
 
 router = APIRouter(
@@ -87,11 +87,11 @@ class _EsimsRead:
 
 
 def _read_esims(ctx: Context, operator_id: str, token: str, language: str) -> _EsimsRead:
-    """Authentication and the list in one read-only transaction, in one trip to a thread."""
+    """Authentication and the list: one statement, so one read-only snapshot, in one trip to
+    a thread."""
     now = ctx.clock.now()
-    with engine_of(ctx.readers).begin() as connection:
-        caller = caller_of(connection, operator_id, token, now, ctx.settings.limits)
-        lines = esim_lines(connection, caller.operator_id, caller.customer_id)
+    with single_statement_reader(engine_of(ctx.readers)).begin() as connection:
+        caller, lines = caller_and_lines(connection, operator_id, token, now, ctx.settings.limits)
     body = to_json({"items": [esim_line_json(line, language) for line in lines]})
     return _EsimsRead(body=body, caller=caller, at=now)
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, String, bindparam, select
+from sqlalchemy import String, bindparam
 
 from esimcare.config import Limits
 from esimcare.context import Context
@@ -49,37 +50,47 @@ class Caller:
 
 _SESSIONS = AuthSession.__table__.c
 _CUSTOMERS = Customer.__table__.c
-# Built once: SQLAlchemy then reuses its cache key and compiled form on every request.
-CALLER_BY_TOKEN_HASH = (
-    select(
-        _SESSIONS.id,
-        _SESSIONS.operator_id,
-        _SESSIONS.revoked_at,
-        _SESSIONS.expires_at,
-        _SESSIONS.last_seen_at,
-        _CUSTOMERS.id.label("customer_id"),
-        _CUSTOMERS.operator_id.label("customer_operator_id"),
-    )
-    .join_from(AuthSession.__table__, Customer.__table__, _CUSTOMERS.id == _SESSIONS.customer_id)
-    .where(_SESSIONS.token_hash == bindparam("token_hash", type_=String()))
+# The caller's columns, first in any statement that reads a token's session (``caller_from``
+# reads them by position), and where they come from.
+CALLER_COLUMNS = (
+    _SESSIONS.id,
+    _SESSIONS.operator_id,
+    _SESSIONS.revoked_at,
+    _SESSIONS.expires_at,
+    _SESSIONS.last_seen_at,
+    _CUSTOMERS.id.label("customer_id"),
+    _CUSTOMERS.operator_id.label("customer_operator_id"),
 )
+CALLER_FROM = AuthSession.__table__.join(Customer.__table__, _CUSTOMERS.id == _SESSIONS.customer_id)
+TOKEN_MATCHES = _SESSIONS.token_hash == bindparam("token_hash", type_=String())
 
 
-def caller_of(
-    connection: Connection, operator_id: str, token: str, now: datetime, limits: Limits
-) -> Caller:
-    """The same rules as ``resolve_session`` (one statement, no ORM), or AuthenticationError.
-    Writes nothing: the caller refreshes ``last_seen_at`` afterwards when ``touch_due_since``."""
-    row = connection.execute(CALLER_BY_TOKEN_HASH, {"token_hash": digest(token)}).first()
-    if row is None or row.customer_operator_id != operator_id:
+@dataclass(frozen=True, slots=True)
+class _SessionTimes:
+    operator_id: str
+    revoked_at: datetime | None
+    expires_at: datetime
+    last_seen_at: datetime
+
+
+def token_parameters(token: str) -> dict[str, str]:
+    return {"token_hash": digest(token)}
+
+
+def caller_from(values: tuple[Any, ...], operator_id: str, now: datetime, limits: Limits) -> Caller:
+    """The caller from the first ``len(CALLER_COLUMNS)`` values of a row, checked as
+    ``resolve_session`` checks an ORM row, or AuthenticationError."""
+    session_id, session_operator, revoked_at, expires_at, last_seen = values[:5]
+    customer_id, customer_operator = values[5:7]
+    if customer_operator != operator_id:
         raise AuthenticationError()
-    check_live(row, operator_id, now, limits)
-    return Caller(
-        session_id=row.id,
-        customer_id=row.customer_id,
-        operator_id=row.customer_operator_id,
-        last_seen_at=row.last_seen_at,
+    check_live(
+        _SessionTimes(session_operator, revoked_at, expires_at, last_seen),
+        operator_id,
+        now,
+        limits,
     )
+    return Caller(session_id, customer_id, customer_operator, last_seen)
 
 
 def touch(ctx: Context, session_id: int, now: datetime) -> None:
