@@ -1,6 +1,6 @@
-"""The baseline: a bare Starlette app answering the same path with a fixed JSON body of the
-same shape and size as esimcare's answer, served the same way. Whatever esimcare costs on top
-(authentication, three queries, rendering, validation) is the difference."""
+"""The baseline: a bare Starlette app answering the same paths (the list and the health check)
+with a fixed JSON body of the same shape and size as esimcare's answer, served the same way.
+Whatever esimcare costs on top (authentication, the queries, rendering) is the difference."""
 
 from __future__ import annotations
 
@@ -25,4 +25,9 @@ def create_app() -> Starlette:
     async def esims(request: Request) -> Response:
         return JSONResponse(body)
 
-    return Starlette(routes=[Route("/api/v1/{operator}/esims", esims)])
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    return Starlette(
+        routes=[Route("/api/v1/{operator}/esims", esims), Route("/api/v1/health", health)]
+    )

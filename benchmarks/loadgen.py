@@ -1,7 +1,8 @@
 """A small HTTP/1.1 load generator, run as its own process: `python -m benchmarks.loadgen SPEC`.
 
 SPEC is a JSON file: {"host", "port", "concurrency", "duration_s", "warmup_s", "requests":
-[[path, bearer token or null], ...]}. Each of ``concurrency`` keep-alive connections sends one
+[[path, bearer token or null], ...], optionally "keep_latencies" and "output" (a file for the
+JSON instead of stdout)}. Each of ``concurrency`` keep-alive connections sends one
 request at a time (closed loop), cycling through the requests; latencies after the warm-up are
 kept. Prints JSON: requests, requests_per_s, p50_ms, p90_ms, p99_ms, errors.
 
@@ -26,6 +27,8 @@ class Tally:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
+    # Successful answers including the warm-up (what the server must have done, e.g. stored).
+    succeeded_in_all: int = 0
 
 
 def build_requests(spec: dict[str, Any]) -> list[bytes]:
@@ -68,6 +71,7 @@ async def client(
             writer.write(make_request(serial))
             serial += 1
             status = await read_response(reader)
+            tally.succeeded_in_all += status < 300
             if began < warm_until:
                 continue
             tally.latencies.append(time.perf_counter() - began)
@@ -94,10 +98,11 @@ async def run(spec: dict[str, Any]) -> dict[str, Any]:
             for n in range(spec["concurrency"])
         )
     )
-    return summarise(tally, spec["duration_s"])
+    return summarise(tally, spec["duration_s"], keep=bool(spec.get("keep_latencies")))
 
 
-def summarise(tally: Tally, duration_s: float) -> dict[str, Any]:
+def summarise(tally: Tally, duration_s: float, *, keep: bool = False) -> dict[str, Any]:
+    """The figures; with ``keep`` also every latency (ms), so that rounds can be combined."""
     ordered = sorted(tally.latencies)
 
     def percentile(p: float) -> float:
@@ -105,7 +110,9 @@ def summarise(tally: Tally, duration_s: float) -> dict[str, Any]:
             return float("nan")
         return round(1000 * ordered[min(int(p * len(ordered)), len(ordered) - 1)], 2)
 
+    kept = {"latencies_ms": [round(1000 * x, 3) for x in ordered]} if keep else {}
     return {
+        **kept,
         "requests": len(ordered),
         "requests_per_s": round(len(ordered) / duration_s, 1),
         "p50_ms": percentile(0.50),
@@ -113,6 +120,7 @@ def summarise(tally: Tally, duration_s: float) -> dict[str, Any]:
         "p99_ms": percentile(0.99),
         "errors": tally.errors,
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
+        "succeeded_including_warmup": tally.succeeded_in_all,
     }
 
 
@@ -124,7 +132,10 @@ def main() -> None:
         result = asyncio.run(run(spec))
     else:
         result = uvloop.run(run(spec))
-    sys.stdout.write(json.dumps(result) + "\n")
+    if spec.get("output"):  # large answers (every latency) go to a file, not through a pipe
+        Path(spec["output"]).write_text(json.dumps(result))
+    else:
+        sys.stdout.write(json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":

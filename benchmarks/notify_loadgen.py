@@ -2,10 +2,13 @@
 `python -m benchmarks.notify_loadgen SPEC`.
 
 SPEC is a JSON file: {"host", "port", "path", "concurrency", "duration_s", "warmup_s",
-"iccids": [...], "requester_id"}. Each keep-alive connection sends one HandleDownloadProgressInfo
-at a time (closed loop). Every notification is new (its timestamp counts up per connection),
-so the receiver stores each one: this measures persistence, not deduplication. Prints the same
-JSON as benchmarks.loadgen.
+"iccids": [...], "requester_id", "signing_key", "first_timestamp" (unix seconds; a run uses
+``concurrency`` days from there), optionally "keep_latencies" and "output"}. Each
+keep-alive connection sends one HandleDownloadProgressInfo at a time (closed loop), signed as
+the development emulator signs (``notification_signature``; the key is the data directory's).
+Every notification is new (its timestamp, in the past, counts up per connection), so the
+receiver stores each one: this measures persistence, not deduplication. Prints (or writes to
+"output") the same JSON as benchmarks.loadgen.
 """
 
 from __future__ import annotations
@@ -14,17 +17,21 @@ import asyncio
 import json
 import sys
 import time
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from benchmarks.loadgen import Tally, client, summarise
+from esimcare.integrations.smdp.notification_signature import signature_headers
 
 POINTS = (1, 3, 4)
-EPOCH = 1_795_435_200  # 2026-11-23T12:00:00Z
+# Timestamps lie in the past (the receiver refuses ones from the future): a day apart per
+# connection, one second apart per notification.
+SPAN_S = 86_400
 
 
-def request_bytes(spec: dict[str, Any], connection: int, serial: int) -> bytes:
+def request_bytes(spec: dict[str, Any], start: int, connection: int, serial: int) -> bytes:
     body = json.dumps(
         {
             "header": {
@@ -33,34 +40,43 @@ def request_bytes(spec: dict[str, Any], connection: int, serial: int) -> bytes:
             },
             "iccid": spec["iccids"][serial % len(spec["iccids"])],
             "profileType": "benchmark",
-            "timestamp": EPOCH + connection * 10_000_000 + serial,
+            "timestamp": start + connection * SPAN_S + serial,
             "notificationPointId": POINTS[serial % len(POINTS)],
             "notificationPointStatus": {"status": "Executed-Success"},
         }
     ).encode()
+    key = spec["signing_key"].encode()
+    signed = signature_headers(key, body, datetime.now(UTC))
     head = (
         f"POST {spec['path']} HTTP/1.1\r\nHost: {spec['host']}:{spec['port']}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in signed.items())
+        + "\r\n"
     )
     return head.encode() + body
 
 
 async def run(spec: dict[str, Any]) -> dict[str, Any]:
     tally = Tally()
+    start = int(spec["first_timestamp"])
     now = time.perf_counter()
     clock = (now + spec["warmup_s"], now + spec["warmup_s"] + spec["duration_s"])
     await asyncio.gather(
         *(
-            client(spec, partial(request_bytes, spec, n), tally, clock)
+            client(spec, partial(request_bytes, spec, start, n), tally, clock)
             for n in range(spec["concurrency"])
         )
     )
-    return summarise(tally, spec["duration_s"])
+    return summarise(tally, spec["duration_s"], keep=bool(spec.get("keep_latencies")))
 
 
 def main() -> None:
     spec = json.loads(Path(sys.argv[1]).read_text())
-    sys.stdout.write(json.dumps(asyncio.run(run(spec))) + "\n")
+    result = json.dumps(asyncio.run(run(spec)))
+    if spec.get("output"):
+        Path(spec["output"]).write_text(result)
+    else:
+        sys.stdout.write(result + "\n")
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """How the read path's cost grows with the database: the same GET /api/v1/{op}/esims at 10k,
-100k and 1M eSIMs (3 per customer). The per-request cost should stay flat, because each of its
+100k and 1M eSIMs (3 per customer), each beside the bare Starlette answer in the same run
+(``benchmarks.read_path.measure``). The per-request cost should stay flat, because each of its
 queries is answered through an index; the query plans are printed to show it.
 
     .venv/bin/python -m benchmarks.read_scaling [--database-url URL] [--sizes 10000,100000]
@@ -16,30 +17,26 @@ import sys
 from sqlalchemy import ClauseElement, func, select, text
 from sqlalchemy.engine import make_url
 
-from benchmarks.read_path import default_data_dir, measure_esimcare, parser
-from benchmarks.support import ensure_customers, login_tokens, machine, prepared_context, quiet_logs
-from esimcare.billing.models import LedgerEntry
+from benchmarks.read_path import default_data_dir, measure, parser
+from benchmarks.support import (
+    analyze,
+    ensure_customers,
+    login_tokens,
+    machine,
+    prepared_context,
+    quiet_logs,
+    ratio,
+)
 from esimcare.context import Context
 from esimcare.customers.models import AuthSession
-from esimcare.esims.models import Esim, Plan
+from esimcare.esims.listing import LINES_OF_TOKEN
 
 
 def the_queries(ctx: Context) -> dict[str, ClauseElement]:
-    """The statements one request runs (customers/sessions.py, esims/service.py, ledger.py)."""
+    """The statement one request runs (esims/listing.py), for a customer with a session."""
     with ctx.engine.connect() as conn:
-        customer_id = conn.scalar(select(func.max(Esim.customer_id)))
-        esim_id = conn.scalar(select(func.max(Esim.id)))
-    return {
-        "session_by_token": select(AuthSession).where(AuthSession.token_hash == "0" * 64),
-        "esims_of_customer": select(Esim, Plan)
-        .join(Plan, Plan.id == Esim.plan_id)
-        .where(Esim.operator_id == "mts", Esim.customer_id == customer_id)
-        .order_by(Esim.id),
-        "balance_of_esim": select(
-            func.coalesce(func.sum(LedgerEntry.cash_minor), 0),
-            func.coalesce(func.sum(LedgerEntry.bonus_minor), 0),
-        ).where(LedgerEntry.esim_id == esim_id),
-    }
+        token_hash = conn.scalar(select(func.max(AuthSession.token_hash)))
+    return {"caller_and_esims_by_token": LINES_OF_TOKEN.params(token_hash=token_hash)}
 
 
 def plans(ctx: Context) -> dict[str, list[str]]:
@@ -63,7 +60,7 @@ def database_for(base_url: str | None, esims: int) -> str | None:
 def main(argv: list[str] | None = None) -> None:
     command = parser(__doc__)
     command.add_argument("--sizes", default="10000,100000,1000000", help="eSIMs per database")
-    command.set_defaults(duration=5.0, warmup=2.0, sample=500)
+    command.set_defaults(duration=6.0, rounds=2, warmup=1.0, sample=500)
     args = command.parse_args(argv)
     quiet_logs()
     results = []
@@ -72,11 +69,18 @@ def main(argv: list[str] | None = None) -> None:
         url = database_for(args.database_url, esims)
         ctx = prepared_context(default_data_dir(f"scaling-{esims}", url), url)
         data = ensure_customers(ctx, -(-esims // 3))
-        if ctx.engine.dialect.name == "postgresql":
-            with ctx.engine.begin() as conn:
-                conn.execute(text("ANALYZE"))
-        figures, _ = measure_esimcare(ctx, login_tokens(ctx, args.sample), args)
-        results.append({"esims": esims, "data": data, "esimcare": figures, "plans": plans(ctx)})
+        analyze(ctx)
+        found = measure(ctx, login_tokens(ctx, args.sample), args)
+        results.append(
+            {
+                "esims": esims,
+                "data": data,
+                "esimcare": found["esimcare_list"],
+                "bare_starlette": found["bare_list"],
+                "ratio_rps": ratio(found["esimcare_list"], found["bare_list"]),
+                "plans": plans(ctx),
+            }
+        )
         ctx.engine.dispose()
     result = {
         "benchmark": "read_scaling",

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import httpx
 import psycopg
 import structlog
 from psycopg import sql
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
 from esimcare.config import Mode, Settings
@@ -115,6 +115,14 @@ def ensure_customers(ctx: Context, customers: int) -> dict[str, Any]:
     }
 
 
+def analyze(ctx: Context) -> None:
+    """Fresh statistics on PostgreSQL (autovacuum would take a while after a bulk seed): without
+    them the planner may scan the whole operator_id index instead of the customer's rows."""
+    if ctx.engine.dialect.name == "postgresql":
+        with ctx.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+
+
 def login_tokens(ctx: Context, how_many: int, seed: int = 7) -> list[str]:
     """Sessions for customers spread over the whole table, opened directly in the database
     (logging in through the API would spend the time on argon2, not on the read path)."""
@@ -190,6 +198,7 @@ def run_load(
     concurrency: int,
     duration_s: float,
     warmup_s: float,
+    keep_latencies: bool = False,
 ) -> dict[str, Any]:
     """Run benchmarks.loadgen in its own process against the server on ``port``."""
     spec = {
@@ -199,19 +208,93 @@ def run_load(
         "duration_s": duration_s,
         "warmup_s": warmup_s,
         "requests": requests,
+        "keep_latencies": keep_latencies,
     }
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(spec, handle)
-    try:
-        output = subprocess.run(
-            [sys.executable, "-m", "benchmarks.loadgen", handle.name],
+    with tempfile.TemporaryDirectory(prefix="esimcare-load-") as directory:
+        spec_file, output = Path(directory) / "spec.json", Path(directory) / "result.json"
+        spec_file.write_text(json.dumps({**spec, "output": str(output)}))
+        subprocess.run(
+            [sys.executable, "-m", "benchmarks.loadgen", str(spec_file)],
             cwd=ROOT,
             check=True,
-            capture_output=True,
-            text=True,
             timeout=duration_s + warmup_s + 60,
-        ).stdout
-    finally:
-        Path(handle.name).unlink()
-    result: dict[str, Any] = json.loads(output)
+        )
+        result: dict[str, Any] = json.loads(output.read_text())
     return result
+
+
+def side_by_side(loads: dict[str, Callable[[], dict[str, Any]]], rounds: int) -> dict[str, Any]:
+    """Each load in turn, ``rounds`` times (A B C A B C ...), so that every figure and its
+    reference see the same machine, however busy others make it. Each load must keep its
+    latencies (``run_load(..., keep_latencies=True)``); the rounds are combined per load."""
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in loads}
+    load_averages = []
+    for _ in range(rounds):
+        for name, load in loads.items():
+            results[name].append(load())
+            load_averages.append(round(os.getloadavg()[0], 2))
+    combined = {name: combine(found) for name, found in results.items()}
+    return {**combined, "load_average_1m_during": load_averages}
+
+
+def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Several runs of the load generator as one: throughput over the whole measured time,
+    percentiles over every request."""
+    latencies = sorted(x for found in rounds for x in found.pop("latencies_ms"))
+    succeeded = sum(found.get("succeeded_including_warmup", 0) for found in rounds)
+    measured_s = sum(
+        found["requests"] / found["requests_per_s"] for found in rounds if found["requests"]
+    )
+    statuses: dict[str, int] = {}
+    for found in rounds:
+        for status, count in found["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+
+    def percentile(p: float) -> float:
+        return latencies[min(int(p * len(latencies)), len(latencies) - 1)] if latencies else 0.0
+
+    return {
+        "requests": len(latencies),
+        "requests_per_s": round(len(latencies) / measured_s, 1) if measured_s else 0.0,
+        "p50_ms": round(percentile(0.50), 2),
+        "p90_ms": round(percentile(0.90), 2),
+        "p99_ms": round(percentile(0.99), 2),
+        "errors": sum(found["errors"] for found in rounds),
+        "statuses": statuses,
+        "rounds_requests_per_s": [found["requests_per_s"] for found in rounds],
+        "succeeded_including_warmup": succeeded,
+    }
+
+
+def ratio(figure: dict[str, Any], reference: dict[str, Any]) -> float:
+    return (
+        round(figure["requests_per_s"] / reference["requests_per_s"], 3)
+        if reference["requests_per_s"]
+        else 0.0
+    )
+
+
+@contextmanager
+def counted_statements(engine: Engine) -> Iterator[dict[str, int]]:
+    """SQL statements and transactions (BEGIN sent, or commit/rollback) seen meanwhile."""
+    counts = {"statements": 0, "writes": 0, "transactions": 0}
+
+    def statement(_conn: Any, _cursor: Any, sql_text: str, *_args: Any) -> None:
+        verb = sql_text.lstrip().split(None, 1)[0].upper()
+        if verb == "BEGIN":
+            return  # SQLite's explicit BEGIN: counted as the transaction, below
+        counts["statements"] += 1
+        counts["writes"] += verb in ("INSERT", "UPDATE", "DELETE")
+
+    def ended(_conn: Any) -> None:
+        counts["transactions"] += 1
+
+    event.listen(engine, "before_cursor_execute", statement)
+    event.listen(engine, "commit", ended)
+    event.listen(engine, "rollback", ended)
+    try:
+        yield counts
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        event.remove(engine, "commit", ended)
+        event.remove(engine, "rollback", ended)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
@@ -83,7 +84,9 @@ def _configure_sqlite(engine: Engine) -> None:
         # refused half-way with SQLITE_BUSY, which is how SQLite would otherwise lose work.
         # Read-only transactions (``read_only(engine)``) take no lock and run beside writers.
         if connection.get_execution_options().get(_READ_ONLY):
-            connection.exec_driver_sql("BEGIN")
+            # A deferred BEGIN takes no lock and cannot fail: sent straight to the driver, since
+            # SQLAlchemy's execution (events, result set-up) costs as much as a small query.
+            connection.connection.driver_connection.execute("BEGIN")
         else:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -98,6 +101,25 @@ def read_only(engine: Engine) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@lru_cache(maxsize=8)
+def single_statement_reader(engine: Engine) -> Engine:
+    """For a read that is ONE statement (itself one consistent snapshot): on PostgreSQL it runs
+    in autocommit, without the BEGIN and COMMIT round trips; SQLite's BEGIN is in process and
+    free, and its connections keep the isolation handling set up in ``_configure_sqlite``."""
+    if engine.dialect.name != "postgresql":
+        return engine
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def engine_of(factory: sessionmaker[Session]) -> Engine:
+    """The engine behind a session factory, for Core reads that need no ORM session
+    (``engine_of(ctx.readers)`` keeps the read-only marking)."""
+    bind = factory.kw["bind"]
+    if not isinstance(bind, Engine):
+        raise TypeError("the session factory is not bound to an engine")
+    return bind
 
 
 @contextmanager

@@ -46,3 +46,10 @@ def test_proration_never_exceeds_the_whole_nor_goes_negative(
 ) -> None:
     part = prorate(Money(fee, "RUB"), used, length)
     assert 0 <= part.minor <= fee
+
+
+@given(minor=st.integers(min_value=-(10**15), max_value=10**15))
+@pytest.mark.parametrize("currency", ["RUB", "JPY", "BHD"])
+def test_amount_text_is_the_exact_decimal_in_every_currency(minor: int, currency: str) -> None:
+    money = Money(minor, currency)
+    assert money.amount_text() == f"{money.decimal():.{money.exponent}f}"

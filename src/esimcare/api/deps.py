@@ -6,6 +6,7 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from esimcare.context import Context
 from esimcare.customers.authenticate import authenticate
@@ -23,10 +24,16 @@ def get_ctx(request: Request) -> Context:
     return cast(Context, request.app.state.ctx)
 
 
-CtxDep = Annotated[Context, Depends(get_ctx)]
+# The dependencies are ``async def`` unless they do I/O: FastAPI runs a plain ``def`` in the
+# thread pool, one hop per dependency per request, which costs more than the work itself.
+async def _ctx(request: Request) -> Context:
+    return get_ctx(request)
 
 
-def operator_policy(operator: str, ctx: CtxDep) -> Policy:
+CtxDep = Annotated[Context, Depends(_ctx)]
+
+
+async def operator_policy(operator: str, ctx: CtxDep) -> Policy:
     """The ``{operator}`` path parameter; an unknown operator is 404 before anything else."""
     return ctx.policy(operator)
 
@@ -34,18 +41,27 @@ def operator_policy(operator: str, ctx: CtxDep) -> Policy:
 PolicyDep = Annotated[Policy, Depends(operator_policy)]
 
 
-def authenticated(
-    policy: PolicyDep, ctx: CtxDep, authorization: Annotated[str | None, Header()] = None
-) -> Authenticated:
+async def bearer_token(
+    policy: PolicyDep, authorization: Annotated[str | None, Header()] = None
+) -> str:
+    """The token of ``Authorization: Bearer <token>``, not yet checked. Depends on the
+    operator so that an unknown operator is 404 before a missing token is 401."""
+    return bearer_token_of(authorization)
+
+
+BearerDep = Annotated[str, Depends(bearer_token)]
+
+
+async def authenticated(policy: PolicyDep, ctx: CtxDep, token: BearerDep) -> Authenticated:
     """The customer behind ``Authorization: Bearer <token>``, for this operator only: a token
     of another operator is refused like a wrong one (resolve_session checks the tenant)."""
-    return authenticate(ctx, policy.operator_id, _bearer_token(authorization))
+    return await run_in_threadpool(authenticate, ctx, policy.operator_id, token)
 
 
 AuthDep = Annotated[Authenticated, Depends(authenticated)]
 
 
-def _bearer_token(authorization: str | None) -> str:
+def bearer_token_of(authorization: str | None) -> str:
     if not authorization or len(authorization) > _MAX_AUTHORIZATION:
         raise AuthenticationError("send Authorization: Bearer <token>")
     scheme, _, token = authorization.partition(" ")
@@ -69,7 +85,7 @@ def auth_session_in(session: Session, auth: Authenticated) -> AuthSession:
     return row
 
 
-def language(accept_language: Annotated[str | None, Header()] = None) -> str:
+async def language(accept_language: Annotated[str | None, Header()] = None) -> str:
     return negotiate_language(accept_language)
 
 

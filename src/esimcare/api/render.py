@@ -13,6 +13,7 @@ from esimcare.billing.models import Bill, Refund
 from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.service import steps_of, view_esim
 from esimcare.cancellations.warning_texts import device_steps, warning_text
+from esimcare.esims.listing import EsimLine
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.service import EsimView
 from esimcare.esims.states import ProfileState
@@ -27,7 +28,11 @@ def money(minor: int, currency: str) -> schemas.MoneyOut:
 
 
 def plan_name(plan: Plan, language: str) -> str:
-    return plan.names.get(language) or plan.names.get("en") or plan.code
+    return name_in(plan.names, plan.code, language)
+
+
+def name_in(names: dict[str, str], code: str, language: str) -> str:
+    return names.get(language) or names.get("en") or code
 
 
 def esim_out(view: EsimView, language: str) -> schemas.EsimOut:
@@ -46,6 +51,25 @@ def esim_out(view: EsimView, language: str) -> schemas.EsimOut:
         ),
         balance=schemas.BalanceOut.model_validate(view.balance.to_json()),
     )
+
+
+def esim_line_json(line: EsimLine, language: str) -> dict[str, Any]:
+    """The same body as ``esim_out`` (schemas.EsimOut), as plain JSON values: the list is
+    serialised once, without building and validating a model per eSIM."""
+    return {
+        "id": line.id,
+        "iccid": line.iccid,
+        "msisdn": line.msisdn,
+        "label": line.label,
+        "status": line.status.value,
+        "profile_state": line.profile_state.value,
+        "plan": {
+            "code": line.plan_code,
+            "name": name_in(line.plan_names, line.plan_code, language),
+            "monthly_fee": line.monthly_fee.to_json(),
+        },
+        "balance": line.balance.to_json(),
+    }
 
 
 def reasons_out(policy: Policy, language: str) -> schemas.ReasonList:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, ScalarSelect, func, select
 from sqlalchemy.orm import Session
 
 from esimcare.billing.models import EntryKind, LedgerEntry
@@ -34,6 +34,21 @@ def balance_of(session: Session, esim_id: int, currency: str) -> Balance:
         ).where(LedgerEntry.esim_id == esim_id)
     ).one()
     return Balance(Money(int(cash), currency), Money(int(bonus), currency))
+
+
+def balance_sums(esim_id: ColumnElement[int]) -> tuple[ScalarSelect[int], ScalarSelect[int]]:
+    """Cash and bonus sums of the eSIM whose id is ``esim_id``, as correlated subqueries to put
+    beside an eSIM's columns (each an index lookup on ``ledger_entries.esim_id``)."""
+    entries = LedgerEntry.__table__.c
+
+    def total(column: ColumnElement[int]) -> ScalarSelect[int]:
+        return (
+            select(func.coalesce(func.sum(column), 0))
+            .where(entries.esim_id == esim_id)
+            .scalar_subquery()
+        )
+
+    return total(entries.cash_minor), total(entries.bonus_minor)
 
 
 def balances_of(session: Session, currencies: dict[int, str]) -> dict[int, Balance]:

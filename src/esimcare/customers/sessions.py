@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -57,15 +58,36 @@ def resolve_session(
     """The customer behind a token, or AuthenticationError: revoked, expired, idle, or another
     operator's (a token never crosses tenants)."""
     row = session.scalar(select(AuthSession).where(AuthSession.token_hash == digest(token)))
-    if row is None or row.operator_id != operator_id or row.revoked_at is not None:
+    if row is None:
         raise AuthenticationError()
-    idle_deadline = row.last_seen_at + timedelta(seconds=limits.session_idle_s)
-    if now >= row.expires_at or now >= idle_deadline:
-        raise AuthenticationError("the session has ended; log in again")
+    check_live(row, operator_id, now, limits)
     customer = session.get(Customer, row.customer_id)
     if customer is None:
         raise AuthenticationError()
     return Authenticated(customer=customer, session=row)
+
+
+class SessionTimes(Protocol):
+    """What decides whether a session is live: an ORM row or a plain result row."""
+
+    @property
+    def operator_id(self) -> str: ...
+    @property
+    def revoked_at(self) -> datetime | None: ...
+    @property
+    def expires_at(self) -> datetime: ...
+    @property
+    def last_seen_at(self) -> datetime: ...
+
+
+def check_live(row: SessionTimes, operator_id: str, now: datetime, limits: Limits) -> None:
+    """AuthenticationError unless the session is this operator's, not revoked, not expired
+    and not idle for too long."""
+    if row.operator_id != operator_id or row.revoked_at is not None:
+        raise AuthenticationError()
+    idle_deadline = row.last_seen_at + timedelta(seconds=limits.session_idle_s)
+    if now >= row.expires_at or now >= idle_deadline:
+        raise AuthenticationError("the session has ended; log in again")
 
 
 # Refreshing last_seen at most once a minute keeps nearly every request a pure read.
@@ -73,7 +95,11 @@ TOUCH_INTERVAL = timedelta(seconds=60)
 
 
 def touch_due(auth: Authenticated, now: datetime) -> bool:
-    return now - auth.session.last_seen_at > TOUCH_INTERVAL
+    return touch_due_since(auth.session.last_seen_at, now)
+
+
+def touch_due_since(last_seen_at: datetime, now: datetime) -> bool:
+    return now - last_seen_at > TOUCH_INTERVAL
 
 
 def touch_session(session: Session, session_id: int, now: datetime) -> None:

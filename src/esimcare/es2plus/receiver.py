@@ -8,29 +8,35 @@ development the emulator's signature); 400 for a body we cannot read or store, o
 from the future; 403 when the functionRequesterIdentifier is not the operator's SM-DP+ (the
 second line). Then 204 with an empty body (and ``X-Admin-Protocol``) for every notification,
 recorded once even when delivered twice, including one about an ICCID we do not know.
-Nothing is stored before every check has passed.
+Nothing is stored before every check has passed, and nothing is answered before it is stored:
+notifications arriving together are stored in one transaction (``group_writer``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
 from esimcare.api.deps import get_ctx
 from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.errors import DomainError
+from esimcare.es2plus.group_writer import GroupWriter
 from esimcare.es2plus.notification_body import read_json_object
 from esimcare.es2plus.sender_auth import SenderEvidence, Trust, authenticate_sender
 from esimcare.esims.profile_events import (
     MalformedNotificationError,
     Received,
+    admit,
     record_notification,
+    record_notifications,
 )
 from esimcare.integrations.smdp.messages import (
     ADMIN_PROTOCOL,
@@ -79,7 +85,9 @@ async def handle_download_progress_info(operator: str, request: Request) -> Resp
         expected_requester=link.notification_requester_id or EMULATOR_REQUESTER_ID,
         proven_by=proven_by,
     )
-    await run_in_threadpool(_record, ctx, received, now)
+    admit(received, now)
+    # Answered only once stored: the writer commits it with whatever else arrived meanwhile.
+    await _writer(request).submit(Arrival(received, now))
     return Response(status_code=204, headers={"X-Admin-Protocol": ADMIN_PROTOCOL})
 
 
@@ -114,9 +122,48 @@ def _emulator_key(path: Path) -> bytes:
     return load_or_create_key(path)
 
 
-def _record(ctx: Context, received: Received, received_at: datetime) -> None:
-    with transaction(ctx.sessions) as session:
-        record_notification(session, received, received_at)
+@dataclass(frozen=True)
+class Arrival:
+    received: Received
+    at: datetime
+
+
+_WRITER = "es2plus_notification_writer"
+
+
+def _writer(request: Request) -> GroupWriter[Arrival, str]:
+    """The app's one writer of notifications (made on first use, on the app's state)."""
+    state = request.app.state
+    writer: GroupWriter[Arrival, str] | None = getattr(state, _WRITER, None)
+    if writer is None:
+        writer = GroupWriter(partial(record_arrivals, get_ctx(request).sessions))
+        setattr(state, _WRITER, writer)
+    return writer
+
+
+def record_arrivals(
+    sessions: sessionmaker[Session], arrivals: Sequence[Arrival]
+) -> list[str | Exception]:
+    """Store and apply notifications that arrived together in one transaction (one commit for
+    all: group commit); each one's effect in order. If that transaction fails, each is tried
+    again in its own, so a notification that cannot be stored fails only its own request."""
+    try:
+        with transaction(sessions) as session:
+            found: list[str | Exception] = []
+            found += record_notifications(session, [(a.received, a.at) for a in arrivals])
+            return found
+    except Exception:
+        if len(arrivals) == 1:
+            raise
+    return [_record_alone(sessions, arrival) for arrival in arrivals]
+
+
+def _record_alone(sessions: sessionmaker[Session], arrival: Arrival) -> str | Exception:
+    try:
+        with transaction(sessions) as session:
+            return record_notification(session, arrival.received, arrival.at)
+    except Exception as error:  # noqa: BLE001 - handed to its own request, which raises it
+        return error
 
 
 def receiver_url(public_url: str, operator_id: str) -> str:

@@ -16,15 +16,16 @@ starts the eSIM-swap window of ``cancellations/verification_methods.py``). A cla
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from esimcare.audit.service import record as audit
+from esimcare.audit.service import AuditEntry, record_all
 from esimcare.errors import DomainError, ForbiddenError
 from esimcare.esims.models import Esim
 from esimcare.esims.notifications import Es2PlusNotification
@@ -105,30 +106,81 @@ def dedupe_key(operator_id: str, notification: ReceivedNotification) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
 
 
-def record_notification(session: Session, received: Received, now: datetime) -> str:
-    """Store and apply one notification; returns its effect (a state, or why none)."""
+def admit(received: Received, now: datetime) -> None:
+    """The checks that need no database: the named sender, and a timestamp not from the future.
+    The receiver runs them before queueing a notification for writing."""
     check_requester(received)
     note = received.notification
     if note.timestamp > now + MAX_CLOCK_SKEW:
         raise NotificationFromTheFutureError(
             f"timestamp {iso(note.timestamp)} is more than {MAX_CLOCK_SKEW} after {iso(now)}"
         )
-    row_id = _insert_once(session, received, now)
-    if row_id is None:
-        return DUPLICATE
-    esim = session.scalars(
-        select(Esim)
-        .where(Esim.operator_id == received.operator_id, Esim.iccid == note.iccid)
-        .with_for_update()
-    ).one_or_none()
-    effect = UNKNOWN_ICCID if esim is None else _apply(esim, note, received.link, now)
-    session.execute(
-        update(Es2PlusNotification)
-        .where(Es2PlusNotification.id == row_id)
-        .values(effect=effect, esim_id=esim.id if esim else None)
+
+
+def record_notification(session: Session, received: Received, now: datetime) -> str:
+    """Store and apply one notification; returns its effect (a state, or why none)."""
+    return record_notifications(session, [(received, now)])[0]
+
+
+class LostInsertRaceError(RuntimeError):
+    """A notification about a known eSIM was inserted by someone else while we held its row:
+    cannot happen while eSIM rows are locked first; the transaction is rolled back."""
+
+
+def record_notifications(session: Session, batch: Sequence[tuple[Received, datetime]]) -> list[str]:
+    """Store and apply notifications (each with the time it was received) in the caller's
+    transaction, in order; returns each one's effect (a state, or why none).
+
+    Set-based, so a batch costs a handful of statements whatever its size: the eSIMs named are
+    locked first (so a concurrent delivery of the same notification waits, then sees ours),
+    the dedupe keys already taken are read, effects are worked out in order in memory (two
+    notifications about one eSIM in one batch apply one after the other), the new rows go in
+    with ``INSERT ... ON CONFLICT DO NOTHING``, and the audit events join each operator's hash
+    chain in the same order.
+    """
+    for received, now in batch:
+        admit(received, now)
+    keys = [dedupe_key(received.operator_id, received.notification) for received, _ in batch]
+    esims = _locked_esims(session, [received for received, _ in batch])
+    taken = set(
+        session.scalars(
+            select(Es2PlusNotification.dedupe_key).where(Es2PlusNotification.dedupe_key.in_(keys))
+        )
     )
-    _audit(session, received, effect, now)
-    return effect
+    effects: list[str] = []
+    planned: list[tuple[Received, datetime, str, dict[str, Any]]] = []
+    for (received, now), key in zip(batch, keys, strict=True):
+        if key in taken:
+            effects.append(DUPLICATE)
+            continue
+        taken.add(key)
+        esim = esims.get((received.operator_id, received.notification.iccid))
+        effect = (
+            UNKNOWN_ICCID
+            if esim is None
+            else _apply(esim, received.notification, received.link, now)
+        )
+        effects.append(effect)
+        planned.append((received, now, effect, _row(received, now, key, effect, esim)))
+    inserted = _insert_new(session, [row for *_, row in planned])
+    stored: list[AuditEntry] = []
+    for received, now, effect, row in planned:
+        if row["dedupe_key"] in inserted:
+            stored.append(_audit_entry(received, effect, now))
+        elif row["esim_id"] is not None:
+            raise LostInsertRaceError(row["dedupe_key"])
+        else:  # an unknown ICCID delivered twice at once, the other copy stored first
+            effects[keys.index(row["dedupe_key"])] = DUPLICATE
+    for operator_id in dict.fromkeys(entry.operator_id for entry in stored):
+        record_all(session, [entry for entry in stored if entry.operator_id == operator_id])
+    session.flush()
+    return effects
+
+
+def _locked_esims(session: Session, received: list[Received]) -> dict[tuple[str, str], Esim]:
+    iccids = sorted({r.notification.iccid for r in received})
+    found = session.scalars(select(Esim).where(Esim.iccid.in_(iccids)).with_for_update())
+    return {(esim.operator_id, esim.iccid): esim for esim in found}
 
 
 def _apply(esim: Esim, note: ReceivedNotification, link: SmdpLink, received_at: datetime) -> str:
@@ -148,12 +200,11 @@ def _apply(esim: Esim, note: ReceivedNotification, link: SmdpLink, received_at: 
     return target.value
 
 
-def _insert_once(session: Session, received: Received, now: datetime) -> int | None:
-    """INSERT ... ON CONFLICT DO NOTHING: concurrent duplicates cannot both get in."""
+def _row(
+    received: Received, now: datetime, key: str, effect: str, esim: Esim | None
+) -> dict[str, Any]:
     note = received.notification
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    values = {
+    return {
         "operator_id": received.operator_id,
         "iccid": note.iccid,
         "point_id": note.point_id,
@@ -166,23 +217,33 @@ def _insert_once(session: Session, received: Received, now: datetime) -> int | N
         "requester_id": note.requester_id,
         "raw": received.raw,
         "received_at": now,
-        "dedupe_key": dedupe_key(received.operator_id, note),
-        "effect": UNCHANGED,
+        "dedupe_key": key,
+        "effect": effect,
+        "esim_id": esim.id if esim else None,
     }
-    statement = (
-        insert(Es2PlusNotification)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(Es2PlusNotification.id)
-    )
-    found: int | None = session.execute(statement).scalar_one_or_none()
-    return found
 
 
-def _audit(session: Session, received: Received, effect: str, now: datetime) -> None:
+_NOTIFICATIONS = Es2PlusNotification.__table__
+_INSERT_NEW = {
+    name: dialect.insert(_NOTIFICATIONS)
+    .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    .returning(_NOTIFICATIONS.c.dedupe_key)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
+def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """INSERT ... ON CONFLICT DO NOTHING (one multi-row statement): concurrent duplicates
+    cannot both get in. Returns the dedupe keys that did."""
+    if not rows:
+        return set()
+    statement = _INSERT_NEW[session.get_bind().dialect.name]
+    return set(session.connection().execute(statement, rows).scalars())
+
+
+def _audit_entry(received: Received, effect: str, now: datetime) -> AuditEntry:
     note = received.notification
-    audit(
-        session,
+    return AuditEntry(
         operator_id=received.operator_id,
         actor=f"smdp:{note.requester_id}",
         action="es2plus.notification",

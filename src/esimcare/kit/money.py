@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 
 from babel.numbers import format_decimal, get_currency_precision, get_currency_symbol
 
@@ -55,14 +56,20 @@ class Money:
 
     @property
     def exponent(self) -> int:
-        return int(get_currency_precision(self.currency))
+        return _precision(self.currency)
 
     def decimal(self) -> Decimal:
         return Decimal(self.minor).scaleb(-self.exponent)
 
     def amount_text(self) -> str:
-        """The exact decimal string of the API contract, e.g. "350.00"."""
-        return f"{self.decimal():.{self.exponent}f}"
+        """The exact decimal string of the API contract, e.g. "350.00" (in integers: it is on
+        every line of every list)."""
+        exponent = self.exponent
+        if not exponent:
+            return str(self.minor)
+        whole, fraction = divmod(abs(self.minor), 10**exponent)
+        sign = "-" if self.minor < 0 else ""
+        return f"{sign}{whole}.{fraction:0{exponent}d}"
 
     def to_json(self) -> dict[str, str]:
         return {"amount": self.amount_text(), "currency": self.currency}
@@ -72,6 +79,11 @@ class Money:
         pattern = "#,##0." + "0" * self.exponent if self.exponent else "#,##0"
         number = format_decimal(self.decimal(), format=pattern, locale=locale)
         return f"{number}\u00a0{get_currency_symbol(self.currency, locale=locale)}"
+
+
+@lru_cache(maxsize=64)
+def _precision(currency: str) -> int:
+    return int(get_currency_precision(currency))
 
 
 def prorate(amount: Money, numerator: int, denominator: int) -> Money:

@@ -1,0 +1,67 @@
+"""Group commit: concurrent requests share one database transaction, each still answered only
+after its own write has committed.
+
+A request hands its item to ``GroupWriter.submit`` and waits. While no write is running, the
+first item starts one; items that arrive meanwhile wait for it to finish and then go together
+in the next write, so under load a transaction carries whatever arrived during the previous
+one (at most ``max_batch``), and at rest an item is written at once. The write runs in the
+thread pool (one hop per batch, not per request) and returns one outcome per item: a result,
+or the exception that item's request raises. Nothing is answered before its write returned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
+
+from starlette.concurrency import run_in_threadpool
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class GroupWriter(Generic[Item, Result]):
+    def __init__(
+        self,
+        write: Callable[[Sequence[Item]], Sequence[Result | Exception]],
+        max_batch: int = 256,
+    ) -> None:
+        self._write = write
+        self._max_batch = max_batch
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Result:
+        """Wait until ``item`` is written; its outcome, or its exception raised here."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._pending.append((item, future))
+        if self._drainer is None or self._drainer.done():  # done: its loop went away
+            # A task of its own: a request that goes away (cancelled) does not stop the writes
+            # of the others; its own item is still written, and a resent copy deduplicated.
+            self._drainer = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                await self._flush(batch)
+        finally:
+            self._drainer = None
+
+    async def _flush(self, batch: list[tuple[Item, asyncio.Future[Result]]]) -> None:
+        outcomes: Sequence[Result | Exception]
+        try:
+            outcomes = await run_in_threadpool(self._write, [item for item, _ in batch])
+        except Exception as error:  # noqa: BLE001 - every request of the batch raises it
+            outcomes = [error] * len(batch)
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():  # its request was cancelled meanwhile
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)

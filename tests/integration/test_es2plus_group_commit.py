@@ -1,0 +1,153 @@
+"""Notifications arriving together are stored in one transaction (group commit), every one of
+them before it is answered, each applied once, and the audit hash chain stays intact; on
+SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event, func, select
+
+from esimcare.app import create_app
+from esimcare.audit.models import AuditEvent
+from esimcare.audit.service import verify_chain
+from esimcare.context import Context
+from esimcare.es2plus.receiver import Arrival, record_arrivals
+from esimcare.esims.models import Esim
+from esimcare.esims.notifications import Es2PlusNotification
+from esimcare.esims.profile_events import Received
+from esimcare.esims.states import ProfileState
+from esimcare.integrations.smdp.notification_reader import read_notification
+from esimcare.integrations.smdp.notification_signature import EMULATOR_REQUESTER_ID
+from esimcare.kit.clock import iso
+from tests.conftest import MakeContext
+from tests.support import emulator_signed_headers
+
+URL = "/es2plus/mts/gsma/rsp2/es2plus/handleDownloadProgressInfo"
+UNKNOWN_ICCID = "8999001000000000017"
+
+
+@pytest.fixture
+def demo(make_context: MakeContext, db_url: str) -> Context:
+    return make_context(database_url=db_url)
+
+
+def released_iccids(ctx: Context) -> list[str]:
+    with ctx.sessions() as session:
+        return list(
+            session.scalars(
+                select(Esim.iccid).where(
+                    Esim.operator_id == "mts", Esim.profile_state == ProfileState.RELEASED
+                )
+            )
+        )
+
+
+def body(ctx: Context, iccid: str, point: int, seconds_ago: int) -> dict[str, Any]:
+    return {
+        "header": {"functionRequesterIdentifier": EMULATOR_REQUESTER_ID},
+        "iccid": iccid,
+        "timestamp": iso(ctx.clock.now() - timedelta(seconds=seconds_ago)),
+        "notificationPointId": point,
+        "notificationPointStatus": {"status": "Executed-Success"},
+    }
+
+
+@contextmanager
+def commits(ctx: Context) -> Iterator[list[int]]:
+    seen: list[int] = []
+
+    def count(_connection: Any) -> None:
+        seen.append(1)
+
+    event.listen(ctx.engine, "commit", count)
+    try:
+        yield seen
+    finally:
+        event.remove(ctx.engine, "commit", count)
+
+
+async def post_all(ctx: Context, bodies: list[dict[str, Any]]) -> list[int]:
+    transport = httpx.ASGITransport(app=create_app(ctx))
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+
+        async def post(notification: dict[str, Any]) -> int:
+            content = json.dumps(notification).encode()
+            headers = emulator_signed_headers(ctx, content)
+            return (await client.post(URL, content=content, headers=headers)).status_code
+
+        return list(await asyncio.gather(*(post(b) for b in bodies)))
+
+
+def stored(ctx: Context) -> tuple[int, int]:
+    with ctx.sessions() as session:
+        notes = session.scalar(select(func.count()).select_from(Es2PlusNotification))
+        audited = session.scalar(
+            select(func.count())
+            .select_from(AuditEvent)
+            .where(AuditEvent.action == "es2plus.notification")
+        )
+    return int(notes or 0), int(audited or 0)
+
+
+def test_concurrent_notifications_share_transactions_and_keep_the_chain(demo: Context) -> None:
+    iccids = released_iccids(demo)
+    assert iccids, "the demo has a released mts eSIM"
+    unique = [body(demo, iccid, 3, n) for n, iccid in enumerate(iccids)]
+    unique += [body(demo, UNKNOWN_ICCID, 1, n) for n in range(40)]
+    resent = unique[:5]  # delivered twice: stored and applied once
+    with commits(demo) as committed:
+        statuses = asyncio.run(post_all(demo, unique + resent))
+    assert statuses == [204] * len(unique + resent)
+    assert stored(demo) == (len(unique), len(unique))
+    assert len(committed) < len(unique) / 2, "notifications arriving together share commits"
+    with demo.sessions() as session:
+        assert verify_chain(session, "mts") is None
+        states = session.scalars(select(Esim.profile_state).where(Esim.iccid.in_(iccids)))
+        assert set(states) == {ProfileState.DOWNLOADED}
+
+
+def arrival(ctx: Context, notification: dict[str, Any], raw: dict[str, Any]) -> Arrival:
+    link = ctx.policy("mts").smdp_link
+    received = Received(
+        operator_id="mts",
+        notification=read_notification(notification),
+        raw=raw,
+        link=link,
+        expected_requester=EMULATOR_REQUESTER_ID,
+        proven_by="test",
+    )
+    return Arrival(received, ctx.clock.now())
+
+
+def test_a_notification_that_cannot_be_stored_fails_alone(demo: Context) -> None:
+    good = [body(demo, UNKNOWN_ICCID, 1, n) for n in range(3)]
+    arrivals = [arrival(demo, b, b) for b in good]
+    unstorable = body(demo, UNKNOWN_ICCID, 1, 99)
+    arrivals.insert(1, arrival(demo, unstorable, {"not": {"json", "serialisable"}}))
+    outcomes = record_arrivals(demo.sessions, arrivals)
+    assert isinstance(outcomes[1], Exception)
+    assert [o for n, o in enumerate(outcomes) if n != 1] == ["unknown_iccid"] * 3
+    assert stored(demo) == (3, 3)
+    with demo.sessions() as session:
+        assert verify_chain(session, "mts") is None
+
+
+def test_a_batch_applies_its_notifications_in_order_and_each_once(demo: Context) -> None:
+    iccid = released_iccids(demo)[0]
+    download, install = body(demo, iccid, 3, 60), body(demo, iccid, 4, 30)
+    batch = [arrival(demo, b, b) for b in (download, install, download)]
+    assert record_arrivals(demo.sessions, batch) == ["downloaded", "installed", "duplicate"]
+    assert record_arrivals(demo.sessions, batch[:1]) == ["duplicate"]
+    with demo.sessions() as session:
+        state = session.scalar(select(Esim.profile_state).where(Esim.iccid == iccid))
+        assert state is ProfileState.INSTALLED
+        assert verify_chain(session, "mts") is None
+    assert stored(demo) == (2, 2)

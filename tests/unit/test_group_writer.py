@@ -1,0 +1,88 @@
+"""Group commit: requests that arrive together share one write, each gets its own outcome."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from esimcare.es2plus.group_writer import GroupWriter
+
+
+class Doubler:
+    """A write that doubles each number, refuses negative ones, and remembers its batches."""
+
+    def __init__(self, fail_all: bool = False) -> None:
+        self.batches: list[list[int]] = []
+        self.fail_all = fail_all
+
+    def __call__(self, items: Sequence[int]) -> list[int | Exception]:
+        self.batches.append(list(items))
+        if self.fail_all:
+            raise RuntimeError("the database went away")
+        return [ValueError(f"{n} is negative") if n < 0 else 2 * n for n in items]
+
+
+async def submit_all(writer: GroupWriter[int, int], items: list[int]) -> list[int | BaseException]:
+    return await asyncio.gather(*(writer.submit(n) for n in items), return_exceptions=True)
+
+
+def test_items_submitted_together_are_written_together_in_arrival_order() -> None:
+    write = Doubler()
+    outcomes = asyncio.run(submit_all(GroupWriter(write), list(range(10))))
+    assert outcomes == [2 * n for n in range(10)]
+    assert write.batches == [list(range(10))]
+
+
+def test_a_batch_is_never_larger_than_the_limit() -> None:
+    write = Doubler()
+    asyncio.run(submit_all(GroupWriter(write, max_batch=4), list(range(10))))
+    assert write.batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
+
+
+def test_items_arriving_during_a_write_go_in_the_next_one() -> None:
+    write = Doubler()
+
+    async def scenario() -> list[int | BaseException]:
+        writer = GroupWriter(write)
+        first = asyncio.ensure_future(writer.submit(1))
+        await asyncio.sleep(0)  # the first write starts, alone
+        later = await submit_all(writer, [2, 3, 4])
+        return [await first, *later]
+
+    assert asyncio.run(scenario()) == [2, 4, 6, 8]
+    assert write.batches == [[1], [2, 3, 4]]
+
+
+def test_each_request_gets_its_own_error() -> None:
+    outcomes = asyncio.run(submit_all(GroupWriter(Doubler()), [1, -2, 3]))
+    assert outcomes[0] == 2
+    assert isinstance(outcomes[1], ValueError)
+    assert outcomes[2] == 6
+
+
+def test_a_failed_write_fails_every_request_in_it_and_the_writer_carries_on() -> None:
+    write = Doubler(fail_all=True)
+    writer: GroupWriter[int, int] = GroupWriter(write)
+    outcomes = asyncio.run(submit_all(writer, [1, 2]))
+    assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
+    write.fail_all = False
+    assert asyncio.run(submit_all(writer, [5])) == [10]
+
+
+def test_a_cancelled_request_does_not_stop_the_others() -> None:
+    write = Doubler()
+
+    async def scenario() -> int:
+        writer = GroupWriter(write)
+        gone = asyncio.ensure_future(writer.submit(1))
+        staying = asyncio.ensure_future(writer.submit(2))
+        await asyncio.sleep(0)
+        gone.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await gone
+        return await staying
+
+    assert asyncio.run(scenario()) == 4
+    assert write.batches == [[1, 2]]
