@@ -221,9 +221,7 @@ class JobQueue:
         claimed = self.claim_batch(kinds, limit=1)
         return claimed[0] if claimed else None
 
-    def claim_batch(
-        self, kinds: Collection[str] | None = None, *, limit: int
-    ) -> list[ClaimedJob]:
+    def claim_batch(self, kinds: Collection[str] | None = None, *, limit: int) -> list[ClaimedJob]:
         """Take up to ``limit`` of the oldest due jobs in one statement, oldest first."""
         if (kinds is not None and not kinds) or limit < 1:
             return []
