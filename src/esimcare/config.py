@@ -118,6 +118,10 @@ class Settings:
     job_max_attempts: int = 8
     job_backoff_base_s: float = 1.0
     job_backoff_cap_s: float = 300.0
+    # Due jobs a worker claims in one statement.
+    job_claim_batch: int = 8
+    # Finished jobs, ES2+ call logs and received ES2+ notifications are deleted after this.
+    retention_days: int = 30
     # /metrics answers only with "Authorization: Bearer <this>"; without it, only in development.
     metrics_token: str = ""
     # Publish /api/openapi.json in production too (always published in development).
@@ -180,6 +184,8 @@ class Settings:
             job_max_attempts=int(env.get("ESIMCARE_JOB_MAX_ATTEMPTS", "8")),
             job_backoff_base_s=float(env.get("ESIMCARE_JOB_BACKOFF_BASE_S", "1")),
             job_backoff_cap_s=float(env.get("ESIMCARE_JOB_BACKOFF_CAP_S", "300")),
+            job_claim_batch=int(env.get("ESIMCARE_JOB_CLAIM_BATCH", "8")),
+            retention_days=int(env.get("ESIMCARE_RETENTION_DAYS", "30")),
             metrics_token=env.get("ESIMCARE_METRICS_TOKEN", ""),
             api_docs=env.get("ESIMCARE_API_DOCS", "") in ("1", "true", "yes"),
             trusted_proxies=parse_networks(env.get("ESIMCARE_TRUSTED_PROXIES", "")),

@@ -19,10 +19,11 @@ from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.factory import build_gateways
 from esimcare.integrations.smdp.wiring import build_smdp_gateways
 from esimcare.jobs.queue import ClaimedJob, JobQueue
+from esimcare.jobs.wakeup import wakeup_for
 from esimcare.jobs.worker import Worker
 from esimcare.kit.clock import Clock, SystemClock
 from esimcare.notices.service import DELIVER_JOB
-from esimcare.notices.tasks import deliver_notice
+from esimcare.notices.tasks import deliver_notice, deliver_notices
 from esimcare.operators.models import Operator
 from esimcare.operators.policy import Policy, load_policies
 
@@ -112,4 +113,7 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
         backoff_cap_s=ctx.settings.job_backoff_cap_s,
         on_dead={STEP_JOB: workflow.on_dead},
         poll_s=ctx.settings.job_poll_s,
+        batch_size=ctx.settings.job_claim_batch,
+        wakeup=wakeup_for(ctx.settings.database_url),
+        batch_handlers={DELIVER_JOB: lambda jobs: deliver_notices(ctx, queue, jobs)},
     )

@@ -35,6 +35,7 @@ from esimcare.cancellations.steps import (
 from esimcare.cancellations.transitions import move, move_esim
 from esimcare.context import Context
 from esimcare.db import transaction
+from esimcare.esims.models import Esim
 from esimcare.esims.states import EsimStatus
 from esimcare.jobs.errors import PermanentJobError
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue_new
@@ -95,7 +96,7 @@ class CancellationWorkflow:
     def _begin(self, job: ClaimedJob) -> _Begun | None:
         with transaction(self.ctx.sessions) as session:
             now = self.ctx.clock.now()
-            cancellation = session.get(Cancellation, job.payload["cancellation_id"])
+            cancellation = self._load(session, job.payload["cancellation_id"])
             if cancellation is None or cancellation.status in _SETTLED:
                 self.queue.finish(session, job)
                 return None
@@ -125,20 +126,27 @@ class CancellationWorkflow:
         """Run the local steps in this transaction and begin the first that calls out; with
         none left, complete the cancellation."""
         for step in open_steps:
-            step.status = StepStatus.RUNNING
-            step.attempts += 1
-            step.started_at = step.started_at or now
-            run = self._input(session, cancellation, step, now)
             handler = self.steps[step.name]
             if not isinstance(handler, LocalStep):
-                return _Begun(step.name, handler.prepare(session, run))
+                self._start(step, now)
+                return _Begun(step.name, handler.prepare(session, self._input(session, step, now)))
             # The same crash points as a step that calls out: dying here rolls the local
             # step back with the whole transaction.
             crash_point(f"before_call:{step.name.value}")
             crash_point(f"after_call:{step.name.value}")
-            self._done(step, handler.record(session, run, None), now)
+            run = self._input(session, step, now, attempt=step.attempts + 1)
+            outcome = handler.record(session, run, None)
+            # Started and done in one transaction: the row changes once (one UPDATE).
+            self._start(step, now)
+            self._done(step, outcome, now)
         self._complete(session, cancellation, now)
         return None
+
+    @staticmethod
+    def _start(step: CancellationStep, now: datetime) -> None:
+        step.status = StepStatus.RUNNING
+        step.attempts += 1
+        step.started_at = step.started_at or now
 
     @staticmethod
     def _done(step: CancellationStep, outcome: str | StepWait, now: datetime) -> None:
@@ -160,11 +168,11 @@ class CancellationWorkflow:
     def _record(self, job: ClaimedJob, name: StepName, result: Any) -> None:
         with transaction(self.ctx.sessions) as session:
             now = self.ctx.clock.now()
-            cancellation = session.get(Cancellation, job.payload["cancellation_id"])
+            cancellation = self._load(session, job.payload["cancellation_id"])
             assert cancellation is not None
             open_steps = self._open_steps(session, cancellation)
             step = next(s for s in open_steps if s.name is name)
-            run = self._input(session, cancellation, step, now)
+            run = self._input(session, step, now)
             outcome = self.steps[name].record(session, run, result)
             step.external_answer = answer_of(result)
             if isinstance(outcome, StepWait):
@@ -198,10 +206,24 @@ class CancellationWorkflow:
 
     @staticmethod
     def _input(
-        session: Session, cancellation: Cancellation, step: CancellationStep, now: datetime
+        session: Session, step: CancellationStep, now: datetime, attempt: int | None = None
     ) -> StepInput:
+        # Both already in the session (``_load``): no query.
+        cancellation = session.get(Cancellation, step.cancellation_id)
+        assert cancellation is not None
         esim = view_esim(session, cancellation)
-        return StepInput(cancellation, esim, step.attempts, now, step.external_answer)
+        attempt = step.attempts if attempt is None else attempt
+        return StepInput(cancellation, esim, attempt, now, step.external_answer)
+
+    @staticmethod
+    def _load(session: Session, cancellation_id: int) -> Cancellation | None:
+        """The cancellation, with its eSIM loaded into the session by the same query."""
+        row = session.execute(
+            select(Cancellation, Esim)
+            .join(Esim, Esim.id == Cancellation.esim_id)
+            .where(Cancellation.id == cancellation_id)
+        ).one_or_none()
+        return None if row is None else row[0]
 
     def _wait(
         self,

@@ -33,10 +33,10 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.db import transaction
@@ -72,33 +72,27 @@ def enqueue(
     run_after: datetime | None = None,
     dedupe_key: str | None = None,
 ) -> Job:
-    """Add a job in the caller's transaction; a known ``dedupe_key`` returns the existing job."""
+    """Add a job in the caller's transaction; a known ``dedupe_key`` returns the existing job.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: a concurrent transaction that takes
+    the same key first makes this one wait for it and then return its job, and the caller's
+    transaction stays usable either way (no savepoint needed).
+    """
+    values = _row(kind, payload, now, dedupe_key, run_after or now)
+    insert = _dialect_insert(session)(Job).values(**values)
     if dedupe_key is not None:
-        existing = _by_dedupe_key(session, dedupe_key)
-        if existing is not None:
-            return existing
-    job = Job(
-        kind=kind,
-        payload=payload,
-        dedupe_key=dedupe_key,
-        status=JobStatus.QUEUED,
-        attempts=0,
-        run_after=run_after or now,
-        created_at=now,
-    )
-    try:
-        # A savepoint, so losing a race on dedupe_key does not abort the caller's transaction.
-        with session.begin_nested():
-            session.add(job)
-    except IntegrityError:
-        if dedupe_key is None:
-            raise
-        winner = _by_dedupe_key(session, dedupe_key)
-        if winner is None:
-            raise
-        return winner
-    _wake_workers_on_commit(session)
-    return job
+        insert = insert.on_conflict_do_nothing(index_elements=[Job.dedupe_key])
+    job = session.scalars(
+        insert.returning(Job), execution_options={"populate_existing": True}
+    ).one_or_none()
+    if job is not None:
+        _wake_workers_on_commit(session)
+        return job
+    assert dedupe_key is not None  # only ON CONFLICT DO NOTHING inserts nothing
+    winner = _by_dedupe_key(session, dedupe_key)
+    if winner is None:
+        raise LookupError(f"job {dedupe_key!r} conflicted but cannot be read")
+    return winner
 
 
 def enqueue_new(
@@ -117,7 +111,7 @@ def enqueue_new(
 
 
 def _row(
-    kind: str, payload: dict[str, Any], now: datetime, dedupe_key: str, run_after: datetime
+    kind: str, payload: dict[str, Any], now: datetime, dedupe_key: str | None, run_after: datetime
 ) -> dict[str, Any]:
     return {
         "kind": kind,
@@ -130,10 +124,13 @@ def _row(
     }
 
 
+def _dialect_insert(session: Session) -> Any:
+    return postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+
+
 def _insert_unless_known(session: Session, values: dict[str, Any]) -> int | None:
-    dialect_insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
     inserted = session.execute(
-        dialect_insert(Job)
+        _dialect_insert(session)(Job)
         .values(**values)
         .on_conflict_do_nothing(index_elements=[Job.dedupe_key])
         .returning(Job.id)
@@ -205,6 +202,10 @@ class JobQueue:
     def held(self) -> list[ClaimedJob]:
         with self._held_lock:
             return list(self._held.values())
+
+    def is_held(self, job: ClaimedJob) -> bool:
+        with self._held_lock:
+            return self._held.get(job.id) == job
 
     def _hold(self, jobs: list[ClaimedJob]) -> None:
         with self._held_lock:
@@ -315,6 +316,36 @@ class JobQueue:
         ):
             raise LeaseLostError(f"job {job.id} is no longer held by {job.worker_id}")
         event.listen(session, "after_commit", lambda _session: self.let_go(job), once=True)
+
+    def finish_those_mine(self, session: Session, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+        """``finish`` for several jobs in one statement; returns those that were still ours
+        (and are now done). The others are left to whoever holds them now."""
+        if not jobs:
+            return []
+        finished_ids = set(
+            session.execute(
+                update(Job)
+                .where(
+                    tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in jobs]),
+                    Job.status == JobStatus.RUNNING,
+                    Job.locked_by == self.worker_id,
+                )
+                .values(status=JobStatus.DONE, lease_until=None, finished_at=self.clock.now())
+                .returning(Job.id)
+                .execution_options(synchronize_session=False)
+            ).scalars()
+        )
+        finished = [job for job in jobs if job.id in finished_ids]
+        for job in jobs:
+            if job.id not in finished_ids:
+                self.let_go(job)
+
+        def let_go_of_finished(_session: Session) -> None:
+            for job in finished:
+                self.let_go(job)
+
+        event.listen(session, "after_commit", let_go_of_finished, once=True)
+        return finished
 
     def finish_alone(self, job: ClaimedJob) -> bool:
         """Mark the job done in its own transaction; False if it was no longer ours to finish."""

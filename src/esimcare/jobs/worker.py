@@ -24,6 +24,9 @@ from esimcare.jobs.queue import ClaimedJob, JobQueue
 from esimcare.jobs.wakeup import PollingWakeup, Wakeup
 
 JobHandler = Callable[[ClaimedJob], None]
+# Runs several claimed jobs of one kind together; returns the failures by job id (the jobs
+# it neither finished nor failed, the worker finishes).
+BatchHandler = Callable[[list[ClaimedJob]], Mapping[int, Exception]]
 DeadHandler = Callable[[ClaimedJob, str], None]
 
 log = structlog.stdlib.get_logger(__name__)
@@ -51,6 +54,7 @@ class Worker:
         poll_s: float = 1.0,
         batch_size: int = 1,
         wakeup: Wakeup | None = None,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -67,6 +71,9 @@ class Worker:
         # another worker could run; their leases are kept alive by the heartbeat meanwhile.
         self.batch_size = batch_size
         self.wakeup = wakeup or PollingWakeup()
+        # Kinds whose jobs from one claim run together (notice deliveries: one read and one
+        # write transaction for all of them).
+        self.batch_handlers = dict(batch_handlers or {})
 
     def backoff_s(self, attempts: int) -> float:
         """Delay before the next try: base * 2**(attempts-1), capped, plus a little jitter.
@@ -86,19 +93,29 @@ class Worker:
         return self._run_batch(stop) > 0
 
     def _run_batch(self, stop: threading.Event | None = None) -> int:
-        waiting = deque(self.queue.claim_batch(self.handlers.keys(), limit=self.batch_size))
-        started: set[int] = set()
+        kinds = self.handlers.keys() | self.batch_handlers.keys()
+        waiting = deque(self.queue.claim_batch(kinds, limit=self.batch_size))
+        seen = {job.id for job in waiting}
+        ran = 0
         with self._heartbeat() if waiting else nullcontext():
             while waiting:
                 job = waiting.popleft()
                 if stop is not None and stop.is_set():
                     self.queue.release(job)
                     continue
-                started.add(job.id)
+                if job.kind in self.batch_handlers:
+                    together = [job] + [j for j in waiting if j.kind == job.kind]
+                    waiting = deque(j for j in waiting if j.kind != job.kind)
+                    self._run_together(job.kind, together)
+                    ran += len(together)
+                    continue
                 self._run(job)
+                ran += 1
                 # Follow-ups the handler committed, claimed for us: next in line.
-                waiting.extendleft(j for j in self.queue.held if j.id not in started)
-        return len(started)
+                follow_ups = [j for j in self.queue.held if j.id not in seen]
+                seen.update(j.id for j in follow_ups)
+                waiting.extendleft(follow_ups)
+        return ran
 
     def run_until_idle(self, max_jobs: int = 1000) -> int:
         """Run jobs until none is due (or at least ``max_jobs`` ran); returns how many ran."""
@@ -144,10 +161,35 @@ class Worker:
         except Exception as exc:  # noqa: BLE001 - see the comment above
             self._fail(job, describe(exc))
         else:
-            if self.queue.finish_alone(job):
+            # Still held: the handler did not finish it in its own transaction (which would
+            # have let go of it on commit), so the worker does.
+            if self.queue.is_held(job) and self.queue.finish_alone(job):
                 bound.info("job.finished_by_worker")
             else:
                 bound.info("job.done")
+
+    def _run_together(self, kind: str, jobs: list[ClaimedJob]) -> None:
+        live = [job for job in jobs if job.attempts <= self.max_attempts]
+        for job in jobs:
+            if job not in live:
+                self._kill(job, "lease expired on every attempt (worker crashed or hung)")
+        if not live:
+            return
+        try:
+            failures = self.batch_handlers[kind](live)
+        # Process boundary, as in _run: the whole batch failed (say, the database was down).
+        except Exception as exc:  # noqa: BLE001 - every job of the batch is retried
+            failures = {job.id: exc for job in live}
+        for job in live:
+            error = failures.get(job.id)
+            if not self.queue.is_held(job):
+                continue  # finished by the handler, or no longer ours
+            if error is None:
+                self.queue.finish_alone(job)
+            elif isinstance(error, _PERMANENT):
+                self._kill(job, describe(error))
+            else:
+                self._fail(job, describe(error))
 
     def _fail(self, job: ClaimedJob, error: str) -> None:
         bound = log.bind(job_id=job.id, kind=job.kind, attempt=job.attempts, error=error)
