@@ -22,7 +22,13 @@ from esimcare.cli_demo_smdp import (
 from esimcare.cli_smdp import add_smdp_commands
 from esimcare.config import Mode, Settings
 from esimcare.operators.demo import CUSTOMERS, DEMO_PASSWORD, seed_demo, write_demo_operators_file
-from esimcare.runtime import build_context, build_worker, prepare_database, worker_id
+from esimcare.runtime import (
+    build_context,
+    build_worker,
+    prepare_database,
+    schedule_maintenance,
+    worker_id,
+)
 
 log = structlog.get_logger()
 
@@ -223,6 +229,7 @@ def _run_web(ctx: object, args: argparse.Namespace, *, run_worker: bool) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     ctx = build_context(_settings(args))
+    schedule_maintenance(ctx)
     stop = threading.Event()
     # SIGTERM lets the current step finish and commit, then the loop ends.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

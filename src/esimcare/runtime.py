@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,7 @@ from esimcare.esims.order_reconcile import RECONCILE_JOB, reconcile_order
 from esimcare.integrations.emulator_db import EmulatorStore
 from esimcare.integrations.factory import build_gateways
 from esimcare.integrations.smdp.wiring import build_smdp_gateways
+from esimcare.jobs.pruning import PRUNE_JOB, run_pruning, schedule_pruning
 from esimcare.jobs.queue import ClaimedJob, JobQueue
 from esimcare.jobs.wakeup import wakeup_for
 from esimcare.jobs.worker import Worker
@@ -85,6 +86,13 @@ def prepare_database(ctx: Context) -> None:
         sync_operators(session, ctx.policies, ctx.clock.now())
 
 
+def schedule_maintenance(ctx: Context) -> None:
+    """Queue the periodic jobs (pruning) if they are not queued yet; every worker process
+    asks at start, the dedupe keys keep one of each."""
+    with transaction(ctx.sessions) as session:
+        schedule_pruning(session, ctx.clock.now())
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -94,6 +102,7 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
         ctx.sessions, ctx.clock, worker_id=name or worker_id(), lease_s=ctx.settings.job_lease_s
     )
     workflow = CancellationWorkflow(ctx, queue)
+    retention = timedelta(days=ctx.settings.retention_days)
 
     def expire_job(job: ClaimedJob) -> None:
         with transaction(ctx.sessions) as session:
@@ -107,6 +116,7 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
             EXPIRE_JOB: expire_job,
             DELIVER_JOB: lambda job: deliver_notice(ctx, queue, job),
             RECONCILE_JOB: lambda job: reconcile_order(ctx, queue, job),
+            PRUNE_JOB: lambda job: run_pruning(ctx.sessions, queue, job, retention),
         },
         max_attempts=ctx.settings.job_max_attempts,
         backoff_base_s=ctx.settings.job_backoff_base_s,

@@ -82,7 +82,7 @@ def enqueue(
     insert = _dialect_insert(session)(Job).values(**values)
     if dedupe_key is not None:
         insert = insert.on_conflict_do_nothing(index_elements=[Job.dedupe_key])
-    job = session.scalars(
+    job: Job | None = session.scalars(
         insert.returning(Job), execution_options={"populate_existing": True}
     ).one_or_none()
     if job is not None:
@@ -258,7 +258,7 @@ class JobQueue:
         return jobs
 
     @staticmethod
-    def _pick(now: datetime, kinds: Collection[str] | None, limit: int) -> Select[tuple[int]]:
+    def _pick(now: datetime, kinds: Collection[str] | None, limit: int) -> Select[int]:
         query = select(Job.id).where(_due(now)).order_by(Job.run_after, Job.id).limit(limit)
         if kinds is not None:
             query = query.where(Job.kind.in_(list(kinds)))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Protocol
 
 import psycopg
@@ -32,7 +32,7 @@ _STOP_CHECK_S = 0.1
 
 
 class Wakeup(Protocol):
-    def listening(self) -> Iterator[None]:
+    def listening(self) -> AbstractContextManager[None]:
         """A context manager holding whatever the waits need (a connection) while it is open."""
         ...
 
