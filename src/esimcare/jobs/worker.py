@@ -18,6 +18,7 @@ from contextlib import contextmanager, nullcontext
 
 import structlog
 
+from esimcare.db import transaction
 from esimcare.integrations.errors import PermanentIntegrationError
 from esimcare.jobs.errors import LeaseLostError, PermanentJobError
 from esimcare.jobs.queue import ClaimedJob, JobQueue
@@ -74,6 +75,7 @@ class Worker:
         # Kinds whose jobs from one claim run together (notice deliveries: one read and one
         # write transaction for all of them).
         self.batch_handlers = dict(batch_handlers or {})
+        self._left_to_finish: list[ClaimedJob] = []
 
     def backoff_s(self, attempts: int) -> float:
         """Delay before the next try: base * 2**(attempts-1), capped, plus a little jitter.
@@ -97,6 +99,7 @@ class Worker:
         waiting = deque(self.queue.claim_batch(kinds, limit=self.batch_size))
         seen = {job.id for job in waiting}
         ran = 0
+        self._left_to_finish = []
         with self._heartbeat() if waiting else nullcontext():
             while waiting:
                 job = waiting.popleft()
@@ -115,7 +118,19 @@ class Worker:
                 follow_ups = [j for j in self.queue.held if j.id not in seen]
                 seen.update(j.id for j in follow_ups)
                 waiting.extendleft(follow_ups)
+            self._finish_left()
         return ran
+
+    def _finish_left(self) -> None:
+        """Jobs whose handlers returned without finishing them (nothing of theirs to commit
+        with it): done in one commit for the batch. A crash before it only repeats them, which
+        every handler must allow anyway (at-least-once)."""
+        jobs, self._left_to_finish = self._left_to_finish, []
+        if not jobs:
+            return
+        with transaction(self.queue.sessions) as session:
+            finished = self.queue.finish_those_mine(session, jobs)
+        log.info("job.finished_by_worker", job_ids=[job.id for job in finished])
 
     def run_until_idle(self, max_jobs: int = 1000) -> int:
         """Run jobs until none is due (or at least ``max_jobs`` ran); returns how many ran."""
@@ -162,11 +177,10 @@ class Worker:
             self._fail(job, describe(exc))
         else:
             # Still held: the handler did not finish it in its own transaction (which would
-            # have let go of it on commit), so the worker does.
-            if self.queue.is_held(job) and self.queue.finish_alone(job):
-                bound.info("job.finished_by_worker")
-            else:
-                bound.info("job.done")
+            # have let go of it on commit), so the worker does, with the batch's others.
+            if self.queue.is_held(job):
+                self._left_to_finish.append(job)
+            bound.info("job.done")
 
     def _run_together(self, kind: str, jobs: list[ClaimedJob]) -> None:
         live = [job for job in jobs if job.attempts <= self.max_attempts]
@@ -185,7 +199,7 @@ class Worker:
             if not self.queue.is_held(job):
                 continue  # finished by the handler, or no longer ours
             if error is None:
-                self.queue.finish_alone(job)
+                self._left_to_finish.append(job)
             elif isinstance(error, _PERMANENT):
                 self._kill(job, describe(error))
             else:
