@@ -1,4 +1,5 @@
-"""Counts the SQL statements and transactions an engine runs (SQLAlchemy event listeners)."""
+"""Counts the SQL statements and transactions an engine runs (SQLAlchemy event listeners),
+split between the main thread (the benchmark's driver) and every other (the workers)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,18 @@ _TRANSACTION_CONTROL = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
 class SqlCount:
     statements: int = 0
     transactions: int = 0
+    main_thread_statements: int = 0
+    main_thread_transactions: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, *, statements: int = 0, transactions: int = 0) -> None:
+        in_main = threading.current_thread() is threading.main_thread()
+        with self._lock:
+            self.statements += statements
+            self.transactions += transactions
+            if in_main:
+                self.main_thread_statements += statements
+                self.main_thread_transactions += transactions
 
     def per(self, operations: int) -> dict[str, float]:
         return {
@@ -25,22 +37,31 @@ class SqlCount:
             "transactions_per_operation": round(self.transactions / operations, 1),
         }
 
+    def split_per(self, operations: int) -> dict[str, dict[str, float]]:
+        workers = SqlCount(
+            self.statements - self.main_thread_statements,
+            self.transactions - self.main_thread_transactions,
+        )
+        driver = SqlCount(self.main_thread_statements, self.main_thread_transactions)
+        return {
+            "all": self.per(operations),
+            "request_and_verify": driver.per(operations),
+            "workers": workers.per(operations),
+        }
+
 
 @contextmanager
 def counting(engine: Engine) -> Iterator[SqlCount]:
-    """Every statement sent (``BEGIN``/``COMMIT`` excluded) and every transaction begun on
-    ``engine``'s connections while the block runs, from any thread."""
+    """Every statement sent (``BEGIN`` excluded: SQLite's is explicit, PostgreSQL's driver
+    sends it unseen) and every transaction begun on ``engine``, from any thread."""
     count = SqlCount()
 
     def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement in _TRANSACTION_CONTROL:
-            return  # SQLite's explicit BEGIN (db.py); PostgreSQL's driver sends it unseen
-        with count._lock:
-            count.statements += 1
+        if statement not in _TRANSACTION_CONTROL:
+            count.add(statements=1)
 
     def on_begin(*_args: Any) -> None:
-        with count._lock:
-            count.transactions += 1
+        count.add(transactions=1)
 
     event.listen(engine, "before_cursor_execute", on_statement)
     event.listen(engine, "begin", on_begin)
