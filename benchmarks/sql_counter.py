@@ -1,5 +1,4 @@
-"""Counts the SQL statements and transactions an engine runs (SQLAlchemy event listeners),
-split between the main thread (the benchmark's driver) and every other (the workers)."""
+"""Counts the SQL statements and transactions an engine runs (SQLAlchemy event listeners)."""
 
 from __future__ import annotations
 
@@ -18,35 +17,17 @@ _TRANSACTION_CONTROL = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
 class SqlCount:
     statements: int = 0
     transactions: int = 0
-    main_thread_statements: int = 0
-    main_thread_transactions: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, *, statements: int = 0, transactions: int = 0) -> None:
-        in_main = threading.current_thread() is threading.main_thread()
         with self._lock:
             self.statements += statements
             self.transactions += transactions
-            if in_main:
-                self.main_thread_statements += statements
-                self.main_thread_transactions += transactions
 
     def per(self, operations: int) -> dict[str, float]:
         return {
             "statements_per_operation": round(self.statements / operations, 1),
             "transactions_per_operation": round(self.transactions / operations, 1),
-        }
-
-    def split_per(self, operations: int) -> dict[str, dict[str, float]]:
-        workers = SqlCount(
-            self.statements - self.main_thread_statements,
-            self.transactions - self.main_thread_transactions,
-        )
-        driver = SqlCount(self.main_thread_statements, self.main_thread_transactions)
-        return {
-            "all": self.per(operations),
-            "request_and_verify": driver.per(operations),
-            "workers": workers.per(operations),
         }
 
 
