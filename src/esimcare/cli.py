@@ -16,7 +16,13 @@ import structlog
 from esimcare.cli_ops import add_ops_commands
 from esimcare.cli_staff import add_staff_commands
 from esimcare.config import Mode, Settings
-from esimcare.runtime import build_context, build_worker, prepare_database, worker_id
+from esimcare.runtime import (
+    build_context,
+    build_worker,
+    prepare_database,
+    schedule_maintenance,
+    worker_id,
+)
 from esimcare.sandbox.cli import add_smdp_commands
 from esimcare.sandbox.demo_data import (
     CUSTOMERS,
@@ -235,6 +241,7 @@ def _run_web(ctx: object, args: argparse.Namespace, *, run_worker: bool) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     ctx = build_context(_settings(args))
+    schedule_maintenance(ctx)
     stop = threading.Event()
     # SIGTERM lets the current step finish and commit, then the loop ends.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -128,6 +128,8 @@ class Settings:
     job_max_attempts: int = 8
     job_backoff_base_s: float = 1.0
     job_backoff_cap_s: float = 300.0
+    # Due jobs a worker claims in one statement.
+    job_claim_batch: int = 8
     # /metrics answers only with "Authorization: Bearer <this>"; without it, only in development.
     metrics_token: str = field(default="", repr=False)
     # Publish /api/openapi.json in production too (always published in development).
@@ -197,6 +199,7 @@ class Settings:
             job_backoff_base_s=float(env.get("ESIMCARE_JOB_BACKOFF_BASE_S", "1")),
             job_backoff_cap_s=float(env.get("ESIMCARE_JOB_BACKOFF_CAP_S", "300")),
             metrics_token=secret_from_env(env, "ESIMCARE_METRICS_TOKEN"),
+            job_claim_batch=int(env.get("ESIMCARE_JOB_CLAIM_BATCH", "8")),
             api_docs=env.get("ESIMCARE_API_DOCS", "") in ("1", "true", "yes"),
             trusted_proxies=parse_networks(env.get("ESIMCARE_TRUSTED_PROXIES", "")),
             retention_days=int(env.get("ESIMCARE_RETENTION_DAYS", "90")),

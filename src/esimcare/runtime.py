@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -16,11 +16,13 @@ from esimcare.customers.passwords import FAST_HASHING, PasswordWork
 from esimcare.db import make_engine, read_only, session_factory, transaction
 from esimcare.esims.order_reconcile import RECONCILE_JOB, reconcile_order
 from esimcare.integrations.factory import build_gateways, build_smdp_gateways, open_stand_ins
+from esimcare.jobs.pruning import PRUNE_JOB, run_pruning, schedule_pruning
 from esimcare.jobs.queue import ClaimedJob, JobQueue
+from esimcare.jobs.wakeup import wakeup_for
 from esimcare.jobs.worker import Worker
 from esimcare.kit.clock import Clock, SystemClock
 from esimcare.notices.service import DELIVER_JOB
-from esimcare.notices.tasks import deliver_notice
+from esimcare.notices.tasks import deliver_notice, deliver_notices
 from esimcare.operations.handlers import operations_handlers
 from esimcare.operators.models import Operator
 from esimcare.operators.policy import Policy, load_policies
@@ -93,6 +95,13 @@ def prepare_database(ctx: Context) -> None:
         sync_operators(session, ctx.policies, ctx.clock.now())
 
 
+def schedule_maintenance(ctx: Context) -> None:
+    """Queue the periodic jobs (pruning) if they are not queued yet; every worker process
+    asks at start, the dedupe keys keep one of each."""
+    with transaction(ctx.sessions) as session:
+        schedule_pruning(session, ctx.clock.now())
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
@@ -103,6 +112,7 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
     )
     workflow = CancellationWorkflow(ctx, queue)
     more_handlers, more_on_dead = operations_handlers(ctx, queue, workflow)
+    retention = timedelta(days=ctx.settings.retention_days)
 
     def expire_job(job: ClaimedJob) -> None:
         with transaction(ctx.sessions) as session:
@@ -117,10 +127,14 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
             DELIVER_JOB: lambda job: deliver_notice(ctx, queue, job),
             RECONCILE_JOB: lambda job: reconcile_order(ctx, queue, job),
             **more_handlers,
+            PRUNE_JOB: lambda job: run_pruning(ctx.sessions, queue, job, retention),
         },
         max_attempts=ctx.settings.job_max_attempts,
         backoff_base_s=ctx.settings.job_backoff_base_s,
         backoff_cap_s=ctx.settings.job_backoff_cap_s,
         on_dead={STEP_JOB: workflow.on_dead, **more_on_dead},
         poll_s=ctx.settings.job_poll_s,
+        batch_size=ctx.settings.job_claim_batch,
+        wakeup=wakeup_for(ctx.settings.database_url),
+        batch_handlers={DELIVER_JOB: lambda jobs: deliver_notices(ctx, queue, jobs)},
     )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.db import transaction
-from esimcare.jobs import queue as queue_module
 from esimcare.jobs.errors import LeaseLostError
 from esimcare.jobs.models import Job, JobStatus
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue
@@ -65,23 +65,28 @@ def test_enqueue_with_a_known_dedupe_key_returns_the_existing_job(
 
 
 def test_losing_a_dedupe_race_returns_the_winner_and_keeps_the_transaction_usable(
-    sessions: sessionmaker[Session], clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+    sessions: sessionmaker[Session], clock: FrozenClock
 ) -> None:
-    winner = add_job(sessions, clock, dedupe_key="race")
-    real_lookup = queue_module._by_dedupe_key
-    lookups: list[str] = []
+    first_inserted = threading.Event()
+    winner_ids: list[int] = []
 
-    def miss_first(session: Session, dedupe_key: str) -> Job | None:
-        # The first look-up misses, as if the winner committed just after it.
-        lookups.append(dedupe_key)
-        return None if len(lookups) == 1 else real_lookup(session, dedupe_key)
+    def winner() -> None:
+        with transaction(sessions) as session:
+            job = enqueue(session, kind="work", payload={}, now=clock.now(), dedupe_key="race")
+            session.flush()
+            winner_ids.append(job.id)
+            first_inserted.set()
+            time.sleep(0.3)  # the loser arrives while this is still uncommitted
 
-    monkeypatch.setattr(queue_module, "_by_dedupe_key", miss_first)
+    thread = threading.Thread(target=winner)
+    thread.start()
+    assert first_inserted.wait(timeout=10)
     with transaction(sessions) as session:
+        # Waits for the winner's commit (its row lock on PostgreSQL, the write lock on SQLite).
         job = enqueue(session, kind="work", payload={}, now=clock.now(), dedupe_key="race")
-        assert job.id == winner
+        assert job.id == winner_ids[0]
         enqueue(session, kind="other", payload={}, now=clock.now())
-    assert lookups == ["race", "race"]
+    thread.join(timeout=10)
     assert count_jobs(sessions) == 2
 
 

@@ -16,9 +16,8 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from esimcare.api.deps import CtxDep
 from esimcare.api.problems import problem_responses
 from esimcare.config import Settings
-from esimcare.db import transaction
 from esimcare.migrate import alembic_config
-from esimcare.observability.metrics import collect, render
+from esimcare.observability.metrics import scrape
 
 router = APIRouter(tags=["operations"])
 
@@ -51,8 +50,7 @@ def metrics(ctx: CtxDep, authorization: Annotated[str | None, Header()] = None) 
     refusal = _metrics_refusal(ctx.settings, authorization)
     if refusal is not None:
         return refusal
-    with transaction(ctx.readers) as session:
-        body = render(collect(session))
+    body = scrape(ctx.readers)
     return PlainTextResponse(body, media_type="text/plain; version=0.0.4")
 
 

@@ -115,20 +115,29 @@ _EVENT_COLUMNS = (
 
 
 def _lock_head(session: Session, operator_id: str) -> AuditHead:
-    # Insert-if-missing first, so two first-ever appends wait on each other instead of one
-    # failing on the primary key.
+    head = _locked_head(session, operator_id)
+    if head is not None:
+        return head
+    # The operator's first event: insert the head if missing, so two first-ever appends wait
+    # on each other instead of one failing on the primary key; then lock it.
     insert = postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
     session.execute(
         insert(AuditHead)
         .values(operator_id=operator_id, last_hash=GENESIS_HASH)
         .on_conflict_do_nothing(index_elements=[AuditHead.operator_id])
     )
+    head = _locked_head(session, operator_id)
+    assert head is not None
+    return head
+
+
+def _locked_head(session: Session, operator_id: str) -> AuditHead | None:
     return session.execute(
         select(AuditHead)
         .where(AuditHead.operator_id == operator_id)
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).scalar_one()
+    ).scalar_one_or_none()
 
 
 def _dialect(session: Session) -> str:

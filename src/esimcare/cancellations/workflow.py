@@ -1,11 +1,17 @@
-"""Runs a cancellation one step per job: prepare and commit, call out, record and commit.
+"""Runs a cancellation one external call per job: prepare and commit, call out, record and
+commit.
 
-The step's completion, the next step's job and the job's own completion commit together, so
-a crash anywhere leaves either the step to be redone (idempotently) or the next one queued.
+Local steps (the final bill, the closing notice) call nothing outside, so they run inside the
+transaction that reaches them: the first job's, or the one recording the step before. That
+transaction also begins (and prepares) the next step that does call out, and hands it to a
+follow-up job already claimed by this worker, which runs it at once. So a cancellation costs
+one transaction per external call plus one to start, and a crash anywhere leaves either a step
+to be redone (idempotently) or the next one queued under a lease another worker takes over.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,6 +24,7 @@ from esimcare.cancellations.service import STEP_JOB, audit, view_esim
 from esimcare.cancellations.states import CancellationStatus, StepName, StepStatus
 from esimcare.cancellations.steps import (
     FinalBillStep,
+    LocalStep,
     NetworkStep,
     ProfileStep,
     Step,
@@ -28,9 +35,10 @@ from esimcare.cancellations.steps import (
 from esimcare.cancellations.systems import WorkflowSystems
 from esimcare.cancellations.transitions import move, move_esim
 from esimcare.db import transaction
+from esimcare.esims.models import Esim
 from esimcare.esims.states import EsimStatus
 from esimcare.jobs.errors import PermanentJobError
-from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue
+from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue_new
 from esimcare.kit.faults import crash_point
 
 _SETTLED = frozenset(
@@ -41,6 +49,14 @@ _SETTLED = frozenset(
         CancellationStatus.FAILED,
     }
 )
+
+
+@dataclass(frozen=True)
+class _Begun:
+    """A step that calls out, begun and prepared in a committed transaction."""
+
+    name: StepName
+    prepared: Any
 
 
 class CancellationWorkflow:
@@ -54,25 +70,33 @@ class CancellationWorkflow:
             StepName.REFUND: RefundStep(ctx),
             StepName.NOTICE: NoticeStep(ctx),
         }
+        # The step the last record began for the follow-up job it claimed: that job runs
+        # next in this worker and need not begin it again. Lost in a crash, harmlessly: the
+        # job, taken over, begins the step itself.
+        self._handed_over: tuple[ClaimedJob, _Begun] | None = None
 
     def handle(self, job: ClaimedJob) -> None:
-        started = self._begin(job)
-        if started is None:
+        handed_over, self._handed_over = self._handed_over, None
+        if handed_over is not None and handed_over[0] == job:
+            begun: _Begun | None = handed_over[1]
+        else:
+            begun = self._begin(job)
+        if begun is None:
             return
-        name, prepared = started
+        name = begun.name
         crash_point(f"before_call:{name.value}")
         try:
-            result = self.steps[name].call(prepared)
+            result = self.steps[name].call(begun.prepared)
         except Exception as error:
             self._note_error(job, name, error)
             raise
         crash_point(f"after_call:{name.value}")
         self._finish(job, name, result)
 
-    def _begin(self, job: ClaimedJob) -> tuple[StepName, Any] | None:
+    def _begin(self, job: ClaimedJob) -> _Begun | None:
         with transaction(self.ctx.sessions) as session:
             now = self.ctx.clock.now()
-            cancellation = session.get(Cancellation, job.payload["cancellation_id"])
+            cancellation = self._load(session, job.payload["cancellation_id"])
             if cancellation is None or cancellation.status in _SETTLED:
                 self.queue.finish(session, job)
                 return None
@@ -85,16 +109,52 @@ class CancellationWorkflow:
                     now=now,
                     note="grace period over",
                 )
-            step = self._current_step(session, cancellation.id)
-            if step is None:
-                self._complete(session, cancellation, now)
+            begun = self._advance(
+                session, cancellation, self._open_steps(session, cancellation), now
+            )
+            if begun is None:
                 self.queue.finish(session, job)
-                return None
-            step.status = StepStatus.RUNNING
-            step.attempts += 1
-            step.started_at = step.started_at or now
-            run = self._input(session, cancellation, step, now)
-            return step.name, self.steps[step.name].prepare(session, run)
+            return begun
+
+    def _advance(
+        self,
+        session: Session,
+        cancellation: Cancellation,
+        open_steps: list[CancellationStep],
+        now: datetime,
+    ) -> _Begun | None:
+        """Run the local steps in this transaction and begin the first that calls out; with
+        none left, complete the cancellation."""
+        for step in open_steps:
+            handler = self.steps[step.name]
+            if not isinstance(handler, LocalStep):
+                self._start(step, now)
+                return _Begun(step.name, handler.prepare(session, self._input(session, step, now)))
+            # The same crash points as a step that calls out: dying here rolls the local
+            # step back with the whole transaction.
+            crash_point(f"before_call:{step.name.value}")
+            crash_point(f"after_call:{step.name.value}")
+            run = self._input(session, step, now, attempt=step.attempts + 1)
+            outcome = handler.record(session, run, None)
+            # Started and done in one transaction: the row changes once (one UPDATE).
+            self._start(step, now)
+            self._done(step, outcome, now)
+        self._complete(session, cancellation, now)
+        return None
+
+    @staticmethod
+    def _start(step: CancellationStep, now: datetime) -> None:
+        step.status = StepStatus.RUNNING
+        step.attempts += 1
+        step.started_at = step.started_at or now
+
+    @staticmethod
+    def _done(step: CancellationStep, outcome: str | StepWait, now: datetime) -> None:
+        assert isinstance(outcome, str), "local steps never wait"
+        step.outcome = outcome
+        step.status = StepStatus.DONE
+        step.finished_at = now
+        step.last_error = None
 
     def _finish(self, job: ClaimedJob, name: StepName, result: Any) -> None:
         try:
@@ -108,30 +168,36 @@ class CancellationWorkflow:
     def _record(self, job: ClaimedJob, name: StepName, result: Any) -> None:
         with transaction(self.ctx.sessions) as session:
             now = self.ctx.clock.now()
-            cancellation = session.get(Cancellation, job.payload["cancellation_id"])
+            cancellation = self._load(session, job.payload["cancellation_id"])
             assert cancellation is not None
-            step = self._step(session, cancellation.id, name)
-            run = self._input(session, cancellation, step, now)
+            open_steps = self._open_steps(session, cancellation)
+            step = next(s for s in open_steps if s.name is name)
+            run = self._input(session, step, now)
             outcome = self.steps[name].record(session, run, result)
             step.external_answer = answer_of(result)
             if isinstance(outcome, StepWait):
                 self._wait(session, job, step, outcome, now)
                 return
-            step.outcome = outcome
-            step.status = StepStatus.DONE
-            step.finished_at = now
-            step.last_error = None
-            if self._current_step(session, cancellation.id) is None:
-                self._complete(session, cancellation, now)
-            else:
-                enqueue(
-                    session,
-                    kind=STEP_JOB,
-                    payload={"cancellation_id": cancellation.id},
-                    now=now,
-                    dedupe_key=f"cancellation:{cancellation.id}:after:{name.value}",
-                )
+            self._done(step, outcome, now)
+            after = [s for s in open_steps if s is not step]
+            begun = self._advance(session, cancellation, after, now)
             self.queue.finish(session, job)
+            if begun is not None:
+                self._hand_over(session, cancellation, name, begun)
+
+    def _hand_over(
+        self, session: Session, cancellation: Cancellation, done: StepName, begun: _Begun
+    ) -> None:
+        """The next step's job, claimed by this worker in this transaction (one job per step
+        that calls out, so each keeps its own retries and backoff)."""
+        follow_up = self.queue.enqueue_claimed(
+            session,
+            kind=STEP_JOB,
+            payload={"cancellation_id": cancellation.id},
+            dedupe_key=f"cancellation:{cancellation.id}:after:{done.value}",
+        )
+        if follow_up is not None:
+            self._handed_over = (follow_up, begun)
 
     def _keep_answer(self, job: ClaimedJob, name: StepName, result: Any) -> None:
         with transaction(self.ctx.sessions) as session:
@@ -140,10 +206,24 @@ class CancellationWorkflow:
 
     @staticmethod
     def _input(
-        session: Session, cancellation: Cancellation, step: CancellationStep, now: datetime
+        session: Session, step: CancellationStep, now: datetime, attempt: int | None = None
     ) -> StepInput:
+        # Both already in the session (``_load``): no query.
+        cancellation = session.get(Cancellation, step.cancellation_id)
+        assert cancellation is not None
         esim = view_esim(session, cancellation)
-        return StepInput(cancellation, esim, step.attempts, now, step.external_answer)
+        attempt = step.attempts if attempt is None else attempt
+        return StepInput(cancellation, esim, attempt, now, step.external_answer)
+
+    @staticmethod
+    def _load(session: Session, cancellation_id: int) -> Cancellation | None:
+        """The cancellation, with its eSIM loaded into the session by the same query."""
+        row = session.execute(
+            select(Cancellation, Esim)
+            .join(Esim, Esim.id == Cancellation.esim_id)
+            .where(Cancellation.id == cancellation_id)
+        ).one_or_none()
+        return None if row is None else row[0]
 
     def _wait(
         self,
@@ -162,7 +242,7 @@ class CancellationWorkflow:
         step.status = StepStatus.PENDING
         step.outcome = wait.outcome
         step.last_error = wait.note
-        enqueue(
+        enqueue_new(
             session,
             kind=STEP_JOB,
             payload={"cancellation_id": step.cancellation_id},
@@ -194,8 +274,9 @@ class CancellationWorkflow:
             cancellation = session.get(Cancellation, job.payload["cancellation_id"])
             if cancellation is None or cancellation.status is not CancellationStatus.PROCESSING:
                 return
-            step = self._current_step(session, cancellation.id)
-            if step is not None:
+            open_steps = self._open_steps(session, cancellation)
+            if open_steps:
+                step = open_steps[0]
                 step.status = StepStatus.FAILED
                 step.last_error = error[:2000]
             cancellation.failure_reason = error[:2000]
@@ -217,15 +298,17 @@ class CancellationWorkflow:
             )
 
     @staticmethod
-    def _current_step(session: Session, cancellation_id: int) -> CancellationStep | None:
-        return session.scalar(
-            select(CancellationStep)
-            .where(
-                CancellationStep.cancellation_id == cancellation_id,
-                CancellationStep.status != StepStatus.DONE,
+    def _open_steps(session: Session, cancellation: Cancellation) -> list[CancellationStep]:
+        """The steps not done yet, in order: the first is the current one."""
+        return list(
+            session.scalars(
+                select(CancellationStep)
+                .where(
+                    CancellationStep.cancellation_id == cancellation.id,
+                    CancellationStep.status != StepStatus.DONE,
+                )
+                .order_by(CancellationStep.position)
             )
-            .order_by(CancellationStep.position)
-            .limit(1)
         )
 
     @staticmethod

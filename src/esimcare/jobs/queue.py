@@ -1,9 +1,15 @@
 """The database-backed job queue: enqueue in the caller's transaction, claim with a lease.
 
 A job row commits together with the state change that asked for it (outbox), so work is never
-lost and never announced before it exists. Workers claim one row at a time with a conditional
-UPDATE that only succeeds while the row is still due, and hold it under a lease; a worker that
-dies simply lets its lease run out and another takes the job over.
+lost and never announced before it exists. Workers claim up to N due rows in one statement (a
+conditional UPDATE ... RETURNING that only takes rows still due; on PostgreSQL over a
+``FOR UPDATE SKIP LOCKED`` sub-select, so concurrent claimers never queue behind each other)
+and hold them under a lease; a worker that dies simply lets its leases run out and another
+takes the jobs over. A handler can also enqueue its follow-up job already claimed by itself
+(``enqueue_claimed``), which saves the follow-up a trip through the queue.
+
+On PostgreSQL every transaction that enqueued a job sends ``NOTIFY esimcare_jobs`` as it
+commits (``jobs/wakeup.py`` listens), so idle workers wake at once instead of polling.
 
 ``attempts`` doubles as a fencing token: every claim increments it, so a worker whose lease
 was taken over (even by a process with the same ``worker_id``) can no longer touch the row.
@@ -11,13 +17,26 @@ was taken over (even by a process with the same ``worker_id``) can no longer tou
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, Final, cast
 
-from sqlalchemy import ColumnElement, CursorResult, Result, and_, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Result,
+    Select,
+    and_,
+    event,
+    or_,
+    select,
+    text,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.db import transaction
@@ -27,6 +46,9 @@ from esimcare.kit.clock import Clock
 
 # Keeps one runaway traceback from bloating the jobs table.
 MAX_ERROR_CHARS = 4000
+# The channel idle workers LISTEN on (PostgreSQL only).
+WAKEUP_CHANNEL: Final = "esimcare_jobs"
+_NOTIFY_PENDING = "esimcare.jobs.notify"
 
 
 @dataclass(frozen=True)
@@ -50,32 +72,94 @@ def enqueue(
     run_after: datetime | None = None,
     dedupe_key: str | None = None,
 ) -> Job:
-    """Add a job in the caller's transaction; a known ``dedupe_key`` returns the existing job."""
+    """Add a job in the caller's transaction; a known ``dedupe_key`` returns the existing job.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING RETURNING``: a concurrent transaction that takes
+    the same key first makes this one wait for it and then return its job, and the caller's
+    transaction stays usable either way (no savepoint needed).
+    """
+    values = _row(kind, payload, now, dedupe_key, run_after or now)
+    insert = _dialect_insert(session)(Job).values(**values)
     if dedupe_key is not None:
-        existing = _by_dedupe_key(session, dedupe_key)
-        if existing is not None:
-            return existing
-    job = Job(
-        kind=kind,
-        payload=payload,
-        dedupe_key=dedupe_key,
-        status=JobStatus.QUEUED,
-        attempts=0,
-        run_after=run_after or now,
-        created_at=now,
-    )
-    try:
-        # A savepoint, so losing a race on dedupe_key does not abort the caller's transaction.
-        with session.begin_nested():
-            session.add(job)
-    except IntegrityError:
-        if dedupe_key is None:
-            raise
-        winner = _by_dedupe_key(session, dedupe_key)
-        if winner is None:
-            raise
-        return winner
-    return job
+        insert = insert.on_conflict_do_nothing(index_elements=[Job.dedupe_key])
+    job: Job | None = session.scalars(
+        insert.returning(Job), execution_options={"populate_existing": True}
+    ).one_or_none()
+    if job is not None:
+        _wake_workers_on_commit(session)
+        return job
+    assert dedupe_key is not None  # only ON CONFLICT DO NOTHING inserts nothing
+    winner = _by_dedupe_key(session, dedupe_key)
+    if winner is None:
+        raise LookupError(f"job {dedupe_key!r} conflicted but cannot be read")
+    return winner
+
+
+def enqueue_new(
+    session: Session,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    dedupe_key: str,
+    run_after: datetime | None = None,
+) -> int | None:
+    """``enqueue`` in one statement (``INSERT ... ON CONFLICT DO NOTHING``), for hot paths that
+    need no ORM object: the new job's id, or None when the dedupe key was already taken."""
+    values = _row(kind, payload, now, dedupe_key, run_after or now)
+    return _insert_unless_known(session, values)
+
+
+def _row(
+    kind: str, payload: dict[str, Any], now: datetime, dedupe_key: str | None, run_after: datetime
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "status": JobStatus.QUEUED,
+        "attempts": 0,
+        "run_after": run_after,
+        "created_at": now,
+    }
+
+
+def _dialect_insert(session: Session) -> Any:
+    return postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
+
+
+def _insert_unless_known(session: Session, values: dict[str, Any]) -> int | None:
+    inserted = session.execute(
+        _dialect_insert(session)(Job)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[Job.dedupe_key])
+        .returning(Job.id)
+    ).scalar_one_or_none()
+    if inserted is not None and values["status"] is JobStatus.QUEUED:
+        _wake_workers_on_commit(session)
+    return inserted
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _wake_workers_on_commit(session: Session) -> None:
+    """Ask for one NOTIFY when this transaction commits (however many jobs it enqueued)."""
+    if _dialect(session) == "postgresql":
+        session.info[_NOTIFY_PENDING] = True
+
+
+@event.listens_for(Session, "before_commit")
+def _notify_before_commit(session: Session) -> None:
+    # NOTIFY is transactional: PostgreSQL delivers it only if (and when) the commit succeeds.
+    if session.info.pop(_NOTIFY_PENDING, False):
+        session.execute(text(f"NOTIFY {WAKEUP_CHANNEL}"))
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_notify(session: Session) -> None:
+    session.info.pop(_NOTIFY_PENDING, None)
 
 
 def _by_dedupe_key(session: Session, dedupe_key: str) -> Job | None:
@@ -96,6 +180,12 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 
 class JobQueue:
+    """One worker's view of the queue: what it claims, holds, extends and finishes.
+
+    ``held`` lists the claims this worker still holds (claimed, not yet finished, retried or
+    buried), so one heartbeat can keep all their leases alive.
+    """
+
     def __init__(
         self, sessions: sessionmaker[Session], clock: Clock, *, worker_id: str, lease_s: float
     ) -> None:
@@ -105,53 +195,106 @@ class JobQueue:
         self.clock = clock
         self.worker_id = worker_id
         self.lease_s = lease_s
+        self._held: dict[int, ClaimedJob] = {}
+        self._held_lock = threading.Lock()
+
+    @property
+    def held(self) -> list[ClaimedJob]:
+        with self._held_lock:
+            return list(self._held.values())
+
+    def is_held(self, job: ClaimedJob) -> bool:
+        with self._held_lock:
+            return self._held.get(job.id) == job
+
+    def _hold(self, jobs: list[ClaimedJob]) -> None:
+        with self._held_lock:
+            self._held.update((job.id, job) for job in jobs)
+
+    def let_go(self, job: ClaimedJob) -> None:
+        """Stop holding (and heartbeating) a claim: it ended, or it is no longer ours."""
+        with self._held_lock:
+            if self._held.get(job.id) == job:
+                del self._held[job.id]
 
     def claim(self, kinds: Collection[str] | None = None) -> ClaimedJob | None:
         """Take the oldest due job (optionally of the given kinds), or None if there is none."""
-        if kinds is not None and not kinds:
-            return None
+        claimed = self.claim_batch(kinds, limit=1)
+        return claimed[0] if claimed else None
+
+    def claim_batch(self, kinds: Collection[str] | None = None, *, limit: int) -> list[ClaimedJob]:
+        """Take up to ``limit`` of the oldest due jobs in one statement, oldest first."""
+        if (kinds is not None and not kinds) or limit < 1:
+            return []
         with transaction(self.sessions) as session:
             now = self.clock.now()
-            job_id = self._pick(session, now, kinds)
-            if job_id is None:
-                return None
             lease_until = now + timedelta(seconds=self.lease_s)
-            claimed = session.execute(
-                update(Job)
-                .where(Job.id == job_id, _due(now))
+            picked = self._pick(now, kinds, limit)
+            if _dialect(session) == "postgresql":
+                # Materialised once: inlined as an IN sub-select, the planner may re-run it per
+                # row of a nested loop, locking (and skipping) rows it then does not update.
+                chosen = picked.cte("picked").prefix_with("MATERIALIZED")
+                claimed = update(Job).where(Job.id == chosen.c.id)
+            else:
+                claimed = update(Job).where(Job.id.in_(picked.scalar_subquery()))
+            rows = session.execute(
+                # The outer _due(now) is the guard where nothing locked the rows (SQLite, where
+                # BEGIN IMMEDIATE already serialises writers).
+                claimed.where(_due(now))
                 .values(
                     status=JobStatus.RUNNING,
                     attempts=Job.attempts + 1,
                     lease_until=lease_until,
                     locked_by=self.worker_id,
                 )
+                .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.run_after)
                 .execution_options(synchronize_session=False)
-            )
-            # Another worker got there between our SELECT and UPDATE (possible only where
-            # the row was not locked): the UPDATE's own WHERE saw it was no longer due.
-            if _rowcount(claimed) != 1:
-                return None
-            row = session.execute(
-                select(Job.kind, Job.payload, Job.attempts).where(Job.id == job_id)
-            ).one()
-            return ClaimedJob(
-                id=job_id,
-                kind=row.kind,
-                payload=row.payload,
-                attempts=row.attempts,
-                worker_id=self.worker_id,
-                lease_until=lease_until,
-            )
+            ).all()
+        jobs = [
+            ClaimedJob(row.id, row.kind, row.payload, row.attempts, self.worker_id, lease_until)
+            for row in sorted(rows, key=lambda row: (row.run_after, row.id))
+        ]
+        self._hold(jobs)
+        return jobs
 
     @staticmethod
-    def _pick(session: Session, now: datetime, kinds: Collection[str] | None) -> int | None:
-        query = select(Job.id).where(_due(now)).order_by(Job.run_after, Job.id).limit(1)
+    def _pick(now: datetime, kinds: Collection[str] | None, limit: int) -> Select[int]:
+        query = select(Job.id).where(_due(now)).order_by(Job.run_after, Job.id).limit(limit)
         if kinds is not None:
             query = query.where(Job.kind.in_(list(kinds)))
-        # PostgreSQL: lock the row and let concurrent claimers skip it rather than queue behind
-        # us. SQLite renders no FOR UPDATE; there BEGIN IMMEDIATE already serialises writers
-        # and the conditional UPDATE in claim() is the guard.
-        return session.execute(query.with_for_update(skip_locked=True)).scalar_one_or_none()
+        # PostgreSQL: lock the rows and let concurrent claimers skip them rather than queue
+        # behind us. SQLite renders no FOR UPDATE.
+        return query.with_for_update(skip_locked=True)
+
+    def enqueue_claimed(
+        self,
+        session: Session,
+        *,
+        kind: str,
+        payload: dict[str, Any],
+        dedupe_key: str,
+    ) -> ClaimedJob | None:
+        """Enqueue a job that is already claimed by this worker, in the caller's transaction:
+        a follow-up the worker runs straight away, without another claim. Like any claim it
+        is under a lease, so if this worker dies, another takes the job over.
+
+        None when the dedupe key is taken (the job exists already: the queue runs it). The
+        claim counts as held only once the caller's transaction has committed.
+        """
+        now = self.clock.now()
+        lease_until = now + timedelta(seconds=self.lease_s)
+        values = _row(kind, payload, now, dedupe_key, now) | {
+            "status": JobStatus.RUNNING,
+            "attempts": 1,
+            "lease_until": lease_until,
+            "locked_by": self.worker_id,
+        }
+        job_id = _insert_unless_known(session, values)
+        if job_id is None:
+            return None
+        job = ClaimedJob(job_id, kind, payload, 1, self.worker_id, lease_until)
+        event.listen(session, "after_commit", lambda _session: self._hold([job]), once=True)
+        return job
 
     def extend_lease(self, job: ClaimedJob) -> bool:
         """Push the lease forward; False means the job is no longer ours."""
@@ -172,6 +315,37 @@ class JobQueue:
             session, job, status=JobStatus.DONE, lease_until=None, finished_at=now
         ):
             raise LeaseLostError(f"job {job.id} is no longer held by {job.worker_id}")
+        event.listen(session, "after_commit", lambda _session: self.let_go(job), once=True)
+
+    def finish_those_mine(self, session: Session, jobs: list[ClaimedJob]) -> list[ClaimedJob]:
+        """``finish`` for several jobs in one statement; returns those that were still ours
+        (and are now done). The others are left to whoever holds them now."""
+        if not jobs:
+            return []
+        finished_ids = set(
+            session.execute(
+                update(Job)
+                .where(
+                    tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in jobs]),
+                    Job.status == JobStatus.RUNNING,
+                    Job.locked_by == self.worker_id,
+                )
+                .values(status=JobStatus.DONE, lease_until=None, finished_at=self.clock.now())
+                .returning(Job.id)
+                .execution_options(synchronize_session=False)
+            ).scalars()
+        )
+        finished = [job for job in jobs if job.id in finished_ids]
+        for job in jobs:
+            if job.id not in finished_ids:
+                self.let_go(job)
+
+        def let_go_of_finished(_session: Session) -> None:
+            for job in finished:
+                self.let_go(job)
+
+        event.listen(session, "after_commit", let_go_of_finished, once=True)
+        return finished
 
     def finish_alone(self, job: ClaimedJob) -> bool:
         """Mark the job done in its own transaction; False if it was no longer ours to finish."""
@@ -179,11 +353,13 @@ class JobQueue:
             try:
                 self.finish(session, job)
             except LeaseLostError:
+                self.let_go(job)
                 return False
             return True
 
     def retry_later(self, job: ClaimedJob, error: str, delay_s: float) -> bool:
         """Put the job back in the queue after ``delay_s``; False if it was no longer ours."""
+        self.let_go(job)
         with transaction(self.sessions) as session:
             now = self.clock.now()
             return self._update_mine(
@@ -196,8 +372,24 @@ class JobQueue:
                 last_error=error[:MAX_ERROR_CHARS],
             )
 
+    def release(self, job: ClaimedJob) -> bool:
+        """Hand a claimed job back unrun (the worker is stopping): due again at once. Its
+        claim still counts as an attempt, so ``attempts`` keeps fencing this claim off."""
+        self.let_go(job)
+        with transaction(self.sessions) as session:
+            _wake_workers_on_commit(session)
+            return self._update_mine(
+                session,
+                job,
+                status=JobStatus.QUEUED,
+                run_after=self.clock.now(),
+                lease_until=None,
+                locked_by=None,
+            )
+
     def bury(self, job: ClaimedJob, error: str) -> bool:
         """Give the job up for good (status dead); False if it was no longer ours."""
+        self.let_go(job)
         with transaction(self.sessions) as session:
             now = self.clock.now()
             return self._update_mine(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from esimcare.customers.models import Customer
-from esimcare.jobs.queue import enqueue
+from esimcare.jobs.queue import enqueue, enqueue_new
 from esimcare.notices.models import Channel, Notice
 from esimcare.notices.templates import render
 
@@ -50,7 +50,7 @@ def notify_all_channels(
         )
         session.add(notice)
         session.flush()
-        enqueue(
+        enqueue_new(
             session,
             kind=DELIVER_JOB,
             payload={"notice_id": notice.id},

@@ -1,21 +1,33 @@
-"""Prometheus metrics, read from the database at scrape time.
+"""Prometheus metrics, read from the database.
 
 Every process shares one database, so counting rows there gives the same answer whichever
-process is scraped, and nothing is lost when a process restarts.
+process is scraped, and nothing is lost when a process restarts. The counts are grouped
+aggregates over whole tables, so a process computes them at most once every
+``MAX_AGE_S`` and answers scrapes in between from memory (``scrape``): scrapers, however many
+and however often, do not turn into table scans. The tables that grow with traffic alone (jobs,
+the ES2+ call log) are kept to the retention window by pruning (``jobs/pruning.py``).
 """
 
 from __future__ import annotations
 
+import threading
+import time
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.billing.models import Refund, RefundStatus
 from esimcare.cancellations.models import Cancellation
+from esimcare.db import transaction
 from esimcare.integrations.smdp.call_log import Es2PlusCall
 from esimcare.jobs.models import Job
+
+# How stale a scrape's answer may be, in seconds (Prometheus scrapes every 15-60 s).
+MAX_AGE_S: Final = 15.0
 
 
 @dataclass(frozen=True)
@@ -105,3 +117,27 @@ def render(metrics: Iterable[Metric]) -> str:
 
 def _escape(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    at: float
+    body: str
+
+
+_rendered: weakref.WeakKeyDictionary[Engine, _Rendered] = weakref.WeakKeyDictionary()
+_collecting = threading.Lock()
+
+
+def scrape(readers: sessionmaker[Session], max_age_s: float = MAX_AGE_S) -> str:
+    """The exposition text, collected afresh only when the last one is older than
+    ``max_age_s``; concurrent scrapes wait for one collection instead of each running it."""
+    engine = readers.kw["bind"]
+    with _collecting:
+        cached = _rendered.get(engine)
+        if cached is not None and time.monotonic() - cached.at < max_age_s:
+            return cached.body
+        with transaction(readers) as session:
+            body = render(collect(session))
+        _rendered[engine] = _Rendered(time.monotonic(), body)
+        return body

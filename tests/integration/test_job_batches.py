@@ -1,0 +1,166 @@
+"""Claiming in batches, follow-up jobs claimed on enqueue, and waking idle workers with NOTIFY."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from esimcare.db import transaction
+from esimcare.jobs.models import Job, JobStatus
+from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue
+from esimcare.jobs.wakeup import NotifyWakeup, PollingWakeup, wakeup_for
+from esimcare.jobs.worker import Worker
+from esimcare.kit.clock import FrozenClock, SystemClock
+
+
+def add_jobs(
+    sessions: sessionmaker[Session], clock: FrozenClock, n: int, kind: str = "work"
+) -> None:
+    with transaction(sessions) as session:
+        for i in range(n):
+            enqueue(session, kind=kind, payload={"n": i}, now=clock.now())
+
+
+def statuses(sessions: sessionmaker[Session]) -> list[JobStatus]:
+    with transaction(sessions) as session:
+        return list(session.scalars(select(Job.status).order_by(Job.id)))
+
+
+def test_one_claim_takes_several_due_jobs_oldest_first(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    add_jobs(sessions, clock, 5)
+    with transaction(sessions) as session:
+        enqueue(
+            session,
+            kind="work",
+            payload={},
+            now=clock.now(),
+            run_after=clock.now() + timedelta(hours=1),
+        )
+    queue = JobQueue(sessions, clock, worker_id="w", lease_s=60)
+    claimed = queue.claim_batch(limit=3)
+    assert [job.payload["n"] for job in claimed] == [0, 1, 2]
+    assert [job.payload["n"] for job in queue.claim_batch(limit=10)] == [3, 4]
+    assert queue.claim_batch(limit=10) == []  # the sixth is not due
+    assert {job.id for job in queue.held} == {job.id for job in claimed} | {4, 5}
+
+
+def test_a_worker_runs_each_job_of_a_batch_exactly_once(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    add_jobs(sessions, clock, 5)
+    queue = JobQueue(sessions, clock, worker_id="w", lease_s=60)
+    ran: list[int] = []
+    worker = Worker(queue, {"work": lambda job: ran.append(job.payload["n"])}, max_attempts=3,
+                    backoff_base_s=1, batch_size=4, heartbeat=False)  # fmt: skip
+    assert worker.run_until_idle() == 5
+    assert ran == [0, 1, 2, 3, 4]
+    assert statuses(sessions) == [JobStatus.DONE] * 5
+    assert queue.held == []
+
+
+def test_a_follow_up_enqueued_claimed_runs_next_without_another_claim(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    add_jobs(sessions, clock, 1, kind="first")
+    queue = JobQueue(sessions, clock, worker_id="w", lease_s=60)
+    ran: list[str] = []
+
+    def first(job: ClaimedJob) -> None:
+        ran.append("first")
+        with transaction(sessions) as session:
+            queue.enqueue_claimed(session, kind="second", payload={}, dedupe_key="second:1")
+            queue.finish(session, job)
+
+    worker = Worker(queue, {"first": first, "second": lambda job: ran.append("second")},
+                    max_attempts=3, backoff_base_s=1, heartbeat=False)  # fmt: skip
+    assert worker.run_once() is True
+    assert ran == ["first", "second"]
+    assert statuses(sessions) == [JobStatus.DONE, JobStatus.DONE]
+
+
+def test_a_follow_up_rolled_back_with_its_transaction_is_not_run(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    add_jobs(sessions, clock, 1, kind="first")
+    queue = JobQueue(sessions, clock, worker_id="w", lease_s=60)
+    ran: list[str] = []
+
+    def first(job: ClaimedJob) -> None:
+        with transaction(sessions) as session:
+            queue.enqueue_claimed(session, kind="second", payload={}, dedupe_key="second:1")
+            raise RuntimeError("the step failed")
+
+    worker = Worker(queue, {"first": first, "second": lambda job: ran.append("second")},
+                    max_attempts=3, backoff_base_s=1, heartbeat=False)  # fmt: skip
+    worker.run_once()
+    assert ran == []
+    assert statuses(sessions) == [JobStatus.QUEUED]  # the first, back for a retry
+
+
+def test_a_follow_up_of_a_dead_worker_is_taken_over_after_its_lease(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    queue = JobQueue(sessions, clock, worker_id="dead", lease_s=30)
+    with transaction(sessions) as session:
+        queue.enqueue_claimed(session, kind="second", payload={}, dedupe_key="second:1")
+    rival = JobQueue(sessions, clock, worker_id="rival", lease_s=30)
+    assert rival.claim() is None
+    clock.advance(timedelta(seconds=31))
+    taken = rival.claim()
+    assert taken is not None and taken.attempts == 2
+
+
+def test_stopping_hands_unstarted_jobs_of_a_batch_back(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    add_jobs(sessions, clock, 3)
+    queue = JobQueue(sessions, clock, worker_id="w", lease_s=60)
+    stop = threading.Event()
+    worker = Worker(queue, {"work": lambda job: stop.set()}, max_attempts=3, backoff_base_s=1,
+                    batch_size=3, heartbeat=False)  # fmt: skip
+    assert worker.run_once(stop) is True
+    assert statuses(sessions) == [JobStatus.DONE, JobStatus.QUEUED, JobStatus.QUEUED]
+    assert queue.claim_batch(limit=5) != []  # due again at once
+
+
+def test_sqlite_workers_poll_and_postgresql_workers_listen(db_url: str) -> None:
+    expected = NotifyWakeup if db_url.startswith("postgresql") else PollingWakeup
+    assert isinstance(wakeup_for(db_url), expected)
+
+
+@pytest.mark.postgres
+def test_an_idle_postgresql_worker_wakes_on_notify_long_before_its_poll_interval(
+    postgres_schema_url: str,
+) -> None:
+    from esimcare.db import Base, make_engine, session_factory
+
+    engine = make_engine(postgres_schema_url)
+    Base.metadata.create_all(engine)
+    sessions = session_factory(engine)
+    clock = SystemClock()
+    done = threading.Event()
+    queue = JobQueue(sessions, clock, worker_id="w", lease_s=60)
+    worker = Worker(queue, {"work": lambda job: done.set()}, max_attempts=3, backoff_base_s=1,
+                    poll_s=60, wakeup=wakeup_for(postgres_schema_url))  # fmt: skip
+    stop = threading.Event()
+    loop = threading.Thread(target=worker.run_forever, args=(stop,))
+    loop.start()
+    try:
+        time.sleep(1.0)  # idle: the first look found nothing, now it waits (up to 60 s)
+        started = time.monotonic()
+        with transaction(sessions) as session:
+            enqueue(session, kind="work", payload={}, now=clock.now())
+        assert done.wait(timeout=10)
+        assert time.monotonic() - started < 5
+    finally:
+        stop.set()
+        loop.join(timeout=10)
+        engine.dispose()
+    assert not loop.is_alive()
