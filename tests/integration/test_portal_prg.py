@@ -39,7 +39,8 @@ def portal_post_paths(ctx: Context) -> list[str]:
     return sorted(
         route.path
         for route in api_routes(create_app(ctx).routes)
-        if "POST" in route.methods and route.endpoint.__module__.startswith("esimcare.portal.")
+        if "POST" in (route.methods or set())
+        and route.endpoint.__module__.startswith("esimcare.portal.")
     )
 
 
