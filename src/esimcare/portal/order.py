@@ -22,6 +22,7 @@ from esimcare.idempotency.service import StoredResponse
 from esimcare.kit.money import Money
 from esimcare.kit.tokens import new_token
 from esimcare.portal.deps import CsrfChecked, RowId, authenticate, form_once, get_ctx
+from esimcare.portal.flash import Flash, flash_redirect, take_flash
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect, render
 
@@ -45,32 +46,36 @@ ORDER_ERROR = {
 
 
 def _form(request: Request, op: str, *, plan: str = "", eid: str = "", error: str | None = None,
-          error_params: dict[str, object] | None = None,
-          status: int = 200) -> Response:  # fmt: skip
+          error_params: dict[str, object] | None = None) -> Response:  # fmt: skip
     ctx = get_ctx(request)
     policy = ctx.policy(op)
     with transaction(ctx.sessions) as session:
         customer = authenticate(request, session, op).customer
         plans = plans_of(session, op)
-        return render(request, "order.html", policy=policy, status=status, customer=customer,
+        return render(request, "order.html", policy=policy, customer=customer,
                       plans=plans, chosen=plan, eid=eid, error=error,
                       error_params=error_params or {}, plan_fee=_fee,
                       form_token=new_token())  # fmt: skip
 
 
 def _refused(request: Request, op: str, plan: str, eid: str, error: DomainError) -> Response:
-    """The order form again, with why in the reader's words (and when to retry, if known)."""
+    """Back to the order form (Post/Redirect/Get), which says why in the reader's words
+    (and when to retry, if known)."""
     message = ORDER_ERROR.get(error.code, ORDER_ERROR["smdp-bad-gateway"])
     retry_after = error.extra.get("retry_after")
     params: dict[str, object] = {}
     if error.code == "order-rate-limited":
         seconds = retry_after if isinstance(retry_after, int) else 3600
         params["minutes"] = max(1, -(-seconds // 60))  # rounded up
-    page = _form(request, op, plan=plan, eid=eid, error=message, error_params=params,
-                 status=error.status)  # fmt: skip
+    answer = _again(request, op, plan, eid, Flash(message, params))
     if isinstance(retry_after, int):
-        page.headers["Retry-After"] = str(retry_after)
-    return page
+        answer.headers["Retry-After"] = str(retry_after)
+    return answer
+
+
+def _again(request: Request, op: str, plan: str, eid: str, why: Flash) -> Response:
+    typed = Flash(why.message, why.params, form={"plan": plan, "eid": eid})
+    return flash_redirect(request, f"/{op}/order", typed)
 
 
 def _fee(plan: Plan) -> Money:
@@ -79,7 +84,11 @@ def _fee(plan: Plan) -> Money:
 
 @router.get("/{op}/order")
 def order_form(request: Request, op: str) -> Response:
-    return _form(request, op)
+    flash = take_flash(request)
+    if flash is None:
+        return _form(request, op)
+    return _form(request, op, plan=flash.form.get("plan", ""), eid=flash.form.get("eid", ""),
+                 error=flash.message, error_params=flash.params)  # fmt: skip
 
 
 @router.post("/{op}/order")
@@ -94,8 +103,7 @@ def order_submit(
         customer = authenticate(request, session, op).customer
     plan, eid = plan.strip(), eid.replace(" ", "").strip()
     if not plan or not form_token:
-        return _form(request, op, plan=plan, eid=eid, error=ORDER_ERROR["invalid-input"],
-                     status=422)  # fmt: skip
+        return _again(request, op, plan, eid, Flash(ORDER_ERROR["invalid-input"]))
     once = form_once(ctx, f"portal-order:{op}:{customer.id}", form_token, f"order:{plan}:{eid}")
 
     def describe(esim: Esim) -> StoredResponse:
