@@ -13,9 +13,8 @@ from collections.abc import Iterator
 
 import pytest
 import uvicorn
-from browser_support import LiveServer, screenshot
+from browser_support import LiveServer, free_port, screenshot
 
-from conftest import _free_port
 from esimcare.app import create_app
 from esimcare.kit.clock import SystemClock
 
@@ -27,7 +26,7 @@ ANNA = "+79160000001"
 
 @pytest.fixture
 def localhost_server(make_context) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
-    port = _free_port()
+    port = free_port()
     ctx = make_context(clock=SystemClock(), public_url=f"http://localhost:{port}")
     config = uvicorn.Config(create_app(ctx, run_worker=True), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")  # fmt: skip

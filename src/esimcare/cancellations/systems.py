@@ -22,6 +22,7 @@ from esimcare.integrations.smdp.interface import SmdpGateway
 from esimcare.integrations.sms.interface import SmsGateway
 from esimcare.kit.clock import Clock
 from esimcare.operators.policy import Policy
+from esimcare.systems import CoreSystems
 
 
 class RequestSystems(Protocol):
@@ -53,17 +54,8 @@ class ServiceSystems(RequestSystems, Protocol):
     def policies(self) -> Mapping[str, Policy]: ...
 
 
-class WorkflowSystems(Protocol):
+class WorkflowSystems(CoreSystems, Protocol):
     """For running a cancellation's steps against the external systems."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def sessions(self) -> sessionmaker[Session]: ...
 
     @property
     def network(self) -> NetworkGateway: ...

@@ -50,6 +50,10 @@ PREFIX = "/staff/bulk/"
 MAX_FILE_BYTES = 256 * 1024
 MAX_BODY_BYTES = MAX_FILE_BYTES + 16 * 1024  # plus the form's other fields and boundaries
 CanBulk = Annotated[StaffAuth, may(Permission.BULK_WORK)]
+# The form fields the dry run and the confirmation both carry.
+ReasonField = Annotated[str, Form(max_length=40)]
+PerSecondField = Annotated[int, Form(ge=1, le=MAX_PER_SECOND)]
+OperatorField = Annotated[str, Form(max_length=32)]
 FILE_TOO_LARGE = N_("The file is too large: at most 256 KB (10,000 lines).")
 NOT_TEXT = N_("The file is not a CSV text file (UTF-8).")
 NO_LINES = N_("The file has no ICCIDs or numbers in it.")
@@ -118,9 +122,12 @@ def _reason_label(ctx: Context, operator_id: str, code: str, language: str) -> s
     return reason.label(language) if reason else code
 
 
-def _check_reason(ctx: Context, operator_id: str, reason: str) -> None:
+def _operator_with_reason(ctx: Context, staff: StaffMember, operator: str, reason: str) -> str:
+    """The operator the form acts for, once the reason is checked to be one of its own."""
+    operator_id = acting_operator(ctx, staff, operator)
     if reason not in {r.code for r in ctx.policy(operator_id).reasons}:
         raise InvalidInputError(UNKNOWN_REASON, field="reason")
+    return operator_id
 
 
 @router.post("/bulk/dry-run")
@@ -129,14 +136,13 @@ def bulk_dry_run(
     _csrf: StaffCsrf,
     auth: CanBulk,
     file: Annotated[UploadFile, File()],
-    reason: Annotated[str, Form(max_length=40)] = "",
-    per_second: Annotated[int, Form(ge=1, le=MAX_PER_SECOND)] = 5,
-    operator: Annotated[str, Form(max_length=32)] = "",
+    reason: ReasonField = "",
+    per_second: PerSecondField = 5,
+    operator: OperatorField = "",
 ) -> Response:
     ctx = get_ctx(request)
     try:
-        op = acting_operator(ctx, auth.staff, operator)
-        _check_reason(ctx, op, reason)
+        op = _operator_with_reason(ctx, auth.staff, operator, reason)
         values = _read_upload(file)
         with transaction(ctx.sessions) as session:
             verdicts = dry_run(session, ctx, op, values, reason)
@@ -184,14 +190,13 @@ def bulk_confirm(
     _csrf: StaffCsrf,
     auth: CanBulk,
     lines: Annotated[str, Form(max_length=MAX_FILE_BYTES)] = "",
-    reason: Annotated[str, Form(max_length=40)] = "",
-    per_second: Annotated[int, Form(ge=1, le=MAX_PER_SECOND)] = 5,
-    operator: Annotated[str, Form(max_length=32)] = "",
+    reason: ReasonField = "",
+    per_second: PerSecondField = 5,
+    operator: OperatorField = "",
 ) -> Response:
     ctx = get_ctx(request)
     try:
-        op = acting_operator(ctx, auth.staff, operator)
-        _check_reason(ctx, op, reason)
+        op = _operator_with_reason(ctx, auth.staff, operator, reason)
         values = read_lines(lines)
         if not values:
             raise InvalidInputError(NO_LINES, field="lines")

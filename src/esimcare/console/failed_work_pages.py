@@ -7,9 +7,11 @@ cancellation's transition row; the written note is required for a step resolved 
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Form, Path, Request
+from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from esimcare.console.deps import StaffCsrf, get_ctx, may, requires_any
@@ -35,6 +37,8 @@ Reference = Annotated[str, Path(min_length=3, max_length=16, pattern=r"^[A-Za-z0
 Note = Annotated[str, Form(max_length=500)]
 OperatorField = Annotated[str, Form(max_length=32)]
 DEFAULT_NOTE = "retried from the staff console"
+# What a failed-work action acts on: a cancellation reference or a dead job's id.
+Target = TypeVar("Target", str, int)
 # What a finished action says above the list (message ids, translated on the page).
 DONE = {
     "retry_step": N_("The failed step of %(ref)s is being tried once more."),
@@ -105,16 +109,8 @@ def retry_step(
     operator: OperatorField = "",
     note: Note = "",
 ) -> Response:
-    ctx = get_ctx(request)
-    try:
-        with transaction(ctx.sessions) as session:
-            op = acting_operator(ctx, auth.staff, operator)
-            failed_work.retry_step(
-                session, op, reference, _act(request, auth, note or DEFAULT_NOTE)
-            )
-    except DomainError as error:
-        return _refused(request, auth, error)
-    return redirect(f"/staff/failed-work?done=retry_step&ref={reference}")
+    why = note or DEFAULT_NOTE
+    return _carry_out(request, auth, operator, why, failed_work.retry_step, reference, "retry_step")
 
 
 @router.post("/failed-work/cancellations/{reference}/retry-from-step")
@@ -126,15 +122,9 @@ def retry_from_step(
     operator: OperatorField = "",
     note: Note = "",
 ) -> Response:
-    ctx = get_ctx(request)
-    try:
-        with transaction(ctx.sessions) as session:
-            op = acting_operator(ctx, auth.staff, operator)
-            action = _act(request, auth, note or DEFAULT_NOTE)
-            failed_work.retry_from_failed_step(session, op, reference, action)
-    except DomainError as error:
-        return _refused(request, auth, error)
-    return redirect(f"/staff/failed-work?done=retry_from_step&ref={reference}")
+    retry = failed_work.retry_from_failed_step
+    why = note or DEFAULT_NOTE
+    return _carry_out(request, auth, operator, why, retry, reference, "retry_from_step")
 
 
 @router.post("/failed-work/cancellations/{reference}/resolve")
@@ -147,14 +137,8 @@ def resolve(
     note: Note = "",
 ) -> Response:
     """The note is what was done by hand; the service refuses a missing or too short one."""
-    ctx = get_ctx(request)
-    try:
-        with transaction(ctx.sessions) as session:
-            op = acting_operator(ctx, auth.staff, operator)
-            failed_work.resolve_by_hand(session, op, reference, _act(request, auth, note))
-    except DomainError as error:
-        return _refused(request, auth, error)
-    return redirect(f"/staff/failed-work?done=resolved&ref={reference}")
+    resolve_by_hand = failed_work.resolve_by_hand
+    return _carry_out(request, auth, operator, note, resolve_by_hand, reference, "resolved")
 
 
 @router.post("/failed-work/jobs/{job_id}/requeue")
@@ -166,12 +150,27 @@ def requeue(
     operator: OperatorField = "",
     note: Note = "",
 ) -> Response:
+    why = note or DEFAULT_NOTE
+    return _carry_out(
+        request, auth, operator, why, failed_work.requeue_dead_job, job_id, "requeued"
+    )
+
+
+def _carry_out(
+    request: Request,
+    auth: StaffAuth,
+    operator: str,
+    why: str,
+    action: Callable[[Session, str, Target, StaffAction], object],
+    target: Target,
+    done: str,
+) -> Response:
+    """Runs one failed-work action for the acting operator, then shows the list with its outcome."""
     ctx = get_ctx(request)
     try:
         with transaction(ctx.sessions) as session:
             op = acting_operator(ctx, auth.staff, operator)
-            action = _act(request, auth, note or DEFAULT_NOTE)
-            failed_work.requeue_dead_job(session, op, job_id, action)
+            action(session, op, target, _act(request, auth, why))
     except DomainError as error:
         return _refused(request, auth, error)
-    return redirect(f"/staff/failed-work?done=requeued&ref={job_id}")
+    return redirect(f"/staff/failed-work?done={done}&ref={target}")

@@ -60,6 +60,13 @@ def _detail(
     )
 
 
+def _refused(request: Request, auth: StaffAuth, request_id: int, error: DomainError) -> Response:
+    """A request that is not there stays a 404; any other refusal shows on the request's page."""
+    if error.status == 404:
+        raise error
+    return _detail(request, auth, request_id, error=error.detail, status=error.status)
+
+
 @router.get("/support/{request_id}")
 def support_detail(request: Request, auth: LoggedIn, request_id: RowId) -> Response:
     return _detail(request, auth, request_id)
@@ -85,9 +92,7 @@ def support_answer(
                 ip=client_ip(request),
             )
     except DomainError as error:
-        if error.status == 404:
-            raise
-        return _detail(request, auth, request_id, error=error.detail, status=error.status)
+        return _refused(request, auth, request_id, error)
     return redirect(f"/staff/support/{request_id}")
 
 
@@ -106,7 +111,5 @@ def support_close(
                 session, auth.staff, request_id, why=why, now=ctx.clock.now(), ip=client_ip(request)
             )
     except DomainError as error:
-        if error.status == 404:
-            raise
-        return _detail(request, auth, request_id, error=error.detail, status=error.status)
+        return _refused(request, auth, request_id, error)
     return redirect("/staff/support")

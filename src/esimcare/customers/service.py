@@ -13,9 +13,9 @@ from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from esimcare.config import Limits, Settings
+from esimcare.config import Limits
 from esimcare.customers.lockout import ensure_not_locked, record_failure
 from esimcare.customers.models import Customer
 from esimcare.customers.passwords import PasswordWork, refuse_overlong, verify_password
@@ -28,21 +28,12 @@ from esimcare.customers.throttle import (
 )
 from esimcare.db import transaction
 from esimcare.errors import AuthenticationError, VerificationLockedError
-from esimcare.kit.clock import Clock
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
+from esimcare.systems import CoreSystems
 
 
-class LoginSystems(Protocol):
+class LoginSystems(CoreSystems, Protocol):
     """What a login uses of the running process (``Context`` has it)."""
-
-    @property
-    def settings(self) -> Settings: ...
-
-    @property
-    def clock(self) -> Clock: ...
-
-    @property
-    def sessions(self) -> sessionmaker[Session]: ...
 
     @property
     def password_work(self) -> PasswordWork: ...

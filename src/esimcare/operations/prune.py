@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.audit.service import record
@@ -93,36 +93,36 @@ def _jobs(session: Session, request: PruneRequest, after: int) -> tuple[int, int
 
 
 def _calls(session: Session, request: PruneRequest, after: int) -> tuple[int, int | None]:
-    ids = list(
-        session.scalars(
-            select(Es2PlusCall.id)
-            .where(
-                Es2PlusCall.id > after,
-                Es2PlusCall.operator_id == request.operator_id,
-                Es2PlusCall.sent_at < request.older_than,
-                Es2PlusCall.finished_at.is_not(None),
-            )
-            .order_by(Es2PlusCall.id)
-            .limit(request.batch)
-        )
-    )
-    return _delete(session, Es2PlusCall, ids), ids[-1] if ids else None
+    finished = Es2PlusCall.finished_at.is_not(None)
+    return _delete_sent(session, Es2PlusCall, request, after, finished)
 
 
 def _notices(session: Session, request: PruneRequest, after: int) -> tuple[int, int | None]:
+    return _delete_sent(session, Notice, request, after)
+
+
+def _delete_sent(
+    session: Session,
+    model: type[Es2PlusCall | Notice],
+    request: PruneRequest,
+    after: int,
+    *also: ColumnElement[bool],
+) -> tuple[int, int | None]:
+    """One batch of the operator's rows sent before the retention (and matching ``also``)."""
     ids = list(
         session.scalars(
-            select(Notice.id)
+            select(model.id)
             .where(
-                Notice.id > after,
-                Notice.operator_id == request.operator_id,
-                Notice.sent_at < request.older_than,
+                model.id > after,
+                model.operator_id == request.operator_id,
+                model.sent_at < request.older_than,
+                *also,
             )
-            .order_by(Notice.id)
+            .order_by(model.id)
             .limit(request.batch)
         )
     )
-    return _delete(session, Notice, ids), ids[-1] if ids else None
+    return _delete(session, model, ids), ids[-1] if ids else None
 
 
 def _delete(session: Session, model: type[Job | Es2PlusCall | Notice], ids: list[int]) -> int:

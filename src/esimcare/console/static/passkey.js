@@ -1,19 +1,9 @@
 // Passkeys for the staff console: WebAuthn ceremonies against the server's options.
-// No library: base64url <-> bytes by hand; the server verifies everything.
+// No library; the server verifies everything.
 (function () {
   "use strict";
-  function toBytes(b64url) {
-    var b64 = b64url.replace(/-/g, "+").replace(/_/g, "/");
-    while (b64.length % 4) { b64 += "="; }
-    var raw = atob(b64), out = new Uint8Array(raw.length);
-    for (var i = 0; i < raw.length; i++) { out[i] = raw.charCodeAt(i); }
-    return out.buffer;
-  }
-  function toB64url(buffer) {
-    var bytes = new Uint8Array(buffer), raw = "";
-    for (var i = 0; i < bytes.length; i++) { raw += String.fromCharCode(bytes[i]); }
-    return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
+  // base64url <-> bytes: the portal's /static/base64url.js, loaded just before this file.
+  var toBytes = window.esimcareBase64url.toBytes, toB64url = window.esimcareBase64url.toB64url;
   function post(url, csrf, extra) {
     var body = new URLSearchParams(Object.assign({ csrf: csrf }, extra || {}));
     return fetch(url, { method: "POST", body: body, credentials: "same-origin" })

@@ -1,21 +1,11 @@
 // Passkeys in the portal: add one, log in with one, confirm a cancellation with one.
-// No library: base64url <-> bytes by hand; the server verifies everything. A button carries
+// No library; the server verifies everything. A button carries
 // the URLs of its ceremony (data-options, data-finish); the page's texts come translated in
 // data attributes, so nothing here is in one language.
 (function () {
   "use strict";
-  function toBytes(b64url) {
-    var b64 = b64url.replace(/-/g, "+").replace(/_/g, "/");
-    while (b64.length % 4) { b64 += "="; }
-    var raw = atob(b64), out = new Uint8Array(raw.length);
-    for (var i = 0; i < raw.length; i++) { out[i] = raw.charCodeAt(i); }
-    return out.buffer;
-  }
-  function toB64url(buffer) {
-    var bytes = new Uint8Array(buffer), raw = "";
-    for (var i = 0; i < bytes.length; i++) { raw += String.fromCharCode(bytes[i]); }
-    return btoa(raw).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-  }
+  // base64url <-> bytes: the portal's /static/base64url.js, loaded just before this file.
+  var toBytes = window.esimcareBase64url.toBytes, toB64url = window.esimcareBase64url.toB64url;
   function post(url, fields) {
     return fetch(url, { method: "POST", body: new URLSearchParams(fields), credentials: "same-origin" })
       .then(function (r) {
