@@ -186,7 +186,9 @@ def test_a_password_over_128_characters_is_refused_and_counted_nowhere(demo: Con
     assert {r.status_code for r in api} == {422}
     assert api[0].headers["content-type"].startswith("application/problem+json")
     assert "password" in str(api[0].json()["errors"])
-    assert {r.status_code for r in portal_answers} == {422}
+    # Post/Redirect/Get: the login page again (after a 303), saying why.
+    assert {r.status_code for r in portal_answers} == {200}
+    assert all(r.history and r.history[0].status_code == 303 for r in portal_answers)
     assert "at most 128 characters" in portal_answers[0].text
     assert failures_of_anna(demo) == (0, False)
     assert portal.post("/mts/login", data={**form, "password": PASSWORD}).status_code == 200
