@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from esimcare.context import Context
 from esimcare.customers.models import Customer
@@ -16,6 +19,8 @@ from esimcare.integrations.smdp.notification_signature import (
     signature_headers,
 )
 from esimcare.sandbox.seeding import cancel_as_customer
+
+T = TypeVar("T")
 
 
 def customer(ctx: Context, operator_id: str, login: str) -> Customer:
@@ -42,3 +47,10 @@ def emulator_signed_headers(
     key = load_or_create_key(key_path(ctx.settings.data_dir))
     signature = signature_headers(key, body, at or ctx.clock.now())
     return {"Content-Type": "application/json", **signature}
+
+
+def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` in a thread of its own: a browser test's Playwright (sync API) keeps an
+    event loop running in this worker's main thread for the rest of the session."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

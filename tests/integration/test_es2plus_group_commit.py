@@ -28,7 +28,7 @@ from esimcare.integrations.smdp.notification_reader import read_notification
 from esimcare.integrations.smdp.notification_signature import EMULATOR_REQUESTER_ID
 from esimcare.kit.clock import iso
 from tests.conftest import MakeContext
-from tests.support import emulator_signed_headers
+from tests.support import emulator_signed_headers, run_in_own_loop
 
 URL = "/es2plus/mts/gsma/rsp2/es2plus/handleDownloadProgressInfo"
 UNKNOWN_ICCID = "8999001000000000017"
@@ -104,7 +104,7 @@ def test_concurrent_notifications_share_transactions_and_keep_the_chain(demo: Co
     unique += [body(demo, UNKNOWN_ICCID, 1, n) for n in range(40)]
     resent = unique[:5]  # delivered twice: stored and applied once
     with commits(demo) as committed:
-        statuses = asyncio.run(post_all(demo, unique + resent))
+        statuses = run_in_own_loop(post_all(demo, unique + resent))
     assert statuses == [204] * len(unique + resent)
     assert stored(demo) == (len(unique), len(unique))
     assert len(committed) < len(unique) / 2, "notifications arriving together share commits"

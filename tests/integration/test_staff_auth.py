@@ -130,7 +130,8 @@ def test_customer_and_staff_sessions_do_not_open_each_others_doors(demo: Context
     assert answer.headers["location"] == "/staff/login"
     staff = portal_client(demo)
     console_login(staff, demo, AGENT, secret)
-    assert staff.get("/mts/esims", follow_redirects=False).headers["location"] == "/mts/login"
+    location = staff.get("/mts/esims", follow_redirects=False).headers["location"]
+    assert location.startswith("/mts/login")
 
 
 def test_console_posts_need_the_form_token_and_our_origin(demo: Context) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from esimcare.es2plus.group_writer import GroupWriter
+from tests.support import run_in_own_loop
 
 
 class Doubler:
@@ -30,14 +31,14 @@ async def submit_all(writer: GroupWriter[int, int], items: list[int]) -> list[in
 
 def test_items_submitted_together_are_written_together_in_arrival_order() -> None:
     write = Doubler()
-    outcomes = asyncio.run(submit_all(GroupWriter(write), list(range(10))))
+    outcomes = run_in_own_loop(submit_all(GroupWriter(write), list(range(10))))
     assert outcomes == [2 * n for n in range(10)]
     assert write.batches == [list(range(10))]
 
 
 def test_a_batch_is_never_larger_than_the_limit() -> None:
     write = Doubler()
-    asyncio.run(submit_all(GroupWriter(write, max_batch=4), list(range(10))))
+    run_in_own_loop(submit_all(GroupWriter(write, max_batch=4), list(range(10))))
     assert write.batches == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
@@ -51,12 +52,12 @@ def test_items_arriving_during_a_write_go_in_the_next_one() -> None:
         later = await submit_all(writer, [2, 3, 4])
         return [await first, *later]
 
-    assert asyncio.run(scenario()) == [2, 4, 6, 8]
+    assert run_in_own_loop(scenario()) == [2, 4, 6, 8]
     assert write.batches == [[1], [2, 3, 4]]
 
 
 def test_each_request_gets_its_own_error() -> None:
-    outcomes = asyncio.run(submit_all(GroupWriter(Doubler()), [1, -2, 3]))
+    outcomes = run_in_own_loop(submit_all(GroupWriter(Doubler()), [1, -2, 3]))
     assert outcomes[0] == 2
     assert isinstance(outcomes[1], ValueError)
     assert outcomes[2] == 6
@@ -65,10 +66,10 @@ def test_each_request_gets_its_own_error() -> None:
 def test_a_failed_write_fails_every_request_in_it_and_the_writer_carries_on() -> None:
     write = Doubler(fail_all=True)
     writer: GroupWriter[int, int] = GroupWriter(write)
-    outcomes = asyncio.run(submit_all(writer, [1, 2]))
+    outcomes = run_in_own_loop(submit_all(writer, [1, 2]))
     assert all(isinstance(outcome, RuntimeError) for outcome in outcomes)
     write.fail_all = False
-    assert asyncio.run(submit_all(writer, [5])) == [10]
+    assert run_in_own_loop(submit_all(writer, [5])) == [10]
 
 
 def test_a_cancelled_request_does_not_stop_the_others() -> None:
@@ -84,5 +85,5 @@ def test_a_cancelled_request_does_not_stop_the_others() -> None:
             await gone
         return await staying
 
-    assert asyncio.run(scenario()) == 4
+    assert run_in_own_loop(scenario()) == 4
     assert write.batches == [[1, 2]]
