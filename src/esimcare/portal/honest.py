@@ -35,7 +35,10 @@ CODE_SENT = N_("We have sent a new code.")
 SESSION_ENDED = N_("Your session ended. Log in again, and we will take you back to that page.")
 CALL_HOTLINE = N_("Or call the hotline:")
 # Offered when SMS cannot be used; a method the operator allows is offered only with its text.
-OTHER_METHOD = {"password": N_("Confirm with your password instead.")}
+OTHER_METHOD = {
+    "passkey": N_("Confirm with your face or fingerprint (passkey) instead."),
+    "password": N_("Confirm with your password instead."),
+}
 
 
 def sms_refused(error: ResendTooSoonError, sends_per_hour: int) -> Flash:
