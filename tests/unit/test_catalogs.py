@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.pofile import read_po
 from jinja2 import Environment
 
@@ -21,9 +21,14 @@ SOURCE = Path(esimcare.__file__).parent
 TRANSLATED = ("ru", "zh")
 KEYWORDS = {"_": None, "N_": None, "gettext": None}
 TEMPLATE_OPTIONS = {"trim_blocks": "true", "lstrip_blocks": "true"}
+# Where the error classes live whose titles the API answers in the caller's language.
+ERROR_SOURCES = (
+    "errors.py",
+    *("bulk", "customers", "esims", "idempotency", "operations", "staff", "webhooks"),
+)
 # Where each catalog's texts live (babel.cfg names the same extractors).
 DOMAINS = {
-    "messages": ("portal", "notices", "cancellations", "i18n", "api"),
+    "messages": ("portal", "notices", "cancellations", "i18n", "api", *ERROR_SOURCES),
     "console": ("console",),
 }
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
@@ -32,15 +37,25 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 def extracted(folders: tuple[str, ...]) -> set[str]:
     found: set[str] = set()
     for folder in folders:
-        for _, _, message, _, _ in extract_from_dir(
-            str(SOURCE / folder),
-            method_map=[("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")],
-            options_map={"**/templates/**.html": TEMPLATE_OPTIONS},
-            keywords=KEYWORDS,
-        ):
+        for message in _messages_of(SOURCE / folder):
             if isinstance(message, str) and message:
                 found.add(message)
     return found
+
+
+def _messages_of(path: Path) -> Iterator[object]:
+    """The marked texts of a folder (templates and Python) or of one Python file."""
+    if path.is_file():
+        for _, message, _, _ in extract_from_file("python", str(path), keywords=KEYWORDS):
+            yield message
+        return
+    for _, _, message, _, _ in extract_from_dir(
+        str(path),
+        method_map=[("**/templates/**.html", "jinja2.ext:babel_extract"), ("**.py", "python")],
+        options_map={"**/templates/**.html": TEMPLATE_OPTIONS},
+        keywords=KEYWORDS,
+    ):
+        yield message
 
 
 def read_catalog(language: str, domain: str) -> Catalog:

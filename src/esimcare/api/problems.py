@@ -13,11 +13,24 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from esimcare.errors import DomainError
+from esimcare.api.deps import negotiate_language
+from esimcare.errors import DomainError, InvalidInputError
+from esimcare.i18n import N_, translate
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://esimcare.dev/problems/"
 _HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 413: "payload-too-large"}
+# Titles of the errors the framework raises (a path that names nothing, a wrong method...), in
+# our words so the catalogs can translate them; any other status keeps its English phrase.
+_HTTP_TITLES = {
+    404: N_("Not found"),
+    405: N_("Method not allowed"),
+    413: N_("The request body is too large"),
+    415: N_("The request body is not of a media type this endpoint reads"),
+}
+MALFORMED_JSON = N_("Malformed JSON")
+MALFORMED_JSON_DETAIL = N_("The request body is not valid JSON.")
+INVALID_INPUT_DETAIL = N_("Some fields are missing or have the wrong type.")
 
 
 def problem(
@@ -48,7 +61,24 @@ def problem(
     )
 
 
+def language_of(request: Request) -> str:
+    """The caller's language (Accept-Language), as the ``language`` dependency would find it:
+    handlers of errors raised before or outside the route get no dependencies."""
+    return negotiate_language(request.headers.get("accept-language"))
+
+
+def _in_language(request: Request, title: str, detail: str) -> tuple[str, str]:
+    """Title and detail for people, in their language; ``type`` and ``code`` stay English
+    for programs. A detail that only repeats the title follows it into the language."""
+    language = language_of(request)
+    translated = translate(title, language)
+    return translated, (translated if detail == title else translate(detail, language))
+
+
 def problem_for_error(request: Request, error: DomainError) -> Response:
+    title, detail = error.title, error.detail
+    if error.translated:
+        title, detail = _in_language(request, title, detail)
     headers: dict[str, str] = {}
     retry_after = error.extra.get("retry_after")
     if isinstance(retry_after, int) and retry_after > 0:
@@ -59,8 +89,8 @@ def problem_for_error(request: Request, error: DomainError) -> Response:
         request,
         status=error.status,
         code=error.code,
-        title=error.title,
-        detail=error.detail,
+        title=title,
+        detail=detail,
         extra=error.extra,
         headers=headers,
     )
@@ -70,19 +100,16 @@ def problem_for_validation(request: Request, error: RequestValidationError) -> R
     """Unparseable JSON is 400; JSON of the wrong shape is 422 with each field's complaint."""
     errors = error.errors()
     if any(item.get("type") == "json_invalid" for item in errors):
-        return problem(
-            request,
-            status=400,
-            code="malformed-json",
-            title="Malformed JSON",
-            detail="The request body is not valid JSON.",
-        )
+        title, detail = _in_language(request, MALFORMED_JSON, MALFORMED_JSON_DETAIL)
+        return problem(request, status=400, code="malformed-json", title=title, detail=detail)
+    # Each field's ``msg`` comes from pydantic and stays English, beside its ``type`` for programs.
+    title, detail = _in_language(request, InvalidInputError.title, INVALID_INPUT_DETAIL)
     return problem(
         request,
         status=422,
         code="invalid-input",
-        title="Invalid input",
-        detail="Some fields are missing or have the wrong type.",
+        title=title,
+        detail=detail,
         extra={"errors": _field_errors(errors)},
     )
 
@@ -106,9 +133,12 @@ def problem_for_http(request: Request, error: StarletteHTTPException) -> Respons
     except ValueError:
         phrase = "Error"
     code = _HTTP_CODES.get(status, phrase.lower().replace(" ", "-"))
-    detail = str(error.detail) if error.detail else phrase
+    title = _HTTP_TITLES.get(status, phrase)
+    # Starlette's default detail is the phrase again: then it is our title, translated with it.
+    detail = str(error.detail) if error.detail and error.detail != phrase else title
+    title, detail = _in_language(request, title, detail)
     return problem(
-        request, status=status, code=code, title=phrase, detail=detail, headers=error.headers
+        request, status=status, code=code, title=title, detail=detail, headers=error.headers
     )
 
 

@@ -34,6 +34,7 @@ from esimcare.errors import (
 from esimcare.esims.models import Esim
 from esimcare.esims.service import EsimView, get_esim
 from esimcare.esims.states import EsimStatus
+from esimcare.i18n import N_
 from esimcare.jobs.queue import enqueue
 from esimcare.kit.ids import Iccid, InvalidIdentifierError, Msisdn
 
@@ -45,7 +46,7 @@ NOT_FOUND = "not-found"
 
 class AlreadyCancelledError(EsimNotCancellableError):
     code = "already-cancelled"
-    title = "This eSIM is already cancelled"
+    title = N_("This eSIM is already cancelled")
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 
 from esimcare.cancellations.quote import Quote
 from esimcare.errors import ConflictError, InvalidInputError
+from esimcare.i18n import N_
 from esimcare.kit.clock import as_utc, iso
 from esimcare.kit.tokens import digest, same
 
@@ -38,7 +39,7 @@ class QuoteExpiredError(ConflictError):
     """The quote ran out (or its amounts no longer hold): look at a fresh one."""
 
     code = "quote-expired"
-    title = "The quote has expired; look at the fresh quote before confirming"
+    title = N_("The quote has expired; look at the fresh quote before confirming")
 
 
 class QuoteRanOutError(QuoteExpiredError):

@@ -20,13 +20,14 @@ from esimcare.customers.models import Customer
 from esimcare.customers.passkeys import has_passkey
 from esimcare.errors import ForbiddenError
 from esimcare.esims.models import Esim
+from esimcare.i18n import N_
 from esimcare.kit.clock import iso
 from esimcare.operators.policy import Policy, VerificationMethod
 
 
 class SmsNotTrustedError(ForbiddenError):
     code = "sms-not-trusted"
-    title = (
+    title = N_(
         "Your number was moved to a phone only recently, so an SMS code cannot confirm a "
         "cancellation yet; call the hotline"
     )

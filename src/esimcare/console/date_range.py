@@ -15,7 +15,7 @@ MAX_DAYS = 92
 
 class DateRangeError(InvalidInputError):
     code = "bad-date-range"
-    title = "Invalid date range"
+    title = N_("Invalid date range")
 
 
 @dataclass(frozen=True)

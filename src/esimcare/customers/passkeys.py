@@ -29,6 +29,7 @@ from esimcare.errors import (
     NotFoundError,
     VerificationLockedError,
 )
+from esimcare.i18n import N_
 from esimcare.kit.tokens import digest
 from esimcare.kit.webauthn_ceremony import (
     CeremonyError,
@@ -52,12 +53,12 @@ LOGIN, REGISTER = "login", "register"
 class PasskeyNotAcceptedError(InvalidInputError):
     commit_before_raising = True  # the challenge stays used; a failed proof stays counted
     code = "passkey-rejected"
-    title = "The passkey could not be verified"
+    title = N_("The passkey could not be verified")
 
 
 class RecentLoginRequiredError(ForbiddenError):
     code = "recent-login-required"
-    title = "Enter your password again to add a passkey"
+    title = N_("Enter your password again to add a passkey")
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,7 @@ class UnsupportedMediaTypeError(DomainError):
     status = 415
     code = "unsupported-media-type"
     title = "Notifications must be sent as application/json"
+    translated = False  # read by the SM-DP+ (ES2+), never shown to a person
 
 
 @router.post(

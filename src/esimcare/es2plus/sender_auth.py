@@ -39,6 +39,7 @@ SUBJECT_HEADER = "X-SSL-Client-S-DN"
 class UnauthenticatedSenderError(ForbiddenError):
     code = "unauthenticated-sender"
     title = "Notifications are accepted only from this operator's SM-DP+, proven by TLS"
+    translated = False  # read by the SM-DP+ (ES2+), never shown to a person
 
 
 @dataclass(frozen=True)

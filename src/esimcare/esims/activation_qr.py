@@ -9,6 +9,7 @@ import segno
 from esimcare.errors import CancellationInProgressError, DomainError, NotFoundError
 from esimcare.esims.models import Esim
 from esimcare.esims.states import EsimStatus
+from esimcare.i18n import N_
 
 SCALE = 8
 BORDER = 4  # the quiet zone scanners need (ISO/IEC 18004)
@@ -16,13 +17,13 @@ BORDER = 4  # the quiet zone scanners need (ISO/IEC 18004)
 
 class NoActivationCodeError(NotFoundError):
     code = "no-activation-code"
-    title = "This eSIM has no activation code (it was not ordered here)"
+    title = N_("This eSIM has no activation code (it was not ordered here)")
 
 
 class ActivationCodeWithdrawnError(DomainError):
     status = 410
     code = "activation-code-withdrawn"
-    title = "This eSIM was cancelled: its QR code and activation code no longer work"
+    title = N_("This eSIM was cancelled: its QR code and activation code no longer work")
 
 
 def activation_code_of(esim: Esim) -> str:

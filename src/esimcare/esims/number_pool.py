@@ -21,18 +21,19 @@ from esimcare.cancellations.models import NumberQuarantine
 from esimcare.customers.models import Customer
 from esimcare.errors import ConflictError
 from esimcare.esims.models import Esim, EsimOrder
+from esimcare.i18n import N_
 
 ORDER_IMSI_PREFIX = "25098"  # demo MCC/MNC for ordered eSIMs (seeding uses 25001, 25097, 25099)
 
 
 class NumbersExhaustedError(ConflictError):
     code = "numbers-exhausted"
-    title = "This operator has no free phone number left in its ranges"
+    title = N_("This operator has no free phone number left in its ranges")
 
 
 class NumbersBusyError(ConflictError):
     code = "numbers-busy"
-    title = "Many orders at once took the next free numbers; send the same request again"
+    title = N_("Many orders at once took the next free numbers; send the same request again")
 
 
 def lock_number_pool(session: Session, operator_id: str) -> None:

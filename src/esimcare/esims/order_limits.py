@@ -17,6 +17,7 @@ from esimcare.customers.models import Customer
 from esimcare.errors import ConflictError, DomainError
 from esimcare.esims.models import Esim, EsimOrder, OrderStatus
 from esimcare.esims.states import EsimStatus
+from esimcare.i18n import N_
 from esimcare.operators.policy import Policy
 
 RATE_WINDOW = timedelta(hours=1)
@@ -24,13 +25,13 @@ RATE_WINDOW = timedelta(hours=1)
 
 class OpenEsimsLimitError(ConflictError):
     code = "open-esims-limit"
-    title = "This account already has as many eSIMs as the operator allows"
+    title = N_("This account already has as many eSIMs as the operator allows")
 
 
 class OrderRateLimitedError(DomainError):
     status = 429
     code = "order-rate-limited"
-    title = "Too many eSIMs were ordered on this account recently; try again later"
+    title = N_("Too many eSIMs were ordered on this account recently; try again later")
 
 
 def enforce_order_limits(session: Session, policy: Policy, customer_id: int, now: datetime) -> None:

@@ -12,6 +12,7 @@ from esimcare.db import transaction
 from esimcare.errors import ConflictError
 from esimcare.esims.models import EsimOrder, OrderStatus
 from esimcare.esims.systems import OrderingSystems
+from esimcare.i18n import N_
 from esimcare.integrations.smdp.interface import FinalProfileStatus
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue
 
@@ -22,7 +23,7 @@ ORDER_DEADLINE = timedelta(minutes=10)
 
 class OrderAbandonedError(ConflictError):
     code = "order-abandoned"
-    title = "This order took too long and was cancelled; please order again"
+    title = N_("This order took too long and was cancelled; please order again")
 
 
 def reconcile_later(session: Session, order: EsimOrder, now: datetime) -> None:

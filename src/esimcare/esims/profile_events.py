@@ -46,16 +46,19 @@ class MalformedNotificationError(DomainError):
     status = 400
     code = "malformed-notification"
     title = "This is no HandleDownloadProgressInfo we can read"
+    translated = False  # read by the SM-DP+ (ES2+), never shown to a person
 
 
 class NotificationFromTheFutureError(MalformedNotificationError):
     code = "notification-from-the-future"
     title = "The notification's timestamp is ahead of our clock"
+    translated = False  # read by the SM-DP+ (ES2+), never shown to a person
 
 
 class UnknownRequesterError(ForbiddenError):
     code = "unknown-requester"
     title = "Notifications are accepted only from this operator's SM-DP+"
+    translated = False  # read by the SM-DP+ (ES2+), never shown to a person
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from esimcare.errors import (
     IdempotencyKeyReusedError,
     InvalidInputError,
 )
+from esimcare.i18n import N_
 from esimcare.idempotency.models import IdempotencyRecord
 from esimcare.kit.clock import Clock
 
@@ -35,7 +36,7 @@ class IdempotencyRecordLostError(ConflictError):
     """The placeholder vanished while the request ran; rolling back lets the client retry."""
 
     code = "idempotency-record-lost"
-    title = "The request took too long to be recorded; retry it with the same Idempotency-Key"
+    title = N_("The request took too long to be recorded; retry it with the same Idempotency-Key")
 
 
 # Longer than any request may run (requests time out far sooner).

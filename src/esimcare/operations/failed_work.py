@@ -25,6 +25,7 @@ from esimcare.cancellations.service import STEP_JOB
 from esimcare.cancellations.states import CancellationStatus, StepName, StepStatus
 from esimcare.cancellations.transitions import move
 from esimcare.errors import ConflictError, InvalidInputError, InvalidTransitionError, NotFoundError
+from esimcare.i18n import N_
 from esimcare.jobs.models import Job, JobStatus
 from esimcare.jobs.queue import enqueue
 from esimcare.operations.job_owners import job_operator
@@ -38,12 +39,12 @@ RESOLVED_BY_HAND = "resolved_by_hand"
 
 class CancellationJobBusyError(ConflictError):
     code = "cancellation-job-busy"
-    title = "A job for this cancellation is still queued or running"
+    title = N_("A job for this cancellation is still queued or running")
 
 
 class RequeueStepJobError(ConflictError):
     code = "requeue-step-job"
-    title = "A dead cancellation step is retried through its cancellation, not its job"
+    title = N_("A dead cancellation step is retried through its cancellation, not its job")
 
 
 @dataclass(frozen=True)

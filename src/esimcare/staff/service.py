@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from esimcare.customers.passwords import hash_password
 from esimcare.errors import ConflictError, InvalidInputError
+from esimcare.i18n import N_
 from esimcare.integrations.email.address import check_address
 from esimcare.integrations.errors import PermanentIntegrationError
 from esimcare.kit.tokens import digest, new_token
@@ -36,7 +37,7 @@ class AddedStaff:
 
 class StaffExistsError(ConflictError):
     code = "staff-exists"
-    title = "A staff member with this e-mail already exists"
+    title = N_("A staff member with this e-mail already exists")
 
 
 def normalise_email(email: str) -> str:

@@ -22,6 +22,7 @@ from esimcare.audit.service import record
 from esimcare.cancellations.systems import ServiceSystems
 from esimcare.db import transaction
 from esimcare.errors import ConflictError, NotFoundError
+from esimcare.i18n import N_
 from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue
 from esimcare.operators.webhook_target import WebhookTarget
@@ -34,7 +35,7 @@ _RETRYABLE = frozenset({408, 425, 429})
 
 class DeliveryUnderWayError(ConflictError):
     code = "webhook-delivery-under-way"
-    title = "This event is still being delivered (retrying); wait for it to succeed or fail"
+    title = N_("This event is still being delivered (retrying); wait for it to succeed or fail")
 
 
 class InsecureWebhookError(ValueError):
