@@ -191,6 +191,12 @@ def progress_values(page, timeout_s: float = 60.0) -> list[tuple[int, int]]:  # 
         if not seen or seen[-1] != (value, top):
             seen.append((value, top))
         if page.locator("a[href$='/result.csv']").count():
+            # The bar read above may be from the page before this refresh: read the finished
+            # page's own (it no longer refreshes).
+            bar = page.locator("#bulk-progress")
+            final = (int(bar.get_attribute("value")), int(bar.get_attribute("max")))
+            if seen[-1] != final:
+                seen.append(final)
             return seen
         time.sleep(0.15)
     raise AssertionError(f"the bulk job did not finish; progress seen: {seen}")
