@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from esimcare.audit.models import AuditEvent
@@ -90,36 +90,18 @@ def timeline(session: Session, customer: Customer, limit: int = 400) -> list[Ent
 
 
 def _logins(session: Session, customer: Customer) -> Iterator[Entry]:
-    rows = _newest(
-        session,
-        select(AuthSession)
-        .where(AuthSession.customer_id == customer.id)
-        .order_by(AuthSession.id.desc())
-        .limit(PER_SOURCE),
-    )
+    rows = _newest(session, AuthSession, AuthSession.customer_id == customer.id)
     for row in rows:
         yield Entry(
             row.created_at, "login", "Logged in", row.user_agent or "", "ok", {"ip": row.ip or ""}
         )
-    failures = _newest(
-        session,
-        select(VerificationFailure)
-        .where(VerificationFailure.customer_id == customer.id)
-        .order_by(VerificationFailure.id.desc())
-        .limit(PER_SOURCE),
-    )
+    failures = _newest(session, VerificationFailure, VerificationFailure.customer_id == customer.id)
     for failure in failures:
         yield Entry(failure.at, "login", "Failed verification", failure.kind, "bad")
 
 
 def _codes(session: Session, customer: Customer) -> Iterator[Entry]:
-    rows = _newest(
-        session,
-        select(OneTimeCode)
-        .where(OneTimeCode.customer_id == customer.id)
-        .order_by(OneTimeCode.id.desc())
-        .limit(PER_SOURCE),
-    )
+    rows = _newest(session, OneTimeCode, OneTimeCode.customer_id == customer.id)
     for row in rows:
         used = "used" if row.consumed_at else f"wrong tries: {row.attempts}"
         to = mask_email(row.destination) if "@" in row.destination else row.destination[:-2]
@@ -194,11 +176,7 @@ def _es2plus_calls(session: Session, operator_id: str, iccids: list[str]) -> Ite
     if not iccids:
         return
     calls = _newest(
-        session,
-        select(Es2PlusCall)
-        .where(Es2PlusCall.operator_id == operator_id, Es2PlusCall.iccid.in_(iccids))
-        .order_by(Es2PlusCall.id.desc())
-        .limit(PER_SOURCE),
+        session, Es2PlusCall, Es2PlusCall.operator_id == operator_id, Es2PlusCall.iccid.in_(iccids)
     )
     for call in calls:
         codes = "/".join(filter(None, (call.subject_code, call.reason_code)))
@@ -222,13 +200,7 @@ def _es2plus_calls(session: Session, operator_id: str, iccids: list[str]) -> Ite
 def _notifications(session: Session, esim_ids: list[int]) -> Iterator[Entry]:
     if not esim_ids:
         return
-    rows = _newest(
-        session,
-        select(Es2PlusNotification)
-        .where(Es2PlusNotification.esim_id.in_(esim_ids))
-        .order_by(Es2PlusNotification.id.desc())
-        .limit(PER_SOURCE),
-    )
+    rows = _newest(session, Es2PlusNotification, Es2PlusNotification.esim_id.in_(esim_ids))
     for row in rows:
         yield Entry(
             row.received_at,
@@ -241,13 +213,7 @@ def _notifications(session: Session, esim_ids: list[int]) -> Iterator[Entry]:
 
 
 def _notices(session: Session, customer: Customer) -> Iterator[Entry]:
-    rows = _newest(
-        session,
-        select(Notice)
-        .where(Notice.customer_id == customer.id)
-        .order_by(Notice.id.desc())
-        .limit(PER_SOURCE),
-    )
+    rows = _newest(session, Notice, Notice.customer_id == customer.id)
     for row in rows:
         state = "sent" if row.sent_at else "queued"
         yield Entry(
@@ -261,13 +227,7 @@ def _notices(session: Session, customer: Customer) -> Iterator[Entry]:
 
 
 def _support(session: Session, customer: Customer) -> Iterator[Entry]:
-    rows = _newest(
-        session,
-        select(SupportRequest)
-        .where(SupportRequest.customer_id == customer.id)
-        .order_by(SupportRequest.id.desc())
-        .limit(PER_SOURCE),
-    )
+    rows = _newest(session, SupportRequest, SupportRequest.customer_id == customer.id)
     for row in rows:
         yield Entry(
             row.created_at,
@@ -285,13 +245,9 @@ def _audit(
     subjects = [f"customer:{customer.id}"] + [f"cancellation:{c.reference}" for c in cancellations]
     rows = _newest(
         session,
-        select(AuditEvent)
-        .where(
-            AuditEvent.operator_id == customer.operator_id,
-            or_(AuditEvent.subject.in_(subjects), AuditEvent.actor == f"customer:{customer.id}"),
-        )
-        .order_by(AuditEvent.id.desc())
-        .limit(PER_SOURCE),
+        AuditEvent,
+        AuditEvent.operator_id == customer.operator_id,
+        or_(AuditEvent.subject.in_(subjects), AuditEvent.actor == f"customer:{customer.id}"),
     )
     for row in rows:
         why = str(row.data.get("why", ""))
@@ -305,8 +261,9 @@ def _audit(
         )
 
 
-def _newest(session: Session, query: Select[Any]) -> list[Any]:
-    """The newest rows (the query orders by id descending), handed back oldest first."""
+def _newest(session: Session, model: Any, *conditions: ColumnElement[bool]) -> list[Any]:
+    """The newest ``PER_SOURCE`` rows of ``model`` that meet ``conditions``, oldest first."""
+    query = select(model).where(*conditions).order_by(model.id.desc()).limit(PER_SOURCE)
     return list(reversed(session.scalars(query).all()))
 
 
