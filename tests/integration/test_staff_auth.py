@@ -11,6 +11,7 @@ import pytest
 
 from esimcare.config import Mode
 from esimcare.context import Context
+from esimcare.customers.passwords import PasswordWork
 from esimcare.db import transaction
 from esimcare.kit.clock import FrozenClock
 from esimcare.sandbox.demo_staff import DEMO_STAFF_PASSWORD, DemoStaffRefusedError, seed_demo_staff
@@ -189,6 +190,7 @@ def test_the_set_up_link_sets_password_and_totp_once(demo: Context) -> None:
             now=demo.clock.now(),
             limits=demo.settings.limits,
             production=False,
+            work=demo.password_work,
         )
     assert not issued.auth.complete
 
@@ -221,6 +223,7 @@ def test_demo_staff_logins_work_in_development_and_are_refused_in_production(
             now=demo.clock.now(),
             limits=demo.settings.limits,
             production=True,
+            work=demo.password_work,
         )
     production = dataclasses.replace(
         demo, settings=demo.settings.with_changes(mode=Mode.PRODUCTION)
@@ -239,3 +242,16 @@ def test_the_totp_secret_is_stored_sealed_under_the_deployments_key(demo: Contex
     assert open_secret(demo.settings.secret_key, sealed) == secret
     with pytest.raises(ValueError, match="another key"):
         open_secret(b"another deployment's key", sealed)
+
+
+def test_staff_logins_share_the_processs_bound_on_password_hashing(demo: Context) -> None:
+    """security.md: argon2 reachable without a session is bounded per process; the console's
+    login is such a door too (429 with Retry-After while every slot is taken)."""
+    make_staff(demo, "mts", StaffRole.AGENT, AGENT)
+    busy = dataclasses.replace(demo, password_work=PasswordWork(1, 0.01))
+    client = portal_client(busy)
+    form = {"csrf": csrf(client.get("/staff/login").text), "email": AGENT, "password": "x" * 20}
+    with busy.password_work.slot():  # every slot of this process is taken
+        answer = client.post("/staff/login", data=form, follow_redirects=False)
+    assert answer.status_code == 429
+    assert answer.headers["retry-after"] == "1"

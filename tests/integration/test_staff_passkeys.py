@@ -36,6 +36,7 @@ def _password_session(ctx: Context) -> str:
             now=ctx.clock.now(),
             limits=ctx.settings.limits,
             production=False,
+            work=ctx.password_work,
         )
         return issued.token
 

@@ -22,7 +22,7 @@ from esimcare.console.deps import (
 )
 from esimcare.console.rendering import render
 from esimcare.db import transaction
-from esimcare.errors import DomainError
+from esimcare.errors import DomainError, PasswordWorkBusyError
 from esimcare.portal.i18n import N_
 from esimcare.portal.rendering import redirect
 from esimcare.staff.auth import (
@@ -85,6 +85,7 @@ def login_submit(
                 now=ctx.clock.now(),
                 limits=ctx.settings.limits,
                 production=_production(request),
+                work=ctx.password_work,
                 ip=client_ip(request),
             )
             previous = request.cookies.get(STAFF_COOKIE)
@@ -100,6 +101,12 @@ def login_submit(
             error=LOGIN_FAILED,
             notice=None,
         )
+    except PasswordWorkBusyError as busy:
+        refused = render(
+            request, "login.html", auth=None, status=429, email=email, error=busy.title, notice=None
+        )
+        refused.headers["Retry-After"] = str(busy.extra.get("retry_after", 1))
+        return refused
     response = redirect("/staff/login/second-factor")
     set_cookie(response, STAFF_COOKIE, issued.token)
     return response

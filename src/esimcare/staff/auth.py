@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from esimcare.config import Limits
-from esimcare.customers.passwords import verify_password
+from esimcare.customers.passwords import PasswordWork
 from esimcare.kit.tokens import digest, new_token
 from esimcare.staff.audit import record_staff_action
 from esimcare.staff.errors import (
@@ -60,11 +60,13 @@ def log_in_with_password(
     now: datetime,
     limits: Limits,
     production: bool,
+    work: PasswordWork,
     ip: str | None = None,
 ) -> IssuedStaffSession:
-    """One answer for an unknown e-mail, a wrong password and a locked account."""
+    """One answer for an unknown e-mail, a wrong password and a locked account. The argon2
+    work shares the process's bound with customer logins (PasswordWorkBusyError, 429)."""
     staff = staff_by_email(session, email)
-    right = verify_password(staff.password_hash if staff else None, password)
+    right = work.verify(staff.password_hash if staff else None, password)
     if staff is None or not usable(staff, now, production):
         raise StaffLoginFailedError()
     if not right:
