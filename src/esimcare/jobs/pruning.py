@@ -1,5 +1,5 @@
 """Deleting what is only kept for a while: finished jobs, the ES2+ call log and received ES2+
-notifications older than the retention (``ESIMCARE_RETENTION_DAYS``, 30 by default).
+notifications older than the retention (``ESIMCARE_RETENTION_DAYS``, 90 by default).
 
 The tables hot queries touch (claiming jobs, the receiver's dedupe) then stay the size of the
 retention window instead of growing for ever. Rows go in batches of ``batch_size``, each batch
