@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from esimcare.api.fast_lane import FastLane
 from esimcare.api.problems import problem_for_error, problem_for_http, problem_for_validation
 from esimcare.api.setup import install_api
 from esimcare.console.setup import UPLOAD_LIMITS, install_console
@@ -60,6 +61,7 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
         max_bytes=ctx.settings.limits.max_body_bytes,
         larger=UPLOAD_LIMITS,
     )
+    app.add_middleware(FastLane)  # the hottest GETs, before routing (they carry no body)
     app.add_middleware(MachineHeadersMiddleware)  # outermost: the 413 answers get them too
     return app
 

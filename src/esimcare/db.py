@@ -104,15 +104,6 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 @lru_cache(maxsize=8)
-def single_statement_reader(engine: Engine) -> Engine:
-    """For a read that is ONE statement (itself one consistent snapshot): on PostgreSQL it runs
-    in autocommit, without the BEGIN and COMMIT round trips; SQLite's BEGIN is in process and
-    free, and its connections keep the isolation handling set up in ``_configure_sqlite``."""
-    if engine.dialect.name != "postgresql":
-        return engine
-    return engine.execution_options(isolation_level="AUTOCOMMIT")
-
-
 def engine_of(factory: sessionmaker[Session]) -> Engine:
     """The engine behind a session factory, for Core reads that need no ORM session
     (``engine_of(ctx.readers)`` keeps the read-only marking)."""

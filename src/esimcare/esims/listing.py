@@ -1,18 +1,18 @@
 """The read-only list of a customer's eSIMs, for the hottest read of the API.
 
-One Core statement built once (SQLAlchemy keeps its cache key and compiled form) reads the
-token's session, its customer and their eSIMs with plans; rows are read as plain values: no
-ORM identity map, no objects to track, nothing written. Balances come from the ledger in the
-same statement (``billing.ledger.balance_sums``), one index lookup per eSIM.
+One Core statement built once and compiled once per dialect reads the token's session, its
+customer and their eSIMs with plans, run on the driver connection (``db_direct``); rows are
+read as plain values: no ORM identity map, no objects to track, nothing written. Balances
+come from the ledger in the same statement (``billing.ledger.balance_sums``), one index
+lookup per eSIM.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Engine, and_, select
 
 from esimcare.billing.ledger import Balance, balance_sums
 from esimcare.config import Limits
@@ -24,6 +24,7 @@ from esimcare.customers.authenticate import (
     caller_from,
     token_parameters,
 )
+from esimcare.db_direct import DirectRead
 from esimcare.errors import AuthenticationError
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus, ProfileState
@@ -80,18 +81,20 @@ LINES_OF_TOKEN = (
 )
 
 
+_LINES_DIRECT = DirectRead(LINES_OF_TOKEN)
+
+
 def caller_and_lines(
-    connection: Connection, operator_id: str, token: str, now: datetime, limits: Limits
+    engine: Engine, operator_id: str, token: str, now: datetime, limits: Limits
 ) -> tuple[Caller, list[EsimLine]]:
     """The caller behind ``token`` (checked as ``customers.authenticate.caller_from`` checks,
     else AuthenticationError) and their eSIMs of this operator, oldest first, each with its
-    plan and balance. Writes nothing."""
-    rows = connection.execute(LINES_OF_TOKEN, token_parameters(token)).all()
+    plan and balance. One statement on the driver (``db_direct``); writes nothing."""
+    rows = _LINES_DIRECT.rows(engine, token_parameters(token))
     if not rows:
         raise AuthenticationError()
-    values = [cast("tuple[Any, ...]", row) for row in rows]
-    caller = caller_from(values[0], operator_id, now, limits)
-    lines = [_line(*row[_CALLER_WIDTH:]) for row in values if row[_CALLER_WIDTH] is not None]
+    caller = caller_from(rows[0], operator_id, now, limits)
+    lines = [_line(*row[_CALLER_WIDTH:]) for row in rows if row[_CALLER_WIDTH] is not None]
     return caller, lines
 
 
