@@ -26,22 +26,26 @@ from sqlalchemy import Engine, Select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import BindParameter
 
-Processor = Callable[[Any], Any] | None
-
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
     positional_names: tuple[str, ...] | None
     literals: Mapping[str, Any]
-    processors: tuple[Processor, ...]
+    # (position, processor) of the columns whose values need converting.
+    conversions: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 class DirectRead:
-    """``statement`` compiled for each engine it runs on (once), executed on the driver."""
+    """``statement`` compiled for each engine it runs on (once), executed on the driver.
 
-    def __init__(self, statement: Select[Any]) -> None:
+    ``shared_prefix`` says that the first columns are the same in every row (one side of a
+    one-to-many join): they are converted once, from the first row, and repeated.
+    """
+
+    def __init__(self, statement: Select[Any], *, shared_prefix: int = 0) -> None:
         self.statement = statement
+        self.shared_prefix = shared_prefix
         self._compiled: dict[str, _Compiled] = {}
 
     def rows(self, engine: Engine, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -57,7 +61,13 @@ class DirectRead:
             raw_rows = _fetch(engine.dialect.name, pooled.driver_connection, compiled.sql, values)
         finally:
             pooled.close()
-        return [_converted(row, compiled.processors) for row in raw_rows]
+        if not raw_rows:
+            return []
+        width = self.shared_prefix
+        conversions = compiled.conversions
+        first = _converted(raw_rows[0], conversions)
+        shared, rest = first[:width], [c for c in conversions if c[0] >= width]
+        return [first] + [shared + _converted(row, rest)[width:] for row in raw_rows[1:]]
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect)
@@ -70,9 +80,10 @@ class DirectRead:
             sql=compiled.string,
             positional_names=tuple(compiled.positiontup or ()) if compiled.positional else None,
             literals=defaults,
-            processors=tuple(
-                column.type.dialect_impl(dialect).result_processor(dialect, None)
-                for column in self.statement.selected_columns
+            conversions=tuple(
+                (position, process)
+                for position, column in enumerate(self.statement.selected_columns)
+                if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
             ),
         )
         self._compiled[dialect.name] = found
@@ -94,8 +105,11 @@ def _fetch(dialect_name: str, driver: Any, sql: str, values: Any) -> Sequence[Se
         driver.autocommit = False
 
 
-def _converted(row: Sequence[Any], processors: tuple[Processor, ...]) -> tuple[Any, ...]:
-    return tuple(
-        value if process is None or value is None else process(value)
-        for value, process in zip(row, processors, strict=True)
-    )
+def _converted(
+    row: Sequence[Any], conversions: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> tuple[Any, ...]:
+    values = list(row)
+    for position, process in conversions:
+        if values[position] is not None:
+            values[position] = process(values[position])
+    return tuple(values)

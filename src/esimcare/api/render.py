@@ -19,7 +19,7 @@ from esimcare.esims.service import EsimView
 from esimcare.esims.states import ProfileState
 from esimcare.kit.clock import iso
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
-from esimcare.kit.money import Money
+from esimcare.kit.money import Money, money_json
 from esimcare.operators.policy import Policy
 
 
@@ -66,9 +66,12 @@ def esim_line_json(line: EsimLine, language: str) -> dict[str, Any]:
         "plan": {
             "code": line.plan_code,
             "name": name_in(line.plan_names, line.plan_code, language),
-            "monthly_fee": line.monthly_fee.to_json(),
+            "monthly_fee": money_json(line.monthly_fee_minor, line.currency),
         },
-        "balance": line.balance.to_json(),
+        "balance": {
+            "cash": money_json(line.cash_minor, line.currency),
+            "bonus": money_json(line.bonus_minor, line.currency),
+        },
     }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, ScalarSelect, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from esimcare.billing.models import EntryKind, LedgerEntry
@@ -36,19 +36,11 @@ def balance_of(session: Session, esim_id: int, currency: str) -> Balance:
     return Balance(Money(int(cash), currency), Money(int(bonus), currency))
 
 
-def balance_sums(esim_id: ColumnElement[int]) -> tuple[ScalarSelect[int], ScalarSelect[int]]:
-    """Cash and bonus sums of the eSIM whose id is ``esim_id``, as correlated subqueries to put
-    beside an eSIM's columns (each an index lookup on ``ledger_entries.esim_id``)."""
-    entries = LedgerEntry.__table__.c
-
-    def total(column: ColumnElement[int]) -> ScalarSelect[int]:
-        return (
-            select(func.coalesce(func.sum(column), 0))
-            .where(entries.esim_id == esim_id)
-            .scalar_subquery()
-        )
-
-    return total(entries.cash_minor), total(entries.bonus_minor)
+LEDGER = LedgerEntry.__table__
+# Cash and bonus totals of the ledger rows joined (outer) to an eSIM, for a statement grouped
+# by the eSIM: one pass over its entries (an index range on ``ledger_entries.esim_id``).
+CASH_TOTAL = func.coalesce(func.sum(LEDGER.c.cash_minor), 0)
+BONUS_TOTAL = func.coalesce(func.sum(LEDGER.c.bonus_minor), 0)
 
 
 def balances_of(session: Session, currencies: dict[int, str]) -> dict[int, Balance]:

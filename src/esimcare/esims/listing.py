@@ -3,8 +3,8 @@
 One Core statement built once and compiled once per dialect reads the token's session, its
 customer and their eSIMs with plans, run on the driver connection (``db_direct``); rows are
 read as plain values: no ORM identity map, no objects to track, nothing written. Balances
-come from the ledger in the same statement (``billing.ledger.balance_sums``), one index
-lookup per eSIM.
+come from the ledger in the same statement, joined and grouped by eSIM (one index range per
+eSIM).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, and_, select
 
-from esimcare.billing.ledger import Balance, balance_sums
+from esimcare.billing.ledger import BONUS_TOTAL, CASH_TOTAL, LEDGER
 from esimcare.config import Limits
 from esimcare.customers.authenticate import (
     CALLER_COLUMNS,
@@ -28,7 +28,6 @@ from esimcare.db_direct import DirectRead
 from esimcare.errors import AuthenticationError
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus, ProfileState
-from esimcare.kit.money import Money
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,13 +40,15 @@ class EsimLine:
     profile_state: ProfileState
     plan_code: str
     plan_names: dict[str, str]
-    monthly_fee: Money
-    balance: Balance
+    # Plain minor units in ``currency`` (the plan's and the ledger's): rendered, not computed.
+    currency: str
+    monthly_fee_minor: int
+    cash_minor: int
+    bonus_minor: int
 
 
 _ESIMS = Esim.__table__.c
 _PLANS = Plan.__table__.c
-_CASH, _BONUS = balance_sums(_ESIMS.id)
 _LINE_COLUMNS = (
     _ESIMS.id.label("esim_id"),
     _ESIMS.iccid,
@@ -59,8 +60,8 @@ _LINE_COLUMNS = (
     _PLANS.names,
     _PLANS.monthly_fee_minor,
     _PLANS.currency,
-    _CASH.label("cash_minor"),
-    _BONUS.label("bonus_minor"),
+    CASH_TOTAL.label("cash_minor"),
+    BONUS_TOTAL.label("bonus_minor"),
 )
 _CALLER_WIDTH = len(CALLER_COLUMNS)
 # The caller and their eSIMs of their operator in ONE statement, built once: one snapshot, one
@@ -74,14 +75,18 @@ LINES_OF_TOKEN = (
                 _ESIMS.customer_id == CALLER_COLUMNS[5],
                 _ESIMS.operator_id == CALLER_COLUMNS[6],
             ),
-        ).outerjoin(Plan.__table__, _PLANS.id == _ESIMS.plan_id)
+        )
+        .outerjoin(Plan.__table__, _PLANS.id == _ESIMS.plan_id)
+        .outerjoin(LEDGER, LEDGER.c.esim_id == _ESIMS.id)
     )
     .where(TOKEN_MATCHES)
+    # Every primary key of the joined rows, so PostgreSQL knows each other column is one value.
+    .group_by(CALLER_COLUMNS[0], CALLER_COLUMNS[5], _ESIMS.id, _PLANS.id)
     .order_by(_ESIMS.id)
 )
 
 
-_LINES_DIRECT = DirectRead(LINES_OF_TOKEN)
+_LINES_DIRECT = DirectRead(LINES_OF_TOKEN, shared_prefix=_CALLER_WIDTH)
 
 
 def caller_and_lines(
@@ -122,6 +127,8 @@ def _line(
         profile_state=profile_state,
         plan_code=plan_code,
         plan_names=plan_names,
-        monthly_fee=Money(monthly_fee_minor, currency),
-        balance=Balance(Money(int(cash_minor), currency), Money(int(bonus_minor), currency)),
+        currency=currency,
+        monthly_fee_minor=monthly_fee_minor,
+        cash_minor=int(cash_minor),
+        bonus_minor=int(bonus_minor),
     )

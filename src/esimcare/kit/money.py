@@ -62,23 +62,33 @@ class Money:
         return Decimal(self.minor).scaleb(-self.exponent)
 
     def amount_text(self) -> str:
-        """The exact decimal string of the API contract, e.g. "350.00" (in integers: it is on
-        every line of every list)."""
-        exponent = self.exponent
-        if not exponent:
-            return str(self.minor)
-        whole, fraction = divmod(abs(self.minor), 10**exponent)
-        sign = "-" if self.minor < 0 else ""
-        return f"{sign}{whole}.{fraction:0{exponent}d}"
+        return amount_text(self.minor, self.currency)
 
     def to_json(self) -> dict[str, str]:
-        return {"amount": self.amount_text(), "currency": self.currency}
+        return money_json(self.minor, self.currency)
 
     def display(self, locale: str) -> str:
         """Number in the reader's locale, then the currency: "350,00 ₽", "350.00 RUB"."""
         pattern = "#,##0." + "0" * self.exponent if self.exponent else "#,##0"
         number = format_decimal(self.decimal(), format=pattern, locale=locale)
         return f"{number}\u00a0{get_currency_symbol(self.currency, locale=locale)}"
+
+
+def amount_text(minor: int, currency: str) -> str:
+    """The exact decimal string of the API contract, e.g. "350.00" (in integers: it is on
+    every line of every list)."""
+    exponent = _precision(currency)
+    if not exponent:
+        return str(minor)
+    whole, fraction = divmod(abs(minor), 10**exponent)
+    sign = "-" if minor < 0 else ""
+    return f"{sign}{whole}.{fraction:0{exponent}d}"
+
+
+def money_json(minor: int, currency: str) -> dict[str, str]:
+    """``Money(minor, currency).to_json()`` for amounts read from the database, without
+    building the value (the hottest read renders nine per request)."""
+    return {"amount": amount_text(minor, currency), "currency": currency}
 
 
 @lru_cache(maxsize=64)

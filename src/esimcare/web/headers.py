@@ -7,11 +7,11 @@ its own ``Cache-Control`` (the QR codes: ``private, no-store``) keeps it.
 
 from __future__ import annotations
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MACHINE_PREFIXES = ("/api/", "/es2plus/", "/metrics")
 MACHINE_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+_RAW_HEADERS = [(name.lower().encode(), value.encode()) for name, value in MACHINE_HEADERS.items()]
 
 
 class MachineHeadersMiddleware:
@@ -25,11 +25,11 @@ class MachineHeadersMiddleware:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                headers = MutableHeaders(scope=message)
-                for name, value in MACHINE_HEADERS.items():
-                    if name not in headers:
-                        headers[name] = value
+                # Raw (lower-case) header pairs, as ASGI carries them: on every machine answer.
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [pair for pair in _RAW_HEADERS if pair[0] not in present]
+                message["headers"] = headers
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
