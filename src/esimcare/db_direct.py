@@ -18,8 +18,9 @@ the pool, so nothing holds a transaction or a lock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine, Select
@@ -41,11 +42,21 @@ class DirectRead:
 
     ``shared_prefix`` says that the first columns are the same in every row (one side of a
     one-to-many join): they are converted once, from the first row, and repeated.
+    ``reference_columns`` names columns of reference data that repeat across reads (a plan's
+    names): each distinct raw value is converted once and the result shared, so callers must
+    treat those values as read-only.
     """
 
-    def __init__(self, statement: Select[Any], *, shared_prefix: int = 0) -> None:
+    def __init__(
+        self,
+        statement: Select[Any],
+        *,
+        shared_prefix: int = 0,
+        reference_columns: Collection[str] = (),
+    ) -> None:
         self.statement = statement
         self.shared_prefix = shared_prefix
+        self.reference_columns = frozenset(reference_columns)
         self._compiled: dict[str, _Compiled] = {}
 
     def rows(self, engine: Engine, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
@@ -81,13 +92,22 @@ class DirectRead:
             positional_names=tuple(compiled.positiontup or ()) if compiled.positional else None,
             literals=defaults,
             conversions=tuple(
-                (position, process)
+                (position, self._remembered(column.key, process))
                 for position, column in enumerate(self.statement.selected_columns)
                 if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
             ),
         )
         self._compiled[dialect.name] = found
         return found
+
+    def _remembered(self, key: str | None, process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+        if key not in self.reference_columns:
+            return process
+        return lru_cache(maxsize=_REFERENCE_VALUES)(process)
+
+
+# Distinct reference values kept per column (plans of every operator fit many times over).
+_REFERENCE_VALUES = 1024
 
 
 def _fetch(dialect_name: str, driver: Any, sql: str, values: Any) -> Sequence[Sequence[Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +32,7 @@ def plan_name(plan: Plan, language: str) -> str:
     return name_in(plan.names, plan.code, language)
 
 
-def name_in(names: dict[str, str], code: str, language: str) -> str:
+def name_in(names: Mapping[str, str], code: str, language: str) -> str:
     return names.get(language) or names.get("en") or code
 
 

@@ -9,6 +9,7 @@ eSIM).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -39,7 +40,7 @@ class EsimLine:
     status: EsimStatus
     profile_state: ProfileState
     plan_code: str
-    plan_names: dict[str, str]
+    plan_names: Mapping[str, str]  # shared between reads (db_direct): read-only
     # Plain minor units in ``currency`` (the plan's and the ledger's): rendered, not computed.
     currency: str
     monthly_fee_minor: int
@@ -86,7 +87,9 @@ LINES_OF_TOKEN = (
 )
 
 
-_LINES_DIRECT = DirectRead(LINES_OF_TOKEN, shared_prefix=_CALLER_WIDTH)
+_LINES_DIRECT = DirectRead(
+    LINES_OF_TOKEN, shared_prefix=_CALLER_WIDTH, reference_columns=[_PLANS.names.key]
+)
 
 
 def caller_and_lines(
@@ -111,7 +114,7 @@ def _line(
     status: EsimStatus,
     profile_state: ProfileState,
     plan_code: str,
-    plan_names: dict[str, str],
+    plan_names: Mapping[str, str],
     monthly_fee_minor: int,
     currency: str,
     cash_minor: int,

@@ -74,6 +74,7 @@ class Money:
         return f"{number}\u00a0{get_currency_symbol(self.currency, locale=locale)}"
 
 
+@lru_cache(maxsize=4096)  # a pure function of two values, on every line of every list
 def amount_text(minor: int, currency: str) -> str:
     """The exact decimal string of the API contract, e.g. "350.00" (in integers: it is on
     every line of every list)."""
