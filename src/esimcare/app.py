@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from esimcare.api.direct_readers import close_direct_readers, open_direct_readers
 from esimcare.api.fast_lane import FastLane
 from esimcare.api.problems import problem_for_error, problem_for_http, problem_for_validation
 from esimcare.api.setup import install_api
@@ -105,6 +106,7 @@ def _lifespan(
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await open_direct_readers(app, ctx)
         stop = threading.Event()
         thread = None
         if run_worker:
@@ -120,5 +122,6 @@ def _lifespan(
             stop.set()
             if thread is not None:
                 thread.join(timeout=30)
+            await close_direct_readers(app)
 
     return lifespan

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, and_, select
 
@@ -25,7 +26,7 @@ from esimcare.customers.authenticate import (
     caller_from,
     token_parameters,
 )
-from esimcare.db_direct import DirectRead
+from esimcare.db_direct import AsyncReaders, DirectRead
 from esimcare.errors import AuthenticationError
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus, ProfileState
@@ -99,6 +100,20 @@ def caller_and_lines(
     else AuthenticationError) and their eSIMs of this operator, oldest first, each with its
     plan and balance. One statement on the driver (``db_direct``); writes nothing."""
     rows = _LINES_DIRECT.rows(engine, token_parameters(token))
+    return _caller_and_lines(rows, operator_id, now, limits)
+
+
+async def caller_and_lines_async(
+    readers: AsyncReaders, operator_id: str, token: str, now: datetime, limits: Limits
+) -> tuple[Caller, list[EsimLine]]:
+    """``caller_and_lines`` read on the event loop (PostgreSQL, ``db_direct.AsyncReaders``)."""
+    rows = await _LINES_DIRECT.rows_async(readers, token_parameters(token))
+    return _caller_and_lines(rows, operator_id, now, limits)
+
+
+def _caller_and_lines(
+    rows: list[tuple[Any, ...]], operator_id: str, now: datetime, limits: Limits
+) -> tuple[Caller, list[EsimLine]]:
     if not rows:
         raise AuthenticationError()
     caller = caller_from(rows[0], operator_id, now, limits)
