@@ -154,8 +154,9 @@ class AsyncReaders:
     thread fights for the GIL); on the loop a read waits for the server without a thread.
     At most ``size`` reads run at once, each on a connection of its own in autocommit (a
     single statement is its own snapshot). A connection that is not idle after a read (it
-    broke, or the read was cancelled half-way) is closed, never reused; after a broken one
-    (a server restart) the read is tried once more on a new connection. Opened and closed by
+    broke, or a cancelled read left it busy) is closed, never reused; after a broken one (a
+    server restart) the idle ones are closed too and the read is tried once more on a new
+    connection. Opened and closed by
     the web app's lifespan, in the loop that serves.
 
     Not psycopg_pool: its checkout (a task-aware wait with a timeout) cost a quarter of the
@@ -186,7 +187,12 @@ class AsyncReaders:
             try:
                 return await self._fetch_once(sql, values)
             except psycopg.OperationalError:
-                return await self._fetch_once(sql, values)  # on a new connection
+                # The server dropped a connection (a restart drops them all): the idle ones
+                # are not trusted either, and the read is tried once on a new connection.
+                stale, self._idle = self._idle, []
+                for connection in stale:
+                    self._discard(connection)
+                return await self._fetch_once(sql, values)
 
     async def _fetch_once(self, sql: str, values: Any) -> Sequence[Sequence[Any]]:
         connection = self._idle.pop() if self._idle else await self._connect()
