@@ -61,12 +61,12 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
     install_console(app, ctx)  # before the portal, whose /{operator} paths would take /staff
     install_portal(app, ctx)
     _install_error_handlers(app)
+    app.add_middleware(FastLane)  # the hottest doors, before routing, inside the size limit
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=ctx.settings.limits.max_body_bytes,
         larger=UPLOAD_LIMITS,
     )
-    app.add_middleware(FastLane)  # the hottest GETs, before routing (they carry no body)
     app.add_middleware(MachineHeadersMiddleware)  # outermost: the 413 answers get them too
     return app
 

@@ -1,12 +1,15 @@
-"""The two hottest GETs, answered before FastAPI's routing: liveness and the caller's eSIMs.
+"""The hottest doors, answered before FastAPI's routing: liveness, the caller's eSIMs and the
+ES2+ receiver.
 
 FastAPI matches a request against every route in turn and solves an (empty) dependency graph
 before the endpoint runs; on a read that costs ~30 µs in all that is most of the time. This
-middleware recognises the two paths by their shape and calls the very endpoints the routes
-serve (``public.health``, ``esims.list_my_esims``), so both entries give the same answer and
-the OpenAPI document is still FastAPI's. Anything else, and any refusal (unknown operator,
-missing token: a ``DomainError``), goes down the ordinary stack, which renders the problem
-exactly as it always does; so does a GET that carries a body (the size limit applies there).
+middleware recognises the paths by their shape and calls the very endpoints the routes serve
+(``public.health``, ``esims.list_my_esims``, ``receiver.handle_download_progress_info``), so
+both entries give the same answer and the OpenAPI document is still FastAPI's. It sits inside
+the body size limit. A refused list read (unknown operator, missing token: a
+``DomainError``) goes down the ordinary stack, which renders the problem exactly as it always
+does; so does a GET that carries a body. A refused notification (its body is read by then) is
+rendered here by the same function the app's handler uses for machine paths.
 """
 
 from __future__ import annotations
@@ -15,13 +18,18 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from esimcare.api.esims import list_my_esims
+from esimcare.api.problems import problem_for_error
 from esimcare.api.public import health
 from esimcare.errors import DomainError
+from esimcare.es2plus.receiver import RECEIVER_PREFIX, handle_download_progress_info
+from esimcare.integrations.smdp.messages import NOTIFICATION_PATH
 
 _HEALTH = "/api/v1/health"
 _API = "/api/v1/"
 _ESIMS = "/esims"
 _BODY_HEADERS = (b"content-length", b"transfer-encoding")
+_RECEIVER = RECEIVER_PREFIX + "/"
+_METHODS = ("GET", "POST")
 
 
 class FastLane:
@@ -29,10 +37,20 @@ class FastLane:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or _has_body(scope):
+        if scope["type"] != "http" or scope["method"] not in _METHODS:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] == "GET" and _has_body(scope):
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
+        if scope["method"] == "POST":
+            operator = _receiver_operator(path)
+            if operator is None:
+                await self.app(scope, receive, send)
+            else:
+                await _notification(operator, scope, receive, send)
+            return
         if path == _HEALTH:
             await (await health())(scope, receive, send)
             return
@@ -47,6 +65,23 @@ class FastLane:
             await self.app(scope, receive, send)  # refused: rendered where every refusal is
             return
         await response(scope, receive, send)
+
+
+async def _notification(operator: str, scope: Scope, receive: Receive, send: Send) -> None:
+    request = Request({**scope, "path_params": {"operator": operator}}, receive)
+    try:
+        response = await handle_download_progress_info(operator, request)
+    except DomainError as error:
+        response = problem_for_error(request, error)
+    await response(scope, receive, send)
+
+
+def _receiver_operator(path: str) -> str | None:
+    """``operator`` of ``/es2plus/{operator}/gsma/rsp2/es2plus/handleDownloadProgressInfo``."""
+    if not (path.startswith(_RECEIVER) and path.endswith(NOTIFICATION_PATH)):
+        return None
+    operator = path[len(_RECEIVER) : -len(NOTIFICATION_PATH)]
+    return operator if operator and "/" not in operator else None
 
 
 def _esims_operator(path: str) -> str | None:
