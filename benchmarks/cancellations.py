@@ -92,6 +92,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--processes", action="store_true", help="esimcare worker subprocesses")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile one worker to here")
+    parser.add_argument(
+        "--statements", action="store_true", help="list every distinct SQL statement (threads "
+        "only), most frequent first, with how often it runs per cancellation"
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -245,6 +249,10 @@ def run_cancellations(
     }
     if not args.processes:
         result["sql_workers"] = processing.per(len(ids))
+    if args.statements:
+        result["statements_request_and_verify"] = requesting.most_common(len(ids))
+        if not args.processes:
+            result["statements_workers"] = processing.most_common(len(ids))
     return result
 
 

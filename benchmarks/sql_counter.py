@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,24 +13,35 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 _TRANSACTION_CONTROL = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
+_SPACES = re.compile(r"\s+")
 
 
 @dataclass
 class SqlCount:
     statements: int = 0
     transactions: int = 0
+    # Each statement's text (whitespace folded), to see which ones repeat.
+    texts: Counter[str] = field(default_factory=Counter, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, *, statements: int = 0, transactions: int = 0) -> None:
+    def add(self, *, statements: int = 0, transactions: int = 0, text: str | None = None) -> None:
         with self._lock:
             self.statements += statements
             self.transactions += transactions
+            if text is not None:
+                self.texts[text] += 1
 
     def per(self, operations: int) -> dict[str, float]:
         return {
             "statements_per_operation": round(self.statements / operations, 1),
             "transactions_per_operation": round(self.transactions / operations, 1),
         }
+
+    def most_common(self, operations: int, width: int = 160) -> list[str]:
+        """Every distinct statement, most frequent first, as "<count per operation> <text>"."""
+        return [
+            f"{count / operations:5.2f} {text[:width]}" for text, count in self.texts.most_common()
+        ]
 
 
 @contextmanager
@@ -39,7 +52,7 @@ def counting(engine: Engine) -> Iterator[SqlCount]:
 
     def on_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if statement not in _TRANSACTION_CONTROL:
-            count.add(statements=1)
+            count.add(statements=1, text=_SPACES.sub(" ", statement).strip())
 
     def on_begin(*_args: Any) -> None:
         count.add(transactions=1)

@@ -4,12 +4,12 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.audit.models import AuditEvent
 from esimcare.audit.service import CHAIN_TRUNCATED, GENESIS_HASH, record, verify_chain
-from esimcare.db import transaction
+from esimcare.db import make_engine, session_factory, transaction
 from esimcare.kit.clock import FrozenClock
 
 
@@ -150,4 +150,21 @@ def test_concurrent_appends_never_fork_the_chain(
     chain = events(sessions)
     assert len(chain) == 40
     assert len({e.prev_hash for e in chain}) == 40
+    assert verify(sessions) is None
+
+
+def test_appends_from_another_process_in_between_still_chain_onto_the_real_head(
+    engine: Engine, sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    # This process remembers the hash it wrote last; another engine on the same database (as
+    # another process would) moves the head on, so that guess is stale for the next append.
+    append(sessions, clock, n=1)
+    other = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        append(session_factory(other), clock, n=2)
+    finally:
+        other.dispose()
+    append(sessions, clock, n=3)
+    chain = events(sessions)
+    assert [e.prev_hash for e in chain[1:]] == [e.hash for e in chain[:-1]]
     assert verify(sessions) is None

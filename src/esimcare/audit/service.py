@@ -5,18 +5,27 @@ own fields, so changing or deleting any row breaks every hash after it. The chai
 (AuditHead) is locked while appending, which serialises appends per operator: two concurrent
 transactions can never both build on the same previous hash and fork the chain. Because the
 lock is held until the caller commits, record() belongs near the end of a transaction.
+
+Appending usually takes two statements, not three: the process remembers the last hash it
+wrote to each chain and moves the head with ``UPDATE ... WHERE last_hash = <that hash>``,
+which locks the head and proves it is still the chain's end in one go; only when another
+transaction (or process) appended since, or this one rolled back, does that UPDATE match no
+row, and the head is then read under lock as before. The guess is never trusted: the database
+decides.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import CursorResult, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -40,19 +49,8 @@ def record(
     data: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event to the operator's chain in the caller's transaction."""
-    head = _lock_head(session, operator_id)
-    event = AuditEvent(
-        operator_id=operator_id,
-        at=at,
-        actor=actor,
-        action=action,
-        subject=subject,
-        ip=ip,
-        data=data or {},
-        prev_hash=head.last_hash,
-    )
-    event.hash = event_hash(event)
-    head.last_hash = event.hash
+    entry = AuditEntry(operator_id, actor, action, subject, at, ip, data or {})
+    event = _chain(session, operator_id, [entry])[0]
     session.add(event)
     # Assign the id now, while the head is still locked: ids then follow chain order.
     session.flush()
@@ -81,24 +79,9 @@ def record_all(session: Session, entries: Sequence[AuditEntry]) -> None:
     operator_id = entries[0].operator_id
     if any(entry.operator_id != operator_id for entry in entries):
         raise ValueError("record_all appends to one operator's chain at a time")
-    head = _lock_head(session, operator_id)
-    rows = []
-    for entry in entries:
-        event = AuditEvent(
-            operator_id=operator_id,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            subject=entry.subject,
-            ip=entry.ip,
-            data=entry.data,
-            prev_hash=head.last_hash,
-        )
-        event.hash = event_hash(event)
-        head.last_hash = event.hash
-        rows.append({column: getattr(event, column) for column in _EVENT_COLUMNS})
+    events = _chain(session, operator_id, entries)
+    rows = [{column: getattr(event, column) for column in _EVENT_COLUMNS} for event in events]
     session.connection().execute(insert(AuditEvent), rows)
-    session.flush()  # the head, while it is locked
 
 
 _EVENT_COLUMNS = (
@@ -112,6 +95,72 @@ _EVENT_COLUMNS = (
     "prev_hash",
     "hash",
 )
+
+
+def _chain(session: Session, operator_id: str, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
+    """The events chained onto the operator's head, which ends locked by this transaction and
+    naming the last of them (its row is written; the events are the caller's to insert)."""
+    guess = _last_written(session, operator_id)
+    if guess is not None:
+        events = _linked(operator_id, entries, guess)
+        if _move_head(session, operator_id, events[-1].hash, expected=guess):
+            _remember(session, operator_id, events[-1].hash)
+            return events
+    head = _lock_head(session, operator_id)
+    events = _linked(operator_id, entries, head.last_hash)
+    _move_head(session, operator_id, events[-1].hash)
+    _remember(session, operator_id, events[-1].hash)
+    return events
+
+
+def _linked(operator_id: str, entries: Sequence[AuditEntry], prev_hash: str) -> list[AuditEvent]:
+    events = []
+    for entry in entries:
+        event = AuditEvent(
+            operator_id=operator_id,
+            at=entry.at,
+            actor=entry.actor,
+            action=entry.action,
+            subject=entry.subject,
+            ip=entry.ip,
+            data=entry.data,
+            prev_hash=prev_hash,
+        )
+        event.hash = prev_hash = event_hash(event)
+        events.append(event)
+    return events
+
+
+def _move_head(
+    session: Session, operator_id: str, new_hash: str, *, expected: str | None = None
+) -> bool:
+    """Point the head at ``new_hash``; with ``expected``, only if it still names that hash
+    (and then the UPDATE is what locks it). False when no row matched."""
+    query = update(AuditHead).where(AuditHead.operator_id == operator_id)
+    if expected is not None:
+        query = query.where(AuditHead.last_hash == expected)
+    result = session.execute(
+        query.values(last_hash=new_hash).execution_options(synchronize_session=False)
+    )
+    return cast("CursorResult[Any]", result).rowcount == 1
+
+
+# The last hash this process wrote to each chain, per database: a guess at the head.
+_written: weakref.WeakKeyDictionary[Engine, dict[str, str]] = weakref.WeakKeyDictionary()
+_written_lock = threading.Lock()
+
+
+def _last_written(session: Session, operator_id: str) -> str | None:
+    bind = session.get_bind()
+    with _written_lock:
+        return _written.get(bind, {}).get(operator_id) if isinstance(bind, Engine) else None
+
+
+def _remember(session: Session, operator_id: str, last_hash: str) -> None:
+    bind = session.get_bind()
+    if isinstance(bind, Engine):
+        with _written_lock:
+            _written.setdefault(bind, {})[operator_id] = last_hash
 
 
 def _lock_head(session: Session, operator_id: str) -> AuditHead:

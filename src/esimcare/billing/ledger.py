@@ -125,6 +125,42 @@ def top_ups_newest_first(session: Session, esim_id: int) -> list[tuple[str | Non
     return [(payment_id, Money(cash, currency)) for payment_id, cash, currency in rows]
 
 
+@dataclass(frozen=True)
+class TopUp:
+    """One top-up entry: its provider payment id and card (None where unknown) and amount."""
+
+    payment_id: str | None
+    source: str | None
+    amount: Money
+
+
+def top_ups_of(session: Session, esim_id: int) -> list[TopUp]:
+    """Every top-up of the eSIM, newest first, in one query: what ``latest_card`` and
+    ``top_ups_newest_first`` read, for a caller that needs both."""
+    rows = session.execute(
+        select(
+            LedgerEntry.provider_payment_id,
+            LedgerEntry.source,
+            LedgerEntry.cash_minor,
+            LedgerEntry.currency,
+        )
+        .where(LedgerEntry.esim_id == esim_id, LedgerEntry.kind == EntryKind.TOP_UP)
+        .order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc())
+    )
+    return [TopUp(payment_id, source, Money(cash, currency))
+            for payment_id, source, cash, currency in rows]  # fmt: skip
+
+
+def latest_card_of(top_ups: list[TopUp]) -> str | None:
+    """``latest_card`` over ``top_ups_of``'s list."""
+    return next((top_up.source for top_up in top_ups if top_up.source is not None), None)
+
+
+def paid_top_ups(top_ups: list[TopUp]) -> list[tuple[str | None, Money]]:
+    """``top_ups_newest_first`` over ``top_ups_of``'s list."""
+    return [(top_up.payment_id, top_up.amount) for top_up in top_ups if top_up.amount.minor > 0]
+
+
 def split_by_payment(
     total: Money, top_ups: list[tuple[str | None, Money]]
 ) -> list[tuple[str | None, Money]]:

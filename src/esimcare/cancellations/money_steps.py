@@ -8,11 +8,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from esimcare.billing.ledger import (
+    TopUp,
     balance_of,
-    latest_card,
+    latest_card_of,
+    paid_top_ups,
     post,
     split_by_payment,
-    top_ups_newest_first,
+    top_ups_of,
 )
 from esimcare.billing.models import (
     Bill,
@@ -73,10 +75,14 @@ class RefundStep:
     def prepare(self, session: Session, run: StepInput) -> PayoutCall | None:
         refund = session.scalar(select(Refund).where(Refund.cancellation_id == run.cancellation.id))
         if refund is None:
-            refund = self._create(session, run)
-        if refund.status is not RefundStatus.PENDING:
+            refund, top_ups = self._create(session, run)
+            if refund.status is not RefundStatus.PENDING:
+                return None
+            parts = self._split(session, refund, run, top_ups)  # a new refund has no parts yet
+        elif refund.status is not RefundStatus.PENDING:
             return None
-        parts = _parts(session, refund) or self._split(session, refund, run)
+        else:
+            parts = _parts(session, refund) or self._split(session, refund, run)
         canceled = [part for part in parts if part.status is RefundPartStatus.CANCELED]
         if canceled:
             raise PermanentJobError(
@@ -90,14 +96,18 @@ class RefundStep:
             tuple(_part_call(part) for part in parts if part.status in _UNFINISHED),
         )
 
-    def _create(self, session: Session, run: StepInput) -> Refund:
+    def _create(self, session: Session, run: StepInput) -> tuple[Refund, list[TopUp] | None]:
+        """The refund row, and the eSIM's top-ups when the route is the card (read once for
+        the card to pay back to and for the split by payment)."""
         esim, cancellation = run.esim, run.cancellation
         policy = self.ctx.policy(esim.operator_id)
-        plan = session.get(Plan, esim.plan_id)
+        plan = session.get(Plan, esim.plan_id)  # in the session already: no query
         assert plan is not None
         cash = balance_of(session, esim.id, plan.currency).cash
         due = policy.refund_route is not RefundRoute.NONE and cash.minor > 0
-        destination = self._destination(session, run, policy.refund_route) if due else None
+        card = policy.refund_route is RefundRoute.CARD
+        top_ups = top_ups_of(session, esim.id) if due and card else None
+        destination = self._destination(session, run, policy.refund_route, top_ups) if due else None
         refund = Refund(
             operator_id=esim.operator_id,
             cancellation_id=cancellation.id,
@@ -112,24 +122,30 @@ class RefundStep:
         )
         session.add(refund)
         session.flush()
-        return refund
+        return refund, top_ups
 
-    def _destination(self, session: Session, run: StepInput, route: RefundRoute) -> str | None:
+    def _destination(
+        self, session: Session, run: StepInput, route: RefundRoute, top_ups: list[TopUp] | None
+    ) -> str | None:
         if route is RefundRoute.CARD:
-            return latest_card(session, run.esim.id)
+            return latest_card_of(top_ups) if top_ups is not None else None
         if route is RefundRoute.BANK_ACCOUNT:
             customer = session.get(Customer, run.cancellation.customer_id)
             return customer.payout_account if customer else None
         return run.cancellation.refund_to
 
     @staticmethod
-    def _split(session: Session, refund: Refund, run: StepInput) -> list[RefundPart]:
+    def _split(
+        session: Session, refund: Refund, run: StepInput, top_ups: list[TopUp] | None = None
+    ) -> list[RefundPart]:
         """The parts, each with its key: the first keeps the refund's own key, so a refund
         paid in one call (every route but the card) is sent exactly as it always was."""
         total = Money(refund.amount_minor, refund.currency)
         by_payment: list[tuple[str | None, Money]] = [(None, total)]
         if RefundRoute(refund.route) is RefundRoute.CARD:
-            by_payment = split_by_payment(total, top_ups_newest_first(session, refund.esim_id))
+            if top_ups is None:
+                top_ups = top_ups_of(session, refund.esim_id)
+            by_payment = split_by_payment(total, paid_top_ups(top_ups))
         parts = [
             RefundPart(
                 refund_id=refund.id,
@@ -180,11 +196,9 @@ class RefundStep:
     def record(
         self, session: Session, run: StepInput, result: PayoutAnswers | None
     ) -> str | StepWait:
-        refund = session.scalar(select(Refund).where(Refund.cancellation_id == run.cancellation.id))
-        assert refund is not None
+        refund, parts = _refund_and_parts(session, run.cancellation.id)
         if result is None:
             return "refunded" if refund.status is RefundStatus.SUCCEEDED else "no_refund_due"
-        parts = _parts(session, refund)
         for part in parts:
             receipt = result.receipts.get(part.id)
             if receipt is not None:
@@ -204,6 +218,18 @@ _STATUS_AFTER = {
     PayoutStatus.SUCCEEDED: RefundPartStatus.SUCCEEDED,
     PayoutStatus.CANCELED: RefundPartStatus.CANCELED,
 }
+
+
+def _refund_and_parts(session: Session, cancellation_id: int) -> tuple[Refund, list[RefundPart]]:
+    """The cancellation's refund and its parts in order, in one query."""
+    rows = session.execute(
+        select(Refund, RefundPart)
+        .outerjoin(RefundPart, RefundPart.refund_id == Refund.id)
+        .where(Refund.cancellation_id == cancellation_id)
+        .order_by(RefundPart.position)
+    ).all()
+    assert rows, "the refund is created before its payout is called"
+    return rows[0][0], [part for _, part in rows if part is not None]
 
 
 def _parts(session: Session, refund: Refund) -> list[RefundPart]:
@@ -249,10 +275,7 @@ class NoticeStep(LocalStep):
     """Tell the customer on every channel; delivery itself is a job of its own per message."""
 
     def record(self, session: Session, run: StepInput, result: None) -> str:
-        customer = session.get(Customer, run.cancellation.customer_id)
-        assert customer is not None
-        bill = session.scalar(select(Bill).where(Bill.cancellation_id == run.cancellation.id))
-        refund = session.scalar(select(Refund).where(Refund.cancellation_id == run.cancellation.id))
+        customer, bill, refund = self._read(session, run)
         policy = self.ctx.policy(customer.operator_id)
         currency = bill.currency if bill else policy.currency
         locale = babel_locale(customer.language)
@@ -273,3 +296,16 @@ class NoticeStep(LocalStep):
             device=device,
         )
         return "notified"
+
+    @staticmethod
+    def _read(session: Session, run: StepInput) -> tuple[Customer, Bill | None, Refund | None]:
+        """The customer, and the cancellation's bill and refund if any, in one query."""
+        cancellation_id = run.cancellation.id
+        row = session.execute(
+            select(Customer, Bill, Refund)
+            .select_from(Customer)
+            .outerjoin(Bill, Bill.cancellation_id == cancellation_id)
+            .outerjoin(Refund, Refund.cancellation_id == cancellation_id)
+            .where(Customer.id == run.cancellation.customer_id)
+        ).one()
+        return row[0], row[1], row[2]

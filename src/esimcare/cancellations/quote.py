@@ -76,8 +76,12 @@ def compute_quote(
     plan: Plan,
     effective_at: datetime,
     refund_to: str | None = None,
+    *,
+    balance: Balance | None = None,
 ) -> Quote:
-    balance = balance_of(session, esim.id, plan.currency)
+    """``balance``: the eSIM's, when the caller has just read it (``EsimView``)."""
+    if balance is None:
+        balance = balance_of(session, esim.id, plan.currency)
     bill = compute_final_bill(session, esim, plan, effective_at)
     settlement = settle(
         balance, bill.total, refunds_allowed=policy.refund_route is not RefundRoute.NONE

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -108,7 +108,8 @@ def held_quote(
         check_stamp(stamp, operator_id=customer.operator_id, customer_id=customer.id,
                     esim_id=view.esim.id, now=now)  # fmt: skip
     effective_at = stamp.effective_at if stamp else effective_time(policy, now)
-    quote = compute_quote(session, policy, customer, view.esim, view.plan, effective_at, refund_to)
+    quote = compute_quote(session, policy, customer, view.esim, view.plan, effective_at, refund_to,
+                          balance=view.balance)  # fmt: skip
     if stamp is not None:
         check_amounts(stamp, quote)
     return stamp_quote(key, quote, operator_id=customer.operator_id, customer_id=customer.id,
@@ -132,7 +133,7 @@ def request_cancellation(
     now = ctx.clock.now()
     view = get_esim(session, customer.operator_id, customer.id, esim_id)
     refund_to = _check_request(session, policy, customer, view, reason, refund_to)
-    require_some_method(session, policy, customer, now)
+    methods = require_some_method(session, policy, customer, now)
     quote = held_quote(session, ctx, customer, view, refund_to, quote_id, now)
     _refuse_blocking_debt(policy, quote)
     cancellation = _insert(session, customer, view, quote, reason, comment, refund_to, now)
@@ -146,7 +147,6 @@ def request_cancellation(
         ip,
         {"esim_id": view.esim.id, "reason": reason},
     )
-    methods = methods_for(session, policy, customer, now)
     code, refused = None, None
     if VerificationMethod.SMS in methods:
         try:
@@ -190,12 +190,12 @@ def _insert(
         effective_at=quote.effective_at,
         created_at=now,
     )
+    session.add(cancellation)
     try:
-        with session.begin_nested():
-            session.add(cancellation)
-            session.flush()
+        session.flush()
     except IntegrityError:
-        # Another request won the race for this eSIM; the partial unique index said so.
+        # Another request won the race for this eSIM; the partial unique index said so. No
+        # savepoint: the error ends the request, and with it the transaction (rolled back).
         raise CancellationInProgressError() from None
     record_start(session, cancellation, actor=f"customer:{customer.id}", now=now, note=reason)
     return cancellation
@@ -347,7 +347,16 @@ def get_cancellation(session: Session, customer: Customer, cancellation_id: int)
 def _awaiting(
     session: Session, ctx: RequestSystems, customer: Customer, cancellation_id: int
 ) -> Cancellation:
-    cancellation = get_cancellation(session, customer, cancellation_id)
+    return _awaiting_with_esim(session, ctx, customer, cancellation_id)[0]
+
+
+def _awaiting_with_esim(
+    session: Session, ctx: RequestSystems, customer: Customer, cancellation_id: int
+) -> tuple[Cancellation, Esim]:
+    """``_awaiting``, with the eSIM read by the same query. While the caller holds it, the
+    session's identity map (weak) keeps it, so ``view_esim`` and the webhook outbox read it
+    from there instead of the database."""
+    cancellation, esim = _cancellation_and_esim(session, customer, cancellation_id)
     now = ctx.clock.now()
     if cancellation.status is CancellationStatus.AWAITING_VERIFICATION and now >= (
         cancellation.created_at + timedelta(seconds=ctx.settings.limits.verification_window_s)
@@ -356,7 +365,25 @@ def _awaiting(
         raise CancellationExpiredError()
     if cancellation.status is not CancellationStatus.AWAITING_VERIFICATION:
         raise InvalidTransitionError(f"the cancellation is already {cancellation.status.value}")
-    return cancellation
+    return cancellation, esim
+
+
+def _cancellation_and_esim(
+    session: Session, customer: Customer, cancellation_id: int
+) -> tuple[Cancellation, Esim]:
+    """``get_cancellation`` and its eSIM, in one query."""
+    row = session.execute(
+        select(Cancellation, Esim)
+        .join(Esim, Esim.id == Cancellation.esim_id)
+        .where(
+            Cancellation.id == cancellation_id,
+            Cancellation.operator_id == customer.operator_id,
+            Cancellation.customer_id == customer.id,
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError("no such cancellation on this account")
+    return row[0], row[1]
 
 
 def verify(
@@ -377,7 +404,7 @@ def verify(
     now = ctx.clock.now()
     if chosen not in methods_for(session, policy, customer, now):
         raise MethodNotAllowedError()
-    cancellation = _awaiting(session, ctx, customer, cancellation_id)
+    cancellation, esim = _awaiting_with_esim(session, ctx, customer, cancellation_id)
     _require_quote_holds(session, cancellation, now)
     limits = ctx.settings.limits
     if chosen is VerificationMethod.SMS:
@@ -399,6 +426,8 @@ def verify(
         raise WrongCodeError("the password is wrong")
     cancellation.verification_method = chosen.value
     cancellation.verified_at = now
+    _schedule(session, ctx, customer, cancellation, policy, now, esim=esim)
+    # Last: the chain head stays locked until commit (and its query flushes all of the above).
     audit(
         session,
         cancellation,
@@ -408,7 +437,6 @@ def verify(
         ip,
         {"method": chosen.value},
     )
-    _schedule(session, ctx, customer, cancellation, policy, now)
     return cancellation
 
 
@@ -469,15 +497,18 @@ def _schedule(
     now: datetime,
     actor: str | None = None,
     note: str | None = None,
+    esim: Esim | None = None,
 ) -> None:
+    """``esim``: the cancellation's, when the caller has it already. The ORM changes come
+    first, so the first statement below flushes them together (one UPDATE per row)."""
     actor = actor or f"customer:{customer.id}"  # staff name themselves (staff_start.py)
     move(session, cancellation, CancellationStatus.SCHEDULED, actor=actor, now=now, note=note)
-    esim = view_esim(session, cancellation)
+    esim = esim or view_esim(session, cancellation)
     move_esim(esim, EsimStatus.CANCELLATION_PENDING)
-    _create_steps(session, cancellation)
     undo_text = _undo_link_text(ctx, customer, cancellation, policy)
     if cancellation.effective_at <= now:
         move(session, cancellation, CancellationStatus.PROCESSING, actor="system", now=now)
+    _create_steps(session, cancellation)
     enqueue(
         session,
         kind=STEP_JOB,
@@ -502,15 +533,21 @@ def _schedule(
 
 
 def _create_steps(session: Session, cancellation: Cancellation) -> None:
-    for position, name in enumerate(STEP_ORDER):
-        session.add(
-            CancellationStep(
-                cancellation_id=cancellation.id,
-                name=name,
-                position=position,
-                status=StepStatus.PENDING,
-            )
-        )
+    """All step rows in one executemany INSERT (the ORM would send one per row, to read back
+    each id; nothing here needs them)."""
+    session.execute(
+        insert(CancellationStep),
+        [
+            {
+                "cancellation_id": cancellation.id,
+                "name": name,
+                "position": position,
+                "status": StepStatus.PENDING,
+                "attempts": 0,
+            }
+            for position, name in enumerate(STEP_ORDER)
+        ],
+    )
 
 
 def _undo_link_text(
@@ -614,11 +651,12 @@ def verify_in_person(
     Only the staff console offers this (the customer's own methods are the policy's)."""
     if not note.strip():
         raise InvalidInputError("say which document was checked", field="note")
-    cancellation = _awaiting(session, ctx, customer, cancellation_id)
+    cancellation, esim = _awaiting_with_esim(session, ctx, customer, cancellation_id)
     now = ctx.clock.now()
     cancellation.verification_method = IN_PERSON_METHOD
     cancellation.verified_at = now
+    _schedule(session, ctx, customer, cancellation, ctx.policy(customer.operator_id), now,
+              esim=esim)  # fmt: skip
     audit(session, cancellation, actor, "cancellation.verified", now, ip,
           {"method": IN_PERSON_METHOD, "note": note.strip()[:300]})  # fmt: skip
-    _schedule(session, ctx, customer, cancellation, ctx.policy(customer.operator_id), now)
     return cancellation

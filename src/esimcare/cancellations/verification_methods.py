@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Select, exists, null, select
 from sqlalchemy.orm import Session
 
 from esimcare.customers.models import Customer
-from esimcare.customers.passkeys import has_passkey
+from esimcare.customers.passkey_models import CustomerPasskey
 from esimcare.errors import ForbiddenError
 from esimcare.esims.models import Esim
 from esimcare.i18n import N_
@@ -36,11 +36,26 @@ class SmsNotTrustedError(ForbiddenError):
 def methods_for(
     session: Session, policy: Policy, customer: Customer, now: datetime
 ) -> tuple[VerificationMethod, ...]:
-    """``policy``: the customer's operator's."""
+    """``policy``: the customer's operator's. What it needs to know is read in one query."""
     methods = policy.verification_methods
-    if VerificationMethod.SMS in methods and sms_untrusted_until(session, policy, customer, now):
+    asks_sms = VerificationMethod.SMS in methods
+    asks_passkey = VerificationMethod.PASSKEY in methods
+    if not asks_sms and not asks_passkey:
+        return methods
+    installed, passkey = session.execute(
+        select(
+            _recent_install(policy, customer, now).scalar_subquery() if asks_sms else null(),
+            exists().where(
+                CustomerPasskey.operator_id == customer.operator_id,
+                CustomerPasskey.customer_id == customer.id,
+            )
+            if asks_passkey
+            else null(),
+        )
+    ).one()
+    if asks_sms and installed is not None:
         methods = tuple(m for m in methods if m is not VerificationMethod.SMS)
-    if VerificationMethod.PASSKEY in methods and not has_passkey(session, customer):
+    if asks_passkey and not passkey:
         methods = tuple(m for m in methods if m is not VerificationMethod.PASSKEY)
     return methods
 
@@ -49,25 +64,35 @@ def sms_untrusted_until(
     session: Session, policy: Policy, customer: Customer, now: datetime
 ) -> datetime | None:
     """Until when SMS to the contact number is not trusted, or None if it is."""
-    days = timedelta(days=policy.sms_untrusted_days_after_install)
-    installed = session.scalar(
+    installed = session.scalar(_recent_install(policy, customer, now))
+    return None if installed is None else installed + _untrusted_for(policy)
+
+
+def _untrusted_for(policy: Policy) -> timedelta:
+    return timedelta(days=policy.sms_untrusted_days_after_install)
+
+
+def _recent_install(policy: Policy, customer: Customer, now: datetime) -> Select[datetime | None]:
+    """The newest installation of the contact number within the untrusted window."""
+    return (
         select(Esim.installed_at)
         .where(
             Esim.operator_id == customer.operator_id,
             Esim.msisdn == customer.phone,
-            Esim.installed_at > now - days,
+            Esim.installed_at > now - _untrusted_for(policy),
         )
         .order_by(Esim.installed_at.desc())
         .limit(1)
     )
-    return None if installed is None else installed + days
 
 
 def require_some_method(
     session: Session, policy: Policy, customer: Customer, now: datetime
-) -> None:
-    if methods_for(session, policy, customer, now):
-        return
+) -> tuple[VerificationMethod, ...]:
+    """The methods the customer may confirm with now (``methods_for``), or why there are none."""
+    methods = methods_for(session, policy, customer, now)
+    if methods:
+        return methods
     until = sms_untrusted_until(session, policy, customer, now)
     hotline = policy.hotline
     raise SmsNotTrustedError(

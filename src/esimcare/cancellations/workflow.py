@@ -11,16 +11,17 @@ to be redone (idempotently) or the next one queued under a lease another worker 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.money_steps import NoticeStep, RefundStep
-from esimcare.cancellations.service import STEP_JOB, audit, view_esim
+from esimcare.cancellations.service import STEP_JOB, audit
 from esimcare.cancellations.states import CancellationStatus, StepName, StepStatus
 from esimcare.cancellations.steps import (
     FinalBillStep,
@@ -35,7 +36,7 @@ from esimcare.cancellations.steps import (
 from esimcare.cancellations.systems import WorkflowSystems
 from esimcare.cancellations.transitions import move, move_esim
 from esimcare.db import transaction
-from esimcare.esims.models import Esim
+from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus
 from esimcare.jobs.errors import PermanentJobError
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue_new
@@ -57,6 +58,50 @@ class _Begun:
 
     name: StepName
     prepared: Any
+
+
+@dataclass
+class _Loaded:
+    """What one transaction of the workflow reads first, in one query. Holding the rows also
+    keeps them in the session's identity map (it holds them weakly), so the steps' own
+    ``session.get`` of the eSIM or the plan costs no query."""
+
+    cancellation: Cancellation
+    esim: Esim
+    plan: Plan
+    open_steps: list[CancellationStep]  # not done yet, in order: the first is the current one
+    # Step rows changed in this transaction, written together by ``write_steps``.
+    changed: dict[int, CancellationStep] = field(default_factory=dict)
+
+    def change(self, step: CancellationStep, **values: Any) -> None:
+        """Change a step row in memory only (no ORM flush: each row's changed columns differ,
+        so the ORM would send one UPDATE per row); ``write_steps`` sends them."""
+        for name, value in values.items():
+            set_committed_value(step, name, value)
+        self.changed[step.id] = step
+
+    def write_steps(self, session: Session) -> None:
+        """Every changed step row, whole, in one executemany UPDATE."""
+        if not self.changed:
+            return
+        session.execute(
+            update(CancellationStep),
+            [{column: getattr(step, column) for column in _STEP_COLUMNS}
+             for step in self.changed.values()],
+        )  # fmt: skip
+        self.changed.clear()
+
+
+_STEP_COLUMNS = (
+    "id",
+    "status",
+    "attempts",
+    "outcome",
+    "last_error",
+    "external_answer",
+    "started_at",
+    "finished_at",
+)
 
 
 class CancellationWorkflow:
@@ -96,22 +141,21 @@ class CancellationWorkflow:
     def _begin(self, job: ClaimedJob) -> _Begun | None:
         with transaction(self.ctx.sessions) as session:
             now = self.ctx.clock.now()
-            cancellation = self._load(session, job.payload["cancellation_id"])
-            if cancellation is None or cancellation.status in _SETTLED:
+            loaded = self._load(session, job.payload["cancellation_id"])
+            if loaded is None or loaded.cancellation.status in _SETTLED:
                 self.queue.finish(session, job)
                 return None
-            if cancellation.status is CancellationStatus.SCHEDULED:
+            if loaded.cancellation.status is CancellationStatus.SCHEDULED:
                 move(
                     session,
-                    cancellation,
+                    loaded.cancellation,
                     CancellationStatus.PROCESSING,
                     actor="system",
                     now=now,
                     note="grace period over",
                 )
-            begun = self._advance(
-                session, cancellation, self._open_steps(session, cancellation), now
-            )
+            begun = self._advance(session, loaded, loaded.open_steps, now)
+            loaded.write_steps(session)
             if begun is None:
                 self.queue.finish(session, job)
             return begun
@@ -119,7 +163,7 @@ class CancellationWorkflow:
     def _advance(
         self,
         session: Session,
-        cancellation: Cancellation,
+        loaded: _Loaded,
         open_steps: list[CancellationStep],
         now: datetime,
     ) -> _Begun | None:
@@ -128,33 +172,32 @@ class CancellationWorkflow:
         for step in open_steps:
             handler = self.steps[step.name]
             if not isinstance(handler, LocalStep):
-                self._start(step, now)
-                return _Begun(step.name, handler.prepare(session, self._input(session, step, now)))
+                self._start(loaded, step, now)
+                return _Begun(step.name, handler.prepare(session, self._input(loaded, step, now)))
             # The same crash points as a step that calls out: dying here rolls the local
             # step back with the whole transaction.
             crash_point(f"before_call:{step.name.value}")
             crash_point(f"after_call:{step.name.value}")
-            run = self._input(session, step, now, attempt=step.attempts + 1)
+            run = self._input(loaded, step, now, attempt=step.attempts + 1)
             outcome = handler.record(session, run, None)
-            # Started and done in one transaction: the row changes once (one UPDATE).
-            self._start(step, now)
-            self._done(step, outcome, now)
-        self._complete(session, cancellation, now)
+            # Started and done in one transaction: the row changes once.
+            self._start(loaded, step, now)
+            self._done(loaded, step, outcome, now)
+        self._complete(session, loaded, now)
         return None
 
     @staticmethod
-    def _start(step: CancellationStep, now: datetime) -> None:
-        step.status = StepStatus.RUNNING
-        step.attempts += 1
-        step.started_at = step.started_at or now
+    def _start(loaded: _Loaded, step: CancellationStep, now: datetime) -> None:
+        loaded.change(step, status=StepStatus.RUNNING, attempts=step.attempts + 1,
+                      started_at=step.started_at or now)  # fmt: skip
 
     @staticmethod
-    def _done(step: CancellationStep, outcome: str | StepWait, now: datetime) -> None:
+    def _done(
+        loaded: _Loaded, step: CancellationStep, outcome: str | StepWait, now: datetime
+    ) -> None:
         assert isinstance(outcome, str), "local steps never wait"
-        step.outcome = outcome
-        step.status = StepStatus.DONE
-        step.finished_at = now
-        step.last_error = None
+        loaded.change(step, outcome=outcome, status=StepStatus.DONE, finished_at=now,
+                      last_error=None)  # fmt: skip
 
     def _finish(self, job: ClaimedJob, name: StepName, result: Any) -> None:
         try:
@@ -168,22 +211,22 @@ class CancellationWorkflow:
     def _record(self, job: ClaimedJob, name: StepName, result: Any) -> None:
         with transaction(self.ctx.sessions) as session:
             now = self.ctx.clock.now()
-            cancellation = self._load(session, job.payload["cancellation_id"])
-            assert cancellation is not None
-            open_steps = self._open_steps(session, cancellation)
-            step = next(s for s in open_steps if s.name is name)
-            run = self._input(session, step, now)
+            loaded = self._load(session, job.payload["cancellation_id"])
+            assert loaded is not None
+            step = next(s for s in loaded.open_steps if s.name is name)
+            run = self._input(loaded, step, now)
             outcome = self.steps[name].record(session, run, result)
-            step.external_answer = answer_of(result)
+            loaded.change(step, external_answer=answer_of(result))
             if isinstance(outcome, StepWait):
-                self._wait(session, job, step, outcome, now)
+                self._wait(session, job, loaded, step, outcome, now)
                 return
-            self._done(step, outcome, now)
-            after = [s for s in open_steps if s is not step]
-            begun = self._advance(session, cancellation, after, now)
+            self._done(loaded, step, outcome, now)
+            after = [s for s in loaded.open_steps if s is not step]
+            begun = self._advance(session, loaded, after, now)
+            loaded.write_steps(session)
             self.queue.finish(session, job)
             if begun is not None:
-                self._hand_over(session, cancellation, name, begun)
+                self._hand_over(session, loaded.cancellation, name, begun)
 
     def _hand_over(
         self, session: Session, cancellation: Cancellation, done: StepName, begun: _Begun
@@ -206,29 +249,39 @@ class CancellationWorkflow:
 
     @staticmethod
     def _input(
-        session: Session, step: CancellationStep, now: datetime, attempt: int | None = None
+        loaded: _Loaded, step: CancellationStep, now: datetime, attempt: int | None = None
     ) -> StepInput:
-        # Both already in the session (``_load``): no query.
-        cancellation = session.get(Cancellation, step.cancellation_id)
-        assert cancellation is not None
-        esim = view_esim(session, cancellation)
         attempt = step.attempts if attempt is None else attempt
-        return StepInput(cancellation, esim, attempt, now, step.external_answer)
+        return StepInput(loaded.cancellation, loaded.esim, attempt, now, step.external_answer)
 
     @staticmethod
-    def _load(session: Session, cancellation_id: int) -> Cancellation | None:
-        """The cancellation, with its eSIM loaded into the session by the same query."""
-        row = session.execute(
-            select(Cancellation, Esim)
+    def _load(session: Session, cancellation_id: int) -> _Loaded | None:
+        """The cancellation, its eSIM and plan and its open steps, in one query (a row per
+        open step; one with no step when all are done)."""
+        rows = session.execute(
+            select(Cancellation, Esim, Plan, CancellationStep)
             .join(Esim, Esim.id == Cancellation.esim_id)
+            .join(Plan, Plan.id == Esim.plan_id)
+            .outerjoin(
+                CancellationStep,
+                and_(
+                    CancellationStep.cancellation_id == Cancellation.id,
+                    CancellationStep.status != StepStatus.DONE,
+                ),
+            )
             .where(Cancellation.id == cancellation_id)
-        ).one_or_none()
-        return None if row is None else row[0]
+            .order_by(CancellationStep.position)
+        ).all()
+        if not rows:
+            return None
+        cancellation, esim, plan, _ = rows[0]
+        return _Loaded(cancellation, esim, plan, [row[3] for row in rows if row[3] is not None])
 
     def _wait(
         self,
         session: Session,
         job: ClaimedJob,
+        loaded: _Loaded,
         step: CancellationStep,
         wait: StepWait,
         now: datetime,
@@ -239,9 +292,8 @@ class CancellationWorkflow:
         delay = min(
             settings.job_backoff_cap_s, settings.job_backoff_base_s * 2.0 ** (step.attempts - 1)
         )
-        step.status = StepStatus.PENDING
-        step.outcome = wait.outcome
-        step.last_error = wait.note
+        loaded.change(step, status=StepStatus.PENDING, outcome=wait.outcome, last_error=wait.note)
+        loaded.write_steps(session)
         enqueue_new(
             session,
             kind=STEP_JOB,
@@ -252,10 +304,10 @@ class CancellationWorkflow:
         )
         self.queue.finish(session, job)
 
-    def _complete(self, session: Session, cancellation: Cancellation, now: datetime) -> None:
+    def _complete(self, session: Session, loaded: _Loaded, now: datetime) -> None:
+        cancellation, esim = loaded.cancellation, loaded.esim
         move(session, cancellation, CancellationStatus.COMPLETED, actor="system", now=now)
         cancellation.completed_at = now
-        esim = view_esim(session, cancellation)
         move_esim(esim, EsimStatus.CANCELLED)
         esim.cancelled_at = now
         audit(session, cancellation, "system", "cancellation.completed", now)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, and_, case, func, select, update
 from sqlalchemy.orm import Session
 
 from esimcare.config import Limits
@@ -62,15 +62,12 @@ def _throttle(
     """60 s between codes for the same thing (a resend), 5 an hour to one destination whatever
     they are for; a second cancellation right after the first still gets its code."""
     hour = OneTimeCode.created_at > now - timedelta(hours=1)
-    sent = session.scalar(select(func.count()).where(OneTimeCode.destination == destination, hour))
-    latest = session.scalar(
-        select(func.max(OneTimeCode.created_at)).where(
-            OneTimeCode.destination == destination,
-            OneTimeCode.purpose == purpose,
-            OneTimeCode.subject == subject,
-            hour,
+    same_thing = and_(OneTimeCode.purpose == purpose, OneTimeCode.subject == subject)
+    sent, latest = session.execute(
+        select(func.count(), func.max(case((same_thing, OneTimeCode.created_at)))).where(
+            OneTimeCode.destination == destination, hour
         )
-    )
+    ).one()
     if latest is not None:
         wait = as_utc(latest) + timedelta(seconds=limits.resend_interval_s) - now
         if wait.total_seconds() > 0:
@@ -104,7 +101,7 @@ def check_code(
 ) -> None:
     """Consume the newest live code for this purpose and subject, or raise why not."""
     ensure_not_locked(customer, now)
-    code_id = session.scalar(
+    newest = (
         select(OneTimeCode.id)
         .where(
             OneTimeCode.customer_id == customer.id,
@@ -114,13 +111,11 @@ def check_code(
         .order_by(OneTimeCode.created_at.desc(), OneTimeCode.id.desc())
         .limit(1)
     )
-    if code_id is None:
-        raise CodeExpiredError()
-    tried = _take_a_try(session, code_id, now, limits)
+    tried = _take_a_try(session, newest, now, limits)
     if same(tried.code_hash, keyed_hash(key, f"{purpose}:{subject}:{code.strip()}")):
         session.execute(
             update(OneTimeCode)
-            .where(OneTimeCode.id == code_id)
+            .where(OneTimeCode.id == tried.code_id)
             .values(consumed_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -132,29 +127,35 @@ def check_code(
 
 @dataclass(frozen=True)
 class _Try:
+    code_id: int
     attempts: int
     code_hash: str
 
 
-def _take_a_try(session: Session, code_id: int, now: datetime, limits: Limits) -> _Try:
-    """Count a try before comparing, in one conditional UPDATE: parallel requests each get
-    their own number, and none past the limit (the row stays locked until commit, so a
-    right code is consumed before any other try can read the row as unused)."""
+def _take_a_try(session: Session, newest: Select[int], now: datetime, limits: Limits) -> _Try:
+    """Count a try on the newest code (``newest`` selects its id) before comparing, in one
+    conditional UPDATE: parallel requests each get their own number, and none past the limit
+    (the row stays locked until commit, so a right code is consumed before any other try can
+    read the row as unused)."""
     taken = session.execute(
         update(OneTimeCode)
         .where(
-            OneTimeCode.id == code_id,
+            OneTimeCode.id == newest.scalar_subquery(),
             OneTimeCode.attempts < limits.code_max_attempts,
             OneTimeCode.consumed_at.is_(None),
             OneTimeCode.expires_at > now,
         )
         .values(attempts=OneTimeCode.attempts + 1)
-        .returning(OneTimeCode.attempts, OneTimeCode.code_hash)
+        .returning(OneTimeCode.id, OneTimeCode.attempts, OneTimeCode.code_hash)
         .execution_options(synchronize_session=False)
     ).one_or_none()
     if taken is not None:
-        return _Try(attempts=taken.attempts, code_hash=taken.code_hash)
-    attempts = session.scalar(select(OneTimeCode.attempts).where(OneTimeCode.id == code_id))
+        return _Try(code_id=taken.id, attempts=taken.attempts, code_hash=taken.code_hash)
+    # Why not (rare, so a second read): no code at all, one tried too often, or one used up
+    # or expired.
+    attempts = session.scalar(
+        select(OneTimeCode.attempts).where(OneTimeCode.id == newest.scalar_subquery())
+    )
     if (attempts or 0) >= limits.code_max_attempts:
         raise CodeExpiredError("this code was tried too often; ask for a new one", used_up=True)
     raise CodeExpiredError()

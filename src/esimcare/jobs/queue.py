@@ -110,6 +110,22 @@ def enqueue_new(
     return _insert_unless_known(session, values)
 
 
+def enqueue_all_new(
+    session: Session, *, kind: str, jobs: list[tuple[dict[str, Any], str]], now: datetime
+) -> None:
+    """``enqueue_new`` for several jobs (payload, dedupe key) due now, in one statement; a
+    dedupe key already taken is passed over."""
+    if not jobs:
+        return
+    rows = [_row(kind, payload, now, dedupe_key, now) for payload, dedupe_key in jobs]
+    session.execute(
+        _dialect_insert(session)(Job)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[Job.dedupe_key])
+    )
+    _wake_workers_on_commit(session)
+
+
 def _row(
     kind: str, payload: dict[str, Any], now: datetime, dedupe_key: str | None, run_after: datetime
 ) -> dict[str, Any]:

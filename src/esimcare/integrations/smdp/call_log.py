@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, Integer, String
+from sqlalchemy import JSON, CursorResult, Integer, String, func, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from esimcare.db import Base, UtcDateTime, enum_type, transaction
@@ -103,28 +103,37 @@ class CallLog:
             return row.id
 
     def finished(self, record_id: int, end: CallEnd) -> None:
+        """One UPDATE of the row ``started`` wrote (no read first)."""
         with transaction(self._sessions) as session:
-            row = session.get(Es2PlusCall, record_id, with_for_update=True)
-            if row is None:
+            result = session.execute(
+                update(Es2PlusCall)
+                .where(Es2PlusCall.id == record_id)
+                .values(_end_values(end))
+                .execution_options(synchronize_session=False)
+            )
+            if cast("CursorResult[Any]", result).rowcount != 1:
                 raise LookupError(f"es2plus_calls row {record_id} vanished")
-            _apply(row, end)
 
 
-def _apply(row: Es2PlusCall, end: CallEnd) -> None:
-    row.outcome = end.outcome
-    row.finished_at = end.finished_at
-    row.duration_ms = end.duration_ms
-    row.http_status = end.http_status
-    row.response = end.response
+def _end_values(end: CallEnd) -> dict[str, Any]:
     code = end.es2.code if end.es2 is not None else None
-    row.status = end.es2.status if end.es2 is not None else None
-    row.subject_code = code.subject if code else None
-    row.reason_code = code.reason if code else None
     text = end.message or (code.message if code else None)
-    row.message = text[:_MESSAGE_LENGTH] if text else None
+    values: dict[str, Any] = {
+        "outcome": end.outcome,
+        "finished_at": end.finished_at,
+        "duration_ms": end.duration_ms,
+        "http_status": end.http_status,
+        "response": end.response,
+        "status": end.es2.status if end.es2 is not None else None,
+        "subject_code": code.subject if code else None,
+        "reason_code": code.reason if code else None,
+        "message": text[:_MESSAGE_LENGTH] if text else None,
+    }
     returned = end.es2.data.get("iccid") if end.es2 is not None else None
-    if row.iccid is None and returned:
-        row.iccid = returned  # DownloadOrder by profile type: the profile is known only now
+    if returned:
+        # DownloadOrder by profile type: the profile is known only now (kept if it was known).
+        values["iccid"] = func.coalesce(Es2PlusCall.iccid, returned)
+    return values
 
 
 def redacted(body: dict[str, Any]) -> dict[str, Any]:
