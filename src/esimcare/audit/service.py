@@ -20,7 +20,7 @@ import hashlib
 import json
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, cast
@@ -50,7 +50,7 @@ def record(
 ) -> AuditEvent:
     """Append one event to the operator's chain in the caller's transaction."""
     entry = AuditEntry(operator_id, actor, action, subject, at, ip, data or {})
-    event = _chain(session, operator_id, [entry])[0]
+    event = AuditEvent(**_chain(session, operator_id, [entry])[0])
     session.add(event)
     # Assign the id now, while the head is still locked: ids then follow chain order.
     session.flush()
@@ -79,56 +79,46 @@ def record_all(session: Session, entries: Sequence[AuditEntry]) -> None:
     operator_id = entries[0].operator_id
     if any(entry.operator_id != operator_id for entry in entries):
         raise ValueError("record_all appends to one operator's chain at a time")
-    events = _chain(session, operator_id, entries)
-    rows = [{column: getattr(event, column) for column in _EVENT_COLUMNS} for event in events]
-    session.connection().execute(insert(AuditEvent), rows)
+    session.connection().execute(insert(AuditEvent), _chain(session, operator_id, entries))
 
 
-_EVENT_COLUMNS = (
-    "operator_id",
-    "at",
-    "actor",
-    "action",
-    "subject",
-    "ip",
-    "data",
-    "prev_hash",
-    "hash",
-)
-
-
-def _chain(session: Session, operator_id: str, entries: Sequence[AuditEntry]) -> list[AuditEvent]:
-    """The events chained onto the operator's head, which ends locked by this transaction and
-    naming the last of them (its row is written; the events are the caller's to insert)."""
+def _chain(
+    session: Session, operator_id: str, entries: Sequence[AuditEntry]
+) -> list[dict[str, Any]]:
+    """The events' rows chained onto the operator's head, which ends locked by this
+    transaction and naming the last of them (the rows are the caller's to insert)."""
     guess = _last_written(session, operator_id)
     if guess is not None:
-        events = _linked(operator_id, entries, guess)
-        if _move_head(session, operator_id, events[-1].hash, expected=guess):
-            _remember(session, operator_id, events[-1].hash)
-            return events
+        rows = _linked(operator_id, entries, guess)
+        if _move_head(session, operator_id, rows[-1]["hash"], expected=guess):
+            _remember(session, operator_id, rows[-1]["hash"])
+            return rows
     head = _lock_head(session, operator_id)
-    events = _linked(operator_id, entries, head.last_hash)
-    _move_head(session, operator_id, events[-1].hash)
-    _remember(session, operator_id, events[-1].hash)
-    return events
+    rows = _linked(operator_id, entries, head.last_hash)
+    _move_head(session, operator_id, rows[-1]["hash"])
+    _remember(session, operator_id, rows[-1]["hash"])
+    return rows
 
 
-def _linked(operator_id: str, entries: Sequence[AuditEntry], prev_hash: str) -> list[AuditEvent]:
-    events = []
+def _linked(
+    operator_id: str, entries: Sequence[AuditEntry], prev_hash: str
+) -> list[dict[str, Any]]:
+    """Plain rows, not ORM objects: a batch of notifications appends dozens at once."""
+    rows = []
     for entry in entries:
-        event = AuditEvent(
-            operator_id=operator_id,
-            at=entry.at,
-            actor=entry.actor,
-            action=entry.action,
-            subject=entry.subject,
-            ip=entry.ip,
-            data=entry.data,
-            prev_hash=prev_hash,
-        )
-        event.hash = prev_hash = event_hash(event)
-        events.append(event)
-    return events
+        row = {
+            "operator_id": operator_id,
+            "at": entry.at,
+            "actor": entry.actor,
+            "action": entry.action,
+            "subject": entry.subject,
+            "ip": entry.ip,
+            "data": entry.data,
+            "prev_hash": prev_hash,
+        }
+        row["hash"] = prev_hash = fields_hash(prev_hash, row)
+        rows.append(row)
+    return rows
 
 
 def _move_head(
@@ -195,17 +185,18 @@ def _dialect(session: Session) -> str:
 
 def event_hash(event: AuditEvent) -> str:
     """sha256 over the previous hash and the canonical JSON of the row's own fields."""
-    fields = {
-        "operator_id": event.operator_id,
-        "at": iso(event.at),
-        "actor": event.actor,
-        "action": event.action,
-        "subject": event.subject,
-        "ip": event.ip,
-        "data": event.data,
-    }
+    return fields_hash(event.prev_hash, {name: getattr(event, name) for name in _HASHED})
+
+
+_HASHED = ("operator_id", "at", "actor", "action", "subject", "ip", "data")
+
+
+def fields_hash(prev_hash: str, row: Mapping[str, Any]) -> str:
+    """``event_hash`` of a row given as its column values (``_HASHED`` are read)."""
+    fields = {name: row[name] for name in _HASHED}
+    fields["at"] = iso(row["at"])
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256((event.prev_hash + canonical).encode("ascii")).hexdigest()
+    return hashlib.sha256((prev_hash + canonical).encode("ascii")).hexdigest()
 
 
 def verify_chain(session: Session, operator_id: str) -> int | None:
