@@ -10,9 +10,8 @@ eSIM).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, and_, select
 
@@ -32,8 +31,10 @@ from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus, ProfileState
 
 
-@dataclass(frozen=True, slots=True)
-class EsimLine:
+class EsimLine(NamedTuple):
+    """One eSIM of the list, its fields in the order of ``_LINE_COLUMNS`` (a row's tail
+    becomes a line without a call per field, on every read)."""
+
     id: int
     iccid: str
     msisdn: str
@@ -43,8 +44,8 @@ class EsimLine:
     plan_code: str
     plan_names: Mapping[str, str]  # shared between reads (db_direct): read-only
     # Plain minor units in ``currency`` (the plan's and the ledger's): rendered, not computed.
-    currency: str
     monthly_fee_minor: int
+    currency: str
     cash_minor: int
     bonus_minor: int
 
@@ -117,36 +118,6 @@ def _caller_and_lines(
     if not rows:
         raise AuthenticationError()
     caller = caller_from(rows[0], operator_id, now, limits)
-    lines = [_line(*row[_CALLER_WIDTH:]) for row in rows if row[_CALLER_WIDTH] is not None]
+    line = EsimLine._make
+    lines = [line(row[_CALLER_WIDTH:]) for row in rows if row[_CALLER_WIDTH] is not None]
     return caller, lines
-
-
-def _line(
-    esim_id: int,
-    iccid: str,
-    msisdn: str,
-    label: str | None,
-    status: EsimStatus,
-    profile_state: ProfileState,
-    plan_code: str,
-    plan_names: Mapping[str, str],
-    monthly_fee_minor: int,
-    currency: str,
-    cash_minor: int,
-    bonus_minor: int,
-) -> EsimLine:
-    """One row, by position in ``_LINE_COLUMNS`` (cheaper than by name, on every read)."""
-    return EsimLine(
-        id=esim_id,
-        iccid=iccid,
-        msisdn=msisdn,
-        label=label,
-        status=status,
-        profile_state=profile_state,
-        plan_code=plan_code,
-        plan_names=plan_names,
-        currency=currency,
-        monthly_fee_minor=monthly_fee_minor,
-        cash_minor=int(cash_minor),
-        bonus_minor=int(bonus_minor),
-    )
