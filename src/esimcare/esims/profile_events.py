@@ -16,12 +16,12 @@ starts the eSIM-swap window of ``cancellations/verification_methods.py``). A cla
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -146,9 +146,9 @@ def record_notifications(session: Session, batch: Sequence[tuple[Received, datet
     keys = [dedupe_key(received.operator_id, received.notification) for received, _ in batch]
     esims = _locked_esims(session, [received for received, _ in batch])
     taken = set(
-        session.connection()
-        .execute(select(_NOTIFICATIONS.c.dedupe_key).where(_NOTIFICATIONS.c.dedupe_key.in_(keys)))
-        .scalars()
+        session.scalars(
+            select(Es2PlusNotification.dedupe_key).where(Es2PlusNotification.dedupe_key.in_(keys))
+        )
     )
     effects: list[str] = []
     planned: list[tuple[Received, datetime, str, dict[str, Any]]] = []
@@ -166,7 +166,6 @@ def record_notifications(session: Session, batch: Sequence[tuple[Received, datet
         effects.append(effect)
         planned.append((received, now, effect, _row(received, now, key, effect, esim)))
     inserted = _insert_new(session, [row for *_, row in planned])
-    _save_changed(session, esims.values())
     stored: list[AuditEntry] = []
     for received, now, effect, row in planned:
         if row["dedupe_key"] in inserted:
@@ -181,68 +180,13 @@ def record_notifications(session: Session, batch: Sequence[tuple[Received, datet
     return effects
 
 
-@dataclass(slots=True)
-class _EsimNow:
-    """The columns of a locked eSIM that a notification may change, as plain values."""
-
-    id: int
-    profile_state: ProfileState
-    eid: str | None
-    installed_at: datetime | None
-    deleted_on_device_at: datetime | None
-    changed: bool = False
-
-
-_ESIMS = Esim.__table__.c
-_LOCK_ESIMS = select(
-    _ESIMS.operator_id,
-    _ESIMS.iccid,
-    _ESIMS.id,
-    _ESIMS.profile_state,
-    _ESIMS.eid,
-    _ESIMS.installed_at,
-    _ESIMS.deleted_on_device_at,
-).with_for_update()
-_UPDATE_ESIM = (
-    update(Esim)
-    .where(_ESIMS.id == bindparam("esim"))
-    .values(
-        profile_state=bindparam("profile_state", type_=_ESIMS.profile_state.type),
-        eid=bindparam("eid", type_=_ESIMS.eid.type),
-        installed_at=bindparam("installed_at", type_=_ESIMS.installed_at.type),
-        deleted_on_device_at=bindparam(
-            "deleted_on_device_at", type_=_ESIMS.deleted_on_device_at.type
-        ),
-    )
-)
-
-
-def _locked_esims(session: Session, received: list[Received]) -> dict[tuple[str, str], _EsimNow]:
-    """The eSIMs named, locked (Core: no ORM objects to load and flush)."""
+def _locked_esims(session: Session, received: list[Received]) -> dict[tuple[str, str], Esim]:
     iccids = sorted({r.notification.iccid for r in received})
-    rows = session.connection().execute(_LOCK_ESIMS.where(_ESIMS.iccid.in_(iccids)))
-    return {(operator, iccid): _EsimNow(*rest) for operator, iccid, *rest in rows}
+    found = session.scalars(select(Esim).where(Esim.iccid.in_(iccids)).with_for_update())
+    return {(esim.operator_id, esim.iccid): esim for esim in found}
 
 
-def _save_changed(session: Session, esims: Iterable[_EsimNow]) -> None:
-    changed = [
-        {
-            "esim": esim.id,
-            "profile_state": esim.profile_state,
-            "eid": esim.eid,
-            "installed_at": esim.installed_at,
-            "deleted_on_device_at": esim.deleted_on_device_at,
-        }
-        for esim in esims
-        if esim.changed
-    ]
-    if changed:
-        session.connection().execute(_UPDATE_ESIM, changed)
-
-
-def _apply(
-    esim: _EsimNow, note: ReceivedNotification, link: SmdpLink, received_at: datetime
-) -> str:
+def _apply(esim: Esim, note: ReceivedNotification, link: SmdpLink, received_at: datetime) -> str:
     """Times are when we heard it: an SM-DP+ clock cannot date an install back out of the
     eSIM-swap window."""
     event = event_for(note, link)
@@ -250,7 +194,6 @@ def _apply(
     if target is None:
         return UNCHANGED
     esim.profile_state = target
-    esim.changed = True
     if target is ProfileState.DELETED and esim.deleted_on_device_at is None:
         esim.deleted_on_device_at = received_at
     if target is ProfileState.INSTALLED:
@@ -261,7 +204,7 @@ def _apply(
 
 
 def _row(
-    received: Received, now: datetime, key: str, effect: str, esim: _EsimNow | None
+    received: Received, now: datetime, key: str, effect: str, esim: Esim | None
 ) -> dict[str, Any]:
     note = received.notification
     return {
