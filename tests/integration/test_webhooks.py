@@ -10,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from esimcare.app import create_app
 from esimcare.audit.models import AuditEvent
 from esimcare.cancellations.service import request_cancellation
 from esimcare.config import Mode
@@ -31,6 +33,12 @@ from esimcare.webhooks.delivery import (
 )
 from esimcare.webhooks.models import DeliveryStatus, WebhookDelivery
 from esimcare.webhooks.signing import SignatureError, WebhookVerifier, signature_header
+from tests.integration.test_es2plus_receiver_security import (
+    encoded,
+    notification,
+    released_iccid,
+    signed,
+)
 from tests.support import customer, request_and_verify_mts
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
@@ -241,3 +249,15 @@ def test_esim_installed_and_deleted_reports_become_events(ctx: Context) -> None:
         esim.label = "no event for this"
     events = [(d.event_type, d.payload["data"]["msisdn"]) for d in deliveries(ctx)]
     assert events == [("esim.installed", "+79160000002"), ("esim.deleted", "+79160000002")]
+
+
+def test_install_reports_received_over_es2plus_become_one_event(ctx: Context) -> None:
+    # The same, end to end: the SM-DP+'s notifications through the receiver (and its group
+    # writer) into the outbox, once each even when the SM-DP+ sends one twice.
+    with TestClient(create_app(ctx)) as client:
+        iccid = released_iccid(ctx)
+        for point in (3, 4, 4):
+            answer = signed(client, ctx, encoded(notification(ctx, iccid, point)))
+            assert answer.status_code == 204, answer.text
+    events = [(d.event_type, d.payload["data"]["iccid"]) for d in deliveries(ctx)]
+    assert events == [("esim.installed", iccid)]
