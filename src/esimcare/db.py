@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
@@ -108,16 +107,6 @@ def read_only(engine: Engine) -> Engine:
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-@lru_cache(maxsize=8)
-def engine_of(factory: sessionmaker[Session]) -> Engine:
-    """The engine behind a session factory, for Core reads that need no ORM session
-    (``engine_of(ctx.readers)`` keeps the read-only marking)."""
-    bind = factory.kw["bind"]
-    if not isinstance(bind, Engine):
-        raise TypeError("the session factory is not bound to an engine")
-    return bind
 
 
 @contextmanager

@@ -160,7 +160,9 @@ class AsyncReaders:
     the web app's lifespan, in the loop that serves.
 
     Not psycopg_pool: its checkout (a task-aware wait with a timeout) cost a quarter of the
-    read; taking an idle connection here is a semaphore and a list pop.
+    read; taking an idle connection here is a semaphore and a list pop. The connections are
+    made from the engine's URL alone: ``connect_args`` and ``connect`` listeners of the engine
+    do not apply to them.
     """
 
     def __init__(self, engine: Engine, size: int) -> None:
@@ -172,12 +174,14 @@ class AsyncReaders:
         self._slots = asyncio.Semaphore(size)
         self._idle: list[AsyncConnection[tuple[Any, ...]]] = []
         self._closing: set[asyncio.Task[None]] = set()
+        self._closed = False
 
     async def open(self) -> None:
         """Connect them all now, so that a wrong URL fails the start, not a request."""
         self._idle = list(await asyncio.gather(*(self._connect() for _ in range(self._size))))
 
     async def close(self) -> None:
+        self._closed = True  # a read still running closes its connection when it ends
         idle, self._idle = self._idle, []
         await asyncio.gather(*(connection.close() for connection in idle))
         await asyncio.gather(*self._closing)
@@ -186,6 +190,8 @@ class AsyncReaders:
         async with self._slots:
             try:
                 return await self._fetch_once(sql, values)
+            except psycopg.errors.QueryCanceled:
+                raise  # the statement ran out of time: the connection is fine, no retry
             except psycopg.OperationalError:
                 # The server dropped a connection (a restart drops them all): the idle ones
                 # are not trusted either, and the read is tried once on a new connection.
@@ -200,7 +206,7 @@ class AsyncReaders:
             cursor = await connection.execute(sql, values)
             return await cursor.fetchall()
         finally:
-            if connection.info.transaction_status == TransactionStatus.IDLE:
+            if not self._closed and connection.info.transaction_status == TransactionStatus.IDLE:
                 self._idle.append(connection)
             else:
                 self._discard(connection)
