@@ -37,8 +37,10 @@ class _Compiled:
     sql: str
     positional_names: tuple[str, ...] | None
     literals: Mapping[str, Any]
-    # (position, processor) of the columns whose values need converting.
+    # (position, processor) of the columns whose values need converting: all of them for a
+    # first row, those after the shared prefix for the others.
     conversions: tuple[tuple[int, Callable[[Any], Any]], ...]
+    later_conversions: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 class DirectRead:
@@ -97,10 +99,9 @@ class DirectRead:
         if not raw_rows:
             return []
         width = self.shared_prefix
-        conversions = compiled.conversions
-        first = _converted(raw_rows[0], conversions)
-        shared, rest = first[:width], [c for c in conversions if c[0] >= width]
-        return [first] + [shared + _converted(row, rest)[width:] for row in raw_rows[1:]]
+        first = _converted(raw_rows[0], compiled.conversions)
+        shared, later = first[:width], compiled.later_conversions
+        return [first] + [shared + _converted(row, later)[width:] for row in raw_rows[1:]]
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect)
@@ -109,15 +110,17 @@ class DirectRead:
             if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
                 raise TypeError(f"parameter {name!r} needs bind processing: not a direct read")
         defaults = {name: bind.value for name, bind in binds.items() if not bind.required}
+        conversions = tuple(
+            (position, self._remembered(column.key, process))
+            for position, column in enumerate(self.statement.selected_columns)
+            if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
+        )
         found = _Compiled(
             sql=compiled.string,
             positional_names=tuple(compiled.positiontup or ()) if compiled.positional else None,
             literals=defaults,
-            conversions=tuple(
-                (position, self._remembered(column.key, process))
-                for position, column in enumerate(self.statement.selected_columns)
-                if (process := column.type.dialect_impl(dialect).result_processor(dialect, None))
-            ),
+            conversions=conversions,
+            later_conversions=tuple(c for c in conversions if c[0] >= self.shared_prefix),
         )
         self._compiled[dialect.name] = found
         return found
@@ -156,8 +159,7 @@ class AsyncReaders:
     single statement is its own snapshot). A connection that is not idle after a read (it
     broke, or a cancelled read left it busy) is closed, never reused; after a broken one (a
     server restart) the idle ones are closed too and the read is tried once more on a new
-    connection. Opened and closed by
-    the web app's lifespan, in the loop that serves.
+    connection. Opened and closed by the web app's lifespan, in the loop that serves.
 
     Not psycopg_pool: its checkout (a task-aware wait with a timeout) cost a quarter of the
     read; taking an idle connection here is a semaphore and a list pop. The connections are

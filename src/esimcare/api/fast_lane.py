@@ -78,18 +78,21 @@ async def _notification(operator: str, scope: Scope, receive: Receive, send: Sen
 
 def _receiver_operator(path: str) -> str | None:
     """``operator`` of ``/es2plus/{operator}/gsma/rsp2/es2plus/handleDownloadProgressInfo``."""
-    if not (path.startswith(_RECEIVER) and path.endswith(NOTIFICATION_PATH)):
-        return None
-    operator = path[len(_RECEIVER) : -len(NOTIFICATION_PATH)]
-    return operator if operator and "/" not in operator else None
+    return _one_segment_between(path, _RECEIVER, NOTIFICATION_PATH)
 
 
 def _esims_operator(path: str) -> str | None:
     """``operator`` of ``/api/v1/{operator}/esims``, else None."""
-    if not (path.startswith(_API) and path.endswith(_ESIMS)):
+    return _one_segment_between(path, _API, _ESIMS)
+
+
+def _one_segment_between(path: str, prefix: str, suffix: str) -> str | None:
+    """The non-empty path segment between ``prefix`` and ``suffix`` (what FastAPI's
+    ``{operator}`` matches), else None."""
+    if not (path.startswith(prefix) and path.endswith(suffix)):
         return None
-    operator = path[len(_API) : -len(_ESIMS)]
-    return operator if operator and "/" not in operator else None
+    segment = path[len(prefix) : -len(suffix)]
+    return segment if segment and "/" not in segment else None
 
 
 def _has_body(scope: Scope) -> bool:
