@@ -68,5 +68,10 @@ class Context:
             raise NotFoundError(f"no operator {operator_id!r}")
         return policy
 
+    def has_webhooks(self, operator_id: str) -> bool:
+        """Whether the operator wants webhook events (then the outbox writes them)."""
+        policy = self.policies.get(operator_id)
+        return policy is not None and bool(policy.webhooks)
+
     def smdp_for(self, operator_id: str) -> SmdpGateway:
         return self.smdp[operator_id]

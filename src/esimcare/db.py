@@ -65,6 +65,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 _SQLITE_MMAP_BYTES = 1 << 30
+# How long a writer waits for SQLite's write lock before it fails.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -76,7 +78,7 @@ def _configure_sqlite(engine: Engine) -> None:
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         # Reads straight from the OS page cache, shared by every connection, instead of copying
         # pages into each connection's own small cache (2 MB): a read on a large database took

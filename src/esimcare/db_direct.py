@@ -75,6 +75,20 @@ class DirectRead:
             pooled.close()
         return self._converted_rows(compiled, raw_rows)
 
+    def rows_on(
+        self, engine: Engine, driver: Any, parameters: Mapping[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """The rows, read on ``driver`` (one of ``engine``'s driver connections) inside the
+        caller's own transaction (``db_direct_write.direct_transaction``)."""
+        compiled, values = self._prepared(engine, parameters)
+        if engine.dialect.name == "postgresql":
+            with driver.cursor() as cursor:
+                cursor.execute(compiled.sql, values)
+                raw_rows: Sequence[Sequence[Any]] = cursor.fetchall()
+        else:
+            raw_rows = driver.execute(compiled.sql, values).fetchall()
+        return self._converted_rows(compiled, raw_rows)
+
     async def rows_async(
         self, readers: AsyncReaders, parameters: Mapping[str, Any]
     ) -> list[tuple[Any, ...]]:

@@ -67,13 +67,8 @@ def build_context(settings: Settings, clock: Clock | None = None) -> Context:
         stand_ins=stand_ins,
     )
     check_targets(ctx)
-    install_outbox(sessions, lambda operator_id: _has_webhooks(ctx, operator_id), clock)
+    install_outbox(sessions, ctx.has_webhooks, clock)
     return ctx
-
-
-def _has_webhooks(ctx: Context, operator_id: str) -> bool:
-    policy = ctx.policies.get(operator_id)
-    return policy is not None and bool(policy.webhooks)
 
 
 def sync_operators(session: Session, policies: dict[str, Policy], now: datetime) -> None:

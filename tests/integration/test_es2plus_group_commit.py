@@ -132,7 +132,7 @@ def test_a_notification_that_cannot_be_stored_fails_alone(demo: Context) -> None
     arrivals = [arrival(demo, b, b) for b in good]
     unstorable = body(demo, UNKNOWN_ICCID, 1, 99)
     arrivals.insert(1, arrival(demo, unstorable, {"not": {"json", "serialisable"}}))
-    outcomes = record_arrivals(demo.sessions, arrivals)
+    outcomes = record_arrivals(demo, arrivals)
     assert isinstance(outcomes[1], Exception)
     assert [o for n, o in enumerate(outcomes) if n != 1] == ["unknown_iccid"] * 3
     assert stored(demo) == (3, 3)
@@ -144,8 +144,8 @@ def test_a_batch_applies_its_notifications_in_order_and_each_once(demo: Context)
     iccid = released_iccids(demo)[0]
     download, install = body(demo, iccid, 3, 60), body(demo, iccid, 4, 30)
     batch = [arrival(demo, b, b) for b in (download, install, download)]
-    assert record_arrivals(demo.sessions, batch) == ["downloaded", "installed", "duplicate"]
-    assert record_arrivals(demo.sessions, batch[:1]) == ["duplicate"]
+    assert record_arrivals(demo, batch) == ["downloaded", "installed", "duplicate"]
+    assert record_arrivals(demo, batch[:1]) == ["duplicate"]
     with demo.sessions() as session:
         state = session.scalar(select(Esim.profile_state).where(Esim.iccid == iccid))
         assert state is ProfileState.INSTALLED

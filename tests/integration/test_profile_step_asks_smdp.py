@@ -17,8 +17,9 @@ from esimcare.cancellations.states import CancellationStatus, StepName, StepStat
 from esimcare.cancellations.steps import ProfileStep, StepInput
 from esimcare.context import Context
 from esimcare.db import transaction
+from esimcare.es2plus.receiver import Arrival, record_arrivals
 from esimcare.esims.models import Esim
-from esimcare.esims.profile_events import Received, record_notification
+from esimcare.esims.profile_events import Received
 from esimcare.esims.service import list_esims
 from esimcare.esims.states import EsimStatus, ProfileState
 from esimcare.integrations.network.interface import SubscriberState
@@ -83,8 +84,7 @@ def notify(ctx: Context, iccid: str, point: int, status: str = "Executed-Success
     received = Received(
         "mts", read_notification(raw), raw, link, EMULATOR_REQUESTER_ID, proven_by="test"
     )
-    with transaction(ctx.sessions) as session:
-        record_notification(session, received, ctx.clock.now())
+    record_arrivals(ctx, [Arrival(received, ctx.clock.now())])
 
 
 def profile_step(ctx: Context, cancellation_id: int) -> CancellationStep:

@@ -23,7 +23,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, cast
+from typing import Any, Final, Protocol, cast
 
 from sqlalchemy import CursorResult, Engine, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -87,17 +87,46 @@ def _chain(
 ) -> list[dict[str, Any]]:
     """The events' rows chained onto the operator's head, which ends locked by this
     transaction and naming the last of them (the rows are the caller's to insert)."""
-    guess = _last_written(session, operator_id)
+    return chained_rows(_SessionHead(session), operator_id, entries)
+
+
+class ChainHead(Protocol):
+    """The operator's chain head, as one transaction sees it."""
+
+    engine: Engine | None  # whose remembered last hash to guess with (None: no guessing)
+
+    def move(self, operator_id: str, new_hash: str, expected: str | None) -> bool: ...
+
+    def lock(self, operator_id: str) -> str: ...
+
+
+def chained_rows(
+    head: ChainHead, operator_id: str, entries: Sequence[AuditEntry]
+) -> list[dict[str, Any]]:
+    """``_chain`` over any way of reaching the head (a session, or ``audit.direct_append``)."""
+    guess = _last_written(head.engine, operator_id)
     if guess is not None:
         rows = _linked(operator_id, entries, guess)
-        if _move_head(session, operator_id, rows[-1]["hash"], expected=guess):
-            _remember(session, operator_id, rows[-1]["hash"])
+        if head.move(operator_id, rows[-1]["hash"], guess):
+            _remember(head.engine, operator_id, rows[-1]["hash"])
             return rows
-    head = _lock_head(session, operator_id)
-    rows = _linked(operator_id, entries, head.last_hash)
-    _move_head(session, operator_id, rows[-1]["hash"])
-    _remember(session, operator_id, rows[-1]["hash"])
+    rows = _linked(operator_id, entries, head.lock(operator_id))
+    head.move(operator_id, rows[-1]["hash"], None)
+    _remember(head.engine, operator_id, rows[-1]["hash"])
     return rows
+
+
+class _SessionHead:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        bind = session.get_bind()
+        self.engine = bind if isinstance(bind, Engine) else None
+
+    def move(self, operator_id: str, new_hash: str, expected: str | None) -> bool:
+        return _move_head(self.session, operator_id, new_hash, expected=expected)
+
+    def lock(self, operator_id: str) -> str:
+        return _lock_head(self.session, operator_id).last_hash
 
 
 def _linked(
@@ -140,17 +169,17 @@ _written: weakref.WeakKeyDictionary[Engine, dict[str, str]] = weakref.WeakKeyDic
 _written_lock = threading.Lock()
 
 
-def _last_written(session: Session, operator_id: str) -> str | None:
-    bind = session.get_bind()
+def _last_written(engine: Engine | None, operator_id: str) -> str | None:
+    if engine is None:
+        return None
     with _written_lock:
-        return _written.get(bind, {}).get(operator_id) if isinstance(bind, Engine) else None
+        return _written.get(engine, {}).get(operator_id)
 
 
-def _remember(session: Session, operator_id: str, last_hash: str) -> None:
-    bind = session.get_bind()
-    if isinstance(bind, Engine):
+def _remember(engine: Engine | None, operator_id: str, last_hash: str) -> None:
+    if engine is not None:
         with _written_lock:
-            _written.setdefault(bind, {})[operator_id] = last_hash
+            _written.setdefault(engine, {})[operator_id] = last_hash
 
 
 def _lock_head(session: Session, operator_id: str) -> AuditHead:

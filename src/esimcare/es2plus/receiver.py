@@ -21,23 +21,16 @@ from functools import lru_cache, partial
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response
 
 from esimcare.api.deps import get_ctx
 from esimcare.context import Context
-from esimcare.db import transaction
 from esimcare.errors import DomainError
 from esimcare.es2plus.group_writer import GroupWriter
 from esimcare.es2plus.notification_body import read_json_object
+from esimcare.es2plus.notification_store import store_notifications
 from esimcare.es2plus.sender_auth import SenderEvidence, Trust, authenticate_sender
-from esimcare.esims.profile_events import (
-    MalformedNotificationError,
-    Received,
-    admit,
-    record_notification,
-    record_notifications,
-)
+from esimcare.esims.profile_events import MalformedNotificationError, Received, admit
 from esimcare.integrations.smdp.messages import (
     ADMIN_PROTOCOL,
     NOTIFICATION_PATH,
@@ -137,34 +130,42 @@ def _writer(request: Request) -> GroupWriter[Arrival, str]:
     state = request.app.state
     writer: GroupWriter[Arrival, str] | None = getattr(state, _WRITER, None)
     if writer is None:
-        writer = GroupWriter(partial(record_arrivals, get_ctx(request).sessions))
+        ctx = get_ctx(request)
+        now = partial(_store, ctx, wait=False) if ctx.engine.dialect.name == "sqlite" else None
+        writer = GroupWriter(partial(record_arrivals, ctx), write_now=now)
         setattr(state, _WRITER, writer)
     return writer
 
 
-def record_arrivals(
-    sessions: sessionmaker[Session], arrivals: Sequence[Arrival]
-) -> list[str | Exception]:
+def record_arrivals(ctx: Context, arrivals: Sequence[Arrival]) -> list[str | Exception]:
     """Store and apply notifications that arrived together in one transaction (one commit for
     all: group commit); each one's effect in order. If that transaction fails, each is tried
     again in its own, so a notification that cannot be stored fails only its own request."""
     try:
-        with transaction(sessions) as session:
-            found: list[str | Exception] = []
-            found += record_notifications(session, [(a.received, a.at) for a in arrivals])
-            return found
+        found: list[str | Exception] = []
+        found += _store(ctx, arrivals)
+        return found
     except Exception:
         if len(arrivals) == 1:
             raise
-    return [_record_alone(sessions, arrival) for arrival in arrivals]
+    return [_record_alone(ctx, arrival) for arrival in arrivals]
 
 
-def _record_alone(sessions: sessionmaker[Session], arrival: Arrival) -> str | Exception:
+def _record_alone(ctx: Context, arrival: Arrival) -> str | Exception:
     try:
-        with transaction(sessions) as session:
-            return record_notification(session, arrival.received, arrival.at)
+        return _store(ctx, [arrival])[0]
     except Exception as error:  # noqa: BLE001 - handed to its own request, which raises it
         return error
+
+
+def _store(ctx: Context, arrivals: Sequence[Arrival], *, wait: bool = True) -> list[str]:
+    return store_notifications(
+        ctx.engine,
+        [(arrival.received, arrival.at) for arrival in arrivals],
+        ctx.has_webhooks,
+        ctx.clock.now,
+        wait=wait,
+    )
 
 
 def receiver_url(public_url: str, operator_id: str) -> str:

@@ -1,11 +1,12 @@
 """What an SM-DP+ notification does to our eSIM (SGP.22 v2.2 5.3.5, HandleDownloadProgressInfo).
 
-``record_notification`` runs in the receiving request's transaction, after the receiver has
-proven the sender (``es2plus.sender_auth``): it stores the notification once (a second
-delivery finds its dedupe key taken and changes nothing), moves the eSIM's ``profile_state``
-forwards by ``esims.states.PROFILE_EVENT_TRANSITIONS`` and appends an audit event. An ICCID we
-do not know is recorded and answered like any other: the SM-DP+ must not retry forever because
-of our inventory.
+``plan_batch`` works out what notifications do, once the receiver has proven the sender
+(``es2plus.sender_auth``) and read, in the transaction that stores them
+(``es2plus.notification_store``), the eSIMs they name and the dedupe keys already taken: each
+notification is stored once (a second delivery changes nothing), moves the eSIM's
+``profile_state`` forwards by ``esims.states.PROFILE_EVENT_TRANSITIONS`` and appends an audit
+event. An ICCID we do not know is recorded and answered like any other: the SM-DP+ must not
+retry forever because of our inventory.
 
 The notification's ``timestamp`` is the SM-DP+'s claim: it is stored (``notified_at``) and
 used to tell deliveries apart, but every rule uses the time we received it (``installed_at``
@@ -16,20 +17,14 @@ starts the eSIM-swap window of ``cancellations/verification_methods.py``). A cla
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
-
-from esimcare.audit.service import AuditEntry, record_all
+from esimcare.audit.service import AuditEntry
 from esimcare.errors import DomainError, ForbiddenError
-from esimcare.esims.models import Esim
-from esimcare.esims.notifications import Es2PlusNotification
-from esimcare.esims.states import ProfileEvent, ProfileState, profile_after
+from esimcare.esims.states import EsimStatus, ProfileEvent, ProfileState, profile_after
 from esimcare.integrations.smdp.notification_reader import ReceivedNotification
 from esimcare.kit.clock import iso
 from esimcare.operators.smdp_link import SmdpLink
@@ -120,73 +115,73 @@ def admit(received: Received, now: datetime) -> None:
         )
 
 
-def record_notification(session: Session, received: Received, now: datetime) -> str:
-    """Store and apply one notification; returns its effect (a state, or why none)."""
-    return record_notifications(session, [(received, now)])[0]
+@dataclass(slots=True)
+class EsimProfile:
+    """What a notification may change about one of our eSIMs, as read (locked) in the
+    batch's transaction; changed in memory while the batch is planned."""
+
+    id: int
+    operator_id: str
+    iccid: str
+    msisdn: str
+    status: EsimStatus
+    profile_state: ProfileState
+    installed_at: datetime | None
+    deleted_on_device_at: datetime | None
+    eid: str | None
+    changed: bool = False
+    installed_now: bool = False  # webhook esim.installed
+    deleted_now: bool = False  # webhook esim.deleted
 
 
-class LostInsertRaceError(RuntimeError):
-    """A notification about a known eSIM was inserted by someone else while we held its row:
-    cannot happen while eSIM rows are locked first; the transaction is rolled back."""
+@dataclass(frozen=True)
+class Plan:
+    """What a batch of notifications does: one effect per notification (in order), the rows
+    to insert, the eSIMs changed and the audit entries, in chain order."""
+
+    effects: list[str]
+    rows: list[dict[str, Any]]
+    changed: list[EsimProfile]
+    audit: list[AuditEntry]
 
 
-def record_notifications(session: Session, batch: Sequence[tuple[Received, datetime]]) -> list[str]:
-    """Store and apply notifications (each with the time it was received) in the caller's
-    transaction, in order; returns each one's effect (a state, or why none).
-
-    Set-based, so a batch costs a handful of statements whatever its size: the eSIMs named are
-    locked first (so a concurrent delivery of the same notification waits, then sees ours),
-    the dedupe keys already taken are read, effects are worked out in order in memory (two
-    notifications about one eSIM in one batch apply one after the other), the new rows go in
-    with ``INSERT ... ON CONFLICT DO NOTHING``, and the audit events join each operator's hash
-    chain in the same order.
-    """
+def plan_batch(
+    batch: Sequence[tuple[Received, datetime]],
+    esims: Mapping[tuple[str, str], EsimProfile],
+    taken: Collection[str],
+) -> Plan:
+    """Work out, in order, what each notification does, given the eSIMs it names (keyed by
+    operator and ICCID: another tenant's eSIM is unknown here) and the dedupe keys already
+    stored. Two notifications about one eSIM apply one after the other; a notification
+    delivered twice (before, or within the batch) is a duplicate and changes nothing."""
+    seen = set(taken)
+    effects: list[str] = []
+    rows: list[dict[str, Any]] = []
+    audit: list[AuditEntry] = []
+    changed: dict[int, EsimProfile] = {}
     for received, now in batch:
         admit(received, now)
-    keys = [dedupe_key(received.operator_id, received.notification) for received, _ in batch]
-    esims = _locked_esims(session, [received for received, _ in batch])
-    taken = set(
-        session.scalars(
-            select(Es2PlusNotification.dedupe_key).where(Es2PlusNotification.dedupe_key.in_(keys))
-        )
-    )
-    effects: list[str] = []
-    planned: list[tuple[Received, datetime, str, dict[str, Any]]] = []
-    for (received, now), key in zip(batch, keys, strict=True):
-        if key in taken:
+        key = dedupe_key(received.operator_id, received.notification)
+        if key in seen:
             effects.append(DUPLICATE)
             continue
-        taken.add(key)
+        seen.add(key)
         esim = esims.get((received.operator_id, received.notification.iccid))
-        effect = (
-            UNKNOWN_ICCID
-            if esim is None
-            else _apply(esim, received.notification, received.link, now)
-        )
+        if esim is None:
+            effect = UNKNOWN_ICCID
+        else:
+            effect = _apply(esim, received.notification, received.link, now)
+            if esim.changed:
+                changed[esim.id] = esim
         effects.append(effect)
-        planned.append((received, now, effect, _row(received, now, key, effect, esim)))
-    inserted = _insert_new(session, [row for *_, row in planned])
-    stored: list[AuditEntry] = []
-    for received, now, effect, row in planned:
-        if row["dedupe_key"] in inserted:
-            stored.append(_audit_entry(received, effect, now))
-        elif row["esim_id"] is not None:
-            raise LostInsertRaceError(row["dedupe_key"])
-        else:  # an unknown ICCID delivered twice at once, the other copy stored first
-            effects[keys.index(row["dedupe_key"])] = DUPLICATE
-    for operator_id in dict.fromkeys(entry.operator_id for entry in stored):
-        record_all(session, [entry for entry in stored if entry.operator_id == operator_id])
-    session.flush()
-    return effects
+        rows.append(_row(received, now, key, effect, esim))
+        audit.append(_audit_entry(received, effect, now))
+    return Plan(effects, rows, list(changed.values()), audit)
 
 
-def _locked_esims(session: Session, received: list[Received]) -> dict[tuple[str, str], Esim]:
-    iccids = sorted({r.notification.iccid for r in received})
-    found = session.scalars(select(Esim).where(Esim.iccid.in_(iccids)).with_for_update())
-    return {(esim.operator_id, esim.iccid): esim for esim in found}
-
-
-def _apply(esim: Esim, note: ReceivedNotification, link: SmdpLink, received_at: datetime) -> str:
+def _apply(
+    esim: EsimProfile, note: ReceivedNotification, link: SmdpLink, received_at: datetime
+) -> str:
     """Times are when we heard it: an SM-DP+ clock cannot date an install back out of the
     eSIM-swap window."""
     event = event_for(note, link)
@@ -194,17 +189,20 @@ def _apply(esim: Esim, note: ReceivedNotification, link: SmdpLink, received_at: 
     if target is None:
         return UNCHANGED
     esim.profile_state = target
+    esim.changed = True
     if target is ProfileState.DELETED and esim.deleted_on_device_at is None:
         esim.deleted_on_device_at = received_at
+        esim.deleted_now = True
     if target is ProfileState.INSTALLED:
         esim.installed_at = received_at
+        esim.installed_now = True
         if esim.eid is None and note.eid:
             esim.eid = note.eid
     return target.value
 
 
 def _row(
-    received: Received, now: datetime, key: str, effect: str, esim: Esim | None
+    received: Received, now: datetime, key: str, effect: str, esim: EsimProfile | None
 ) -> dict[str, Any]:
     note = received.notification
     return {
@@ -224,24 +222,6 @@ def _row(
         "effect": effect,
         "esim_id": esim.id if esim else None,
     }
-
-
-_NOTIFICATIONS = Es2PlusNotification.__table__
-_INSERT_NEW = {
-    name: dialect.insert(_NOTIFICATIONS)
-    .on_conflict_do_nothing(index_elements=["dedupe_key"])
-    .returning(_NOTIFICATIONS.c.dedupe_key)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-
-
-def _insert_new(session: Session, rows: list[dict[str, Any]]) -> set[str]:
-    """INSERT ... ON CONFLICT DO NOTHING (one multi-row statement): concurrent duplicates
-    cannot both get in. Returns the dedupe keys that did."""
-    if not rows:
-        return set()
-    statement = _INSERT_NEW[session.get_bind().dialect.name]
-    return set(session.connection().execute(statement, rows).scalars())
 
 
 def _audit_entry(received: Received, effect: str, now: datetime) -> AuditEntry:

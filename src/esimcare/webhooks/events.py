@@ -5,7 +5,9 @@ forget one: a new ``cancellation_transitions`` row (requested, scheduled, comple
 undone), an eSIM order turning ``completed`` (esim.ordered) and the SM-DP+'s notifications
 setting ``installed_at`` / ``deleted_on_device_at`` (esim.installed, esim.deleted). Each event
 is a ``webhook_deliveries`` row plus its delivery job, added in ``before_flush``, so they
-commit or roll back with the change itself (outbox) and are sent only after commit.
+commit or roll back with the change itself (outbox) and are sent only after commit. The ES2+
+receiver writes its batches without the ORM and adds the same rows itself
+(``es2plus.notification_store``, from ``outbox_rows``).
 """
 
 from __future__ import annotations
@@ -69,6 +71,16 @@ def install_outbox(sessions: sessionmaker[Session], subscribed: Subscribed, cloc
 def _add(
     session: Session, operator_id: str, event_type: EventType, data: dict[str, Any], now: datetime
 ) -> None:
+    delivery, job = outbox_rows(operator_id, event_type, data, now)
+    session.add(WebhookDelivery(**delivery))
+    session.add(Job(**job))
+
+
+def outbox_rows(
+    operator_id: str, event_type: EventType, data: dict[str, Any], now: datetime
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``webhook_deliveries`` row of one event and its delivery job's ``jobs`` row (for
+    writers that insert rows without the ORM: the ES2+ receiver's group commit)."""
     event_id = f"evt_{uuid.uuid4().hex}"
     body = {
         "id": event_id,
@@ -77,28 +89,30 @@ def _add(
         "operator": operator_id,
         "data": data,
     }
-    session.add(
-        WebhookDelivery(
-            event_id=event_id,
-            operator_id=operator_id,
-            event_type=event_type.value,
-            payload=body,
-            status=DeliveryStatus.PENDING,
-            attempts=0,
-            created_at=now,
-        )
-    )
-    session.add(
-        Job(
-            kind=WEBHOOK_JOB,
-            payload={"event_id": event_id},
-            dedupe_key=f"webhook:{event_id}",
-            status=JobStatus.QUEUED,
-            attempts=0,
-            run_after=now,
-            created_at=now,
-        )
-    )
+    delivery = {
+        "event_id": event_id,
+        "operator_id": operator_id,
+        "event_type": event_type.value,
+        "payload": body,
+        "status": DeliveryStatus.PENDING,
+        "attempts": 0,
+        "created_at": now,
+    }
+    job = {
+        "kind": WEBHOOK_JOB,
+        "payload": {"event_id": event_id},
+        "dedupe_key": f"webhook:{event_id}",
+        "status": JobStatus.QUEUED,
+        "attempts": 0,
+        "run_after": now,
+        "created_at": now,
+    }
+    return delivery, job
+
+
+def esim_data(iccid: str, msisdn: str, status: str) -> dict[str, Any]:
+    """An eSIM as webhook events show it."""
+    return {"iccid": iccid, "msisdn": msisdn, "status": status}
 
 
 def _events(session: Session) -> Iterator[_Event]:
@@ -148,7 +162,7 @@ def _changed_to_value(row: object, attribute: str) -> bool:
 
 
 def _esim_data(esim: Esim) -> dict[str, Any]:
-    return {"iccid": esim.iccid, "msisdn": esim.msisdn, "status": esim.status.value}
+    return esim_data(esim.iccid, esim.msisdn, esim.status.value)
 
 
 def _order_data(order: EsimOrder) -> dict[str, Any]:
