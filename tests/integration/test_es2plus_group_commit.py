@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +22,9 @@ from esimcare.app import create_app
 from esimcare.audit.models import AuditEvent
 from esimcare.audit.service import verify_chain
 from esimcare.context import Context
+from esimcare.db import make_engine
+from esimcare.db_direct_write import WriteLockBusyError, direct_transaction
+from esimcare.es2plus import notification_store
 from esimcare.es2plus.receiver import Arrival, record_arrivals
 from esimcare.esims.models import Esim
 from esimcare.esims.notifications import Es2PlusNotification
@@ -151,3 +157,70 @@ def test_a_batch_applies_its_notifications_in_order_and_each_once(demo: Context)
         assert state is ProfileState.INSTALLED
         assert verify_chain(session, "mts") is None
     assert stored(demo) == (2, 2)
+
+
+def test_a_key_stored_meanwhile_by_another_transaction_makes_the_batch_plan_again(
+    demo: Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a copy about an unknown ICCID (no eSIM row to lock) can be stored by
+    another transaction between our read of the taken keys and our insert: then the insert
+    skips it, and the batch is rolled back and planned again, seeing the copy as a duplicate."""
+    first = arrival(demo, body(demo, UNKNOWN_ICCID, 1, 5), body(demo, UNKNOWN_ICCID, 1, 5))
+    assert record_arrivals(demo, [first]) == ["unknown_iccid"]
+    taken_keys = notification_store._TAKEN_KEYS[demo.engine.dialect.name]
+    real_read = taken_keys.rows_on
+    misses = iter([True])
+
+    def stale_once(*args: Any) -> list[tuple[Any, ...]]:
+        return [] if next(misses, False) else real_read(*args)
+
+    monkeypatch.setattr(taken_keys, "rows_on", stale_once)
+    fresh = arrival(demo, body(demo, UNKNOWN_ICCID, 1, 4), body(demo, UNKNOWN_ICCID, 1, 4))
+    batch = [(a.received, a.at) for a in (first, fresh)]
+    effects = notification_store.store_notifications(
+        demo.engine, batch, demo.has_webhooks, demo.clock.now
+    )
+    assert effects == ["duplicate", "unknown_iccid"]
+    assert stored(demo) == (2, 2)
+    with demo.sessions() as session:
+        assert verify_chain(session, "mts") is None
+
+
+def test_stored_rows_read_back_as_the_orm_would_have_written_them(demo: Context) -> None:
+    iccid = released_iccids(demo)[0]
+    install = body(demo, iccid, 4, 30) | {"eid": "89049032123451234512345678901235"}
+    assert record_arrivals(demo, [arrival(demo, install, install)]) == ["installed"]
+    with demo.sessions() as session:
+        note = session.scalars(select(Es2PlusNotification)).one()
+        esim = session.scalars(select(Esim).where(Esim.iccid == iccid)).one()
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "es2plus.notification")
+        ).one()
+    assert note.raw == install and note.effect == "installed" and note.esim_id == esim.id
+    assert note.received_at == demo.clock.now() and note.received_at.tzinfo is not None
+    assert note.notified_at == demo.clock.now() - timedelta(seconds=30)
+    assert esim.profile_state is ProfileState.INSTALLED
+    assert esim.installed_at == demo.clock.now()
+    assert esim.eid == "89049032123451234512345678901235"
+    assert event.data == {
+        "point": 4, "status": "Executed-Success", "effect": "installed", "sender": "test",
+    }  # fmt: skip
+
+
+def test_a_write_that_must_not_wait_is_refused_at_once_while_sqlite_is_locked(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    ctx = make_context(database_url=f"sqlite:///{tmp_path / 'locked.db'}")
+    engine = make_engine(str(ctx.engine.url), pool_size=1, max_overflow=0)
+    other = sqlite3.connect(str(tmp_path / "locked.db"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
+    started = time.monotonic()
+    with pytest.raises(WriteLockBusyError), direct_transaction(engine, wait=False):
+        pass
+    assert time.monotonic() - started < 1, "refused at once, not after the busy timeout"
+    other.execute("ROLLBACK")
+    with direct_transaction(engine, wait=False) as transaction:
+        # The same pooled connection, waiting for the lock as long as every writer does again.
+        assert transaction.driver.execute("PRAGMA busy_timeout").fetchone() == (30_000,)
+    engine.dispose()
+    other.close()

@@ -87,3 +87,33 @@ def test_a_cancelled_request_does_not_stop_the_others() -> None:
 
     assert run_in_own_loop(scenario()) == 4
     assert write.batches == [[1, 2]]
+
+
+def test_a_write_on_the_loop_is_tried_first_and_the_thread_pool_only_when_it_refuses() -> None:
+    in_thread, on_loop = Doubler(), Doubler()
+    loop_threads: list[bool] = []
+
+    def write_now(items: Sequence[int]) -> list[int]:
+        loop_threads.append(_on_a_running_loop())
+        if 13 in items:
+            raise RuntimeError("the write lock is busy")
+        return [n * 2 for n in on_loop(items) if isinstance(n, int)]
+
+    async def scenario() -> list[int | BaseException]:
+        writer = GroupWriter(in_thread, write_now=write_now)
+        first = await submit_all(writer, [1, 2])
+        second = await submit_all(writer, [13, 14])
+        return first + second
+
+    assert run_in_own_loop(scenario()) == [4, 8, 26, 28]
+    assert loop_threads == [True, True]
+    assert on_loop.batches == [[1, 2]]
+    assert in_thread.batches == [[13, 14]], "refused on the loop: written in the thread pool"
+
+
+def _on_a_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
