@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from esimcare.esims.profile_events import MalformedNotificationError
@@ -28,8 +29,26 @@ def read_json_object(body: bytes) -> dict[str, Any]:
         raise MalformedNotificationError("the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise MalformedNotificationError("the body is not a JSON object")
-    _check_storable(data)
+    if not _plainly_storable(body):
+        _check_storable(data)
     return data
+
+
+# A JSON number of 19 digits or more (the only way to an integer beyond 64 bits): numbers
+# follow ``:``, ``,`` or ``[``; the same text inside a string only costs the full check.
+_LONG_NUMBER = re.compile(rb"[:,\[]\s*-?\d{19}")
+
+
+def _plainly_storable(body: bytes) -> bool:
+    """True when the text alone shows that ``_check_storable`` would find nothing: too few brackets
+    to nest deeper than ``MAX_DEPTH``, no lone surrogate (ASCII without ``\\u`` escapes has
+    none), no long number. Every real notification; anything else gets the full walk."""
+    return (
+        body.count(b"{") + body.count(b"[") < MAX_DEPTH
+        and body.isascii()
+        and b"\\u" not in body
+        and _LONG_NUMBER.search(body) is None
+    )
 
 
 def _no_constant(name: str) -> Any:

@@ -17,8 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache, partial
-from pathlib import Path
+from functools import partial
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -65,7 +64,8 @@ async def handle_download_progress_info(operator: str, request: Request) -> Resp
     require_json(request.headers.get("content-type", ""))
     body = await request.body()
     now = ctx.clock.now()
-    proven_by = authenticate_sender(_evidence(request, body), link, _trust(ctx), now)
+    receiver = _receiver(request)
+    proven_by = authenticate_sender(_evidence(request, body), link, receiver.trust, now)
     raw = read_json_object(body)
     try:
         notification = read_notification(raw)
@@ -81,7 +81,7 @@ async def handle_download_progress_info(operator: str, request: Request) -> Resp
     )
     admit(received, now)
     # Answered only once stored: the writer commits it with whatever else arrived meanwhile.
-    await _writer(request).submit(Arrival(received, now))
+    await receiver.writer.submit(Arrival(received, now))
     return Response(status_code=204, headers={"X-Admin-Protocol": ADMIN_PROTOCOL})
 
 
@@ -107,13 +107,8 @@ def _evidence(request: Request, body: bytes) -> SenderEvidence:
 
 def _trust(ctx: Context) -> Trust:
     settings = ctx.settings
-    key = _emulator_key(key_path(settings.data_dir)) if settings.development else None
+    key = load_or_create_key(key_path(settings.data_dir)) if settings.development else None
     return Trust(proxies=settings.trusted_proxies, emulator_key=key)
-
-
-@lru_cache(maxsize=8)
-def _emulator_key(path: Path) -> bytes:
-    return load_or_create_key(path)
 
 
 @dataclass(frozen=True)
@@ -122,19 +117,28 @@ class Arrival:
     at: datetime
 
 
-_WRITER = "es2plus_notification_writer"
+@dataclass(frozen=True)
+class _Receiver:
+    """What every notification to this app needs: whom to trust, and the one writer."""
+
+    trust: Trust
+    writer: GroupWriter[Arrival, str]
 
 
-def _writer(request: Request) -> GroupWriter[Arrival, str]:
-    """The app's one writer of notifications (made on first use, on the app's state)."""
+_RECEIVER = "es2plus_receiver"
+
+
+def _receiver(request: Request) -> _Receiver:
+    """Made on first use, on the app's state."""
     state = request.app.state
-    writer: GroupWriter[Arrival, str] | None = getattr(state, _WRITER, None)
-    if writer is None:
+    receiver: _Receiver | None = getattr(state, _RECEIVER, None)
+    if receiver is None:
         ctx = get_ctx(request)
         now = partial(_store, ctx, wait=False) if ctx.engine.dialect.name == "sqlite" else None
         writer = GroupWriter(partial(record_arrivals, ctx), write_now=now)
-        setattr(state, _WRITER, writer)
-    return writer
+        receiver = _Receiver(_trust(ctx), writer)
+        setattr(state, _RECEIVER, receiver)
+    return receiver
 
 
 def record_arrivals(ctx: Context, arrivals: Sequence[Arrival]) -> list[str | Exception]:

@@ -6,6 +6,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -119,9 +120,10 @@ class Policy:
     def has_grace_period(self) -> bool:
         return self.grace_period_hours > 0
 
-    @property
+    @cached_property
     def smdp_link(self) -> SmdpLink:
-        """The ``[smdp]`` table read (validated once in ``parse_policy``)."""
+        """The ``[smdp]`` table read (validated once in ``parse_policy``; read once, as every
+        ES2+ notification needs it)."""
         return SmdpLink.from_mapping(self.smdp)
 
     @property
