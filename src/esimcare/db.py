@@ -67,6 +67,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 _SQLITE_MMAP_BYTES = 1 << 30
 # How long a writer waits for SQLite's write lock before it fails.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A commit that leaves the write-ahead log longer than this copies it into the database
+# (SQLite's default, stated here because ``db_direct_write`` turns it off and on again).
+SQLITE_AUTOCHECKPOINT_PAGES = 1000
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -79,6 +82,7 @@ def _configure_sqlite(engine: Engine) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         # Reads straight from the OS page cache, shared by every connection, instead of copying
         # pages into each connection's own small cache (2 MB): a read on a large database took

@@ -27,7 +27,7 @@ from sqlalchemy import Engine, Insert, Update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import BindParameter
 
-from esimcare.db import SQLITE_BUSY_TIMEOUT_MS
+from esimcare.db import SQLITE_AUTOCHECKPOINT_PAGES, SQLITE_BUSY_TIMEOUT_MS
 
 _Processors = tuple[tuple[str, Callable[[Any], Any]], ...]
 
@@ -114,10 +114,10 @@ class DirectTransaction:
         if self.engine.dispatch.before_cursor_execute:
             self.engine.dispatch.before_cursor_execute(None, None, sql, values, None, many)
 
-    def _begin(self, *, wait: bool) -> None:
+    def _begin(self, *, blocking: bool) -> None:
         if self._postgresql:  # the driver opens the transaction with the first statement
             return
-        if wait:
+        if blocking:
             self.execute("BEGIN IMMEDIATE")
             return
         self.driver.execute("PRAGMA busy_timeout=0")
@@ -129,36 +129,56 @@ class DirectTransaction:
             raise WriteLockBusyError from None
         finally:
             self.driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # The commit then never checkpoints (copies the log into the database, with fsyncs):
+        # ``checkpoint`` does, elsewhere.
+        self.driver.execute("PRAGMA wal_autocheckpoint=0")
 
-    def _end(self, *, commit: bool) -> None:
-        if commit:
-            self.driver.commit()
-            if self.engine.dispatch.commit:
-                self.engine.dispatch.commit(None)
-        else:
-            self.driver.rollback()
-            if self.engine.dispatch.rollback:
-                self.engine.dispatch.rollback(None)
+    def _end(self, *, commit: bool, blocking: bool) -> None:
+        try:
+            if commit:
+                self.driver.commit()
+            else:
+                self.driver.rollback()
+        finally:
+            if not blocking and not self._postgresql:
+                self.driver.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
+        event = self.engine.dispatch.commit if commit else self.engine.dispatch.rollback
+        if event:
+            event(None)
 
 
 class WriteLockBusyError(RuntimeError):
-    """``wait=False`` and another writer holds SQLite's write lock: nothing was done."""
+    """``blocking=False`` and another writer holds SQLite's write lock: nothing was done."""
 
 
 @contextmanager
-def direct_transaction(engine: Engine, *, wait: bool = True) -> Iterator[DirectTransaction]:
-    """Commit when the block ends; roll back (and re-raise) on any error. With
-    ``wait=False`` on SQLite, ``WriteLockBusyError`` at once instead of waiting for the write
-    lock (held by another writer), so the event loop may write without ever blocking on it."""
+def direct_transaction(engine: Engine, *, blocking: bool = True) -> Iterator[DirectTransaction]:
+    """Commit when the block ends; roll back (and re-raise) on any error.
+
+    ``blocking=False`` (SQLite), for a write on the event loop: ``WriteLockBusyError`` at once
+    instead of waiting for the write lock held by another writer, and a commit that never runs
+    a checkpoint; whoever writes so calls ``checkpoint`` from time to time, in a thread.
+    """
     pooled = engine.raw_connection()
     try:
         transaction = DirectTransaction(engine, pooled.driver_connection)
-        transaction._begin(wait=wait)
+        transaction._begin(blocking=blocking)
         try:
             yield transaction
         except BaseException:
-            transaction._end(commit=False)
+            transaction._end(commit=False, blocking=blocking)
             raise
-        transaction._end(commit=True)
+        transaction._end(commit=True, blocking=blocking)
+    finally:
+        pooled.close()
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy SQLite's write-ahead log into the database as far as no reader needs it
+    (``PASSIVE``: waits for no one), as the commits of ``blocking=False`` transactions don't."""
+    pooled = engine.raw_connection()
+    try:
+        driver: Any = pooled.driver_connection
+        driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
     finally:
         pooled.close()

@@ -215,12 +215,17 @@ def test_a_write_that_must_not_wait_is_refused_at_once_while_sqlite_is_locked(
     other = sqlite3.connect(str(tmp_path / "locked.db"), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
     started = time.monotonic()
-    with pytest.raises(WriteLockBusyError), direct_transaction(engine, wait=False):
+    with pytest.raises(WriteLockBusyError), direct_transaction(engine, blocking=False):
         pass
     assert time.monotonic() - started < 1, "refused at once, not after the busy timeout"
     other.execute("ROLLBACK")
-    with direct_transaction(engine, wait=False) as transaction:
+    with direct_transaction(engine, blocking=False) as transaction:
         # The same pooled connection, waiting for the lock as long as every writer does again.
         assert transaction.driver.execute("PRAGMA busy_timeout").fetchone() == (30_000,)
+        # Its commit will not checkpoint (that is the thread pool's job) ...
+        assert transaction.driver.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    with direct_transaction(engine) as transaction:
+        # ... and the next one's will, as every other writer's.
+        assert transaction.driver.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
     engine.dispose()
     other.close()

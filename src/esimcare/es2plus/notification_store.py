@@ -124,16 +124,16 @@ def store_notifications(
     subscribed: Subscribed,
     now: Callable[[], datetime],
     *,
-    wait: bool = True,
+    blocking: bool = True,
 ) -> list[str]:
     """Store and apply the notifications (each with the time it was received) in one
     transaction; each one's effect (a state, or why none), in order. ``subscribed`` says which
-    operators want webhook events; ``now`` dates them. ``wait=False``: see
+    operators want webhook events; ``now`` dates them. ``blocking=False``: see
     ``direct_transaction``."""
     try:
-        return _store_once(engine, batch, subscribed, now, wait)
+        return _store_once(engine, batch, subscribed, now, blocking)
     except KeyTakenMeanwhileError:
-        return _store_once(engine, batch, subscribed, now, wait)
+        return _store_once(engine, batch, subscribed, now, blocking)
 
 
 def _store_once(
@@ -141,10 +141,10 @@ def _store_once(
     batch: Sequence[tuple[Received, datetime]],
     subscribed: Subscribed,
     now: Callable[[], datetime],
-    wait: bool,
+    blocking: bool,
 ) -> list[str]:
     dialect = engine.dialect.name
-    with direct_transaction(engine, wait=wait) as transaction:
+    with direct_transaction(engine, blocking=blocking) as transaction:
         esims = _locked_esims(transaction, dialect, batch)
         keys = [dedupe_key(r.operator_id, r.notification) for r, _ in batch]
         taken = {row[0] for row in _TAKEN_KEYS[dialect].rows_on(engine, transaction.driver, {

@@ -26,6 +26,7 @@ from esimcare.api.deps import get_ctx
 from esimcare.context import Context
 from esimcare.errors import DomainError
 from esimcare.es2plus.group_writer import GroupWriter
+from esimcare.es2plus.loop_checkpoints import LoopCheckpoints
 from esimcare.es2plus.notification_body import read_json_object
 from esimcare.es2plus.notification_store import store_notifications
 from esimcare.es2plus.sender_auth import SenderEvidence, Trust, authenticate_sender
@@ -134,8 +135,10 @@ def _receiver(request: Request) -> _Receiver:
     receiver: _Receiver | None = getattr(state, _RECEIVER, None)
     if receiver is None:
         ctx = get_ctx(request)
-        now = partial(_store, ctx, wait=False) if ctx.engine.dialect.name == "sqlite" else None
-        writer = GroupWriter(partial(record_arrivals, ctx), write_now=now)
+        on_loop = None
+        if ctx.engine.dialect.name == "sqlite":
+            on_loop = partial(_store_on_loop, ctx, LoopCheckpoints(ctx.engine))
+        writer = GroupWriter(partial(record_arrivals, ctx), write_now=on_loop)
         receiver = _Receiver(_trust(ctx), writer)
         setattr(state, _RECEIVER, receiver)
     return receiver
@@ -162,13 +165,23 @@ def _record_alone(ctx: Context, arrival: Arrival) -> str | Exception:
         return error
 
 
-def _store(ctx: Context, arrivals: Sequence[Arrival], *, wait: bool = True) -> list[str]:
+def _store_on_loop(
+    ctx: Context, checkpoints: LoopCheckpoints, arrivals: Sequence[Arrival]
+) -> list[str]:
+    """SQLite: a write that never blocks the loop (refused if the lock is busy; no
+    checkpoint in its commit: ``checkpoints`` runs them in a thread)."""
+    effects = _store(ctx, arrivals, blocking=False)
+    checkpoints.committed()
+    return effects
+
+
+def _store(ctx: Context, arrivals: Sequence[Arrival], *, blocking: bool = True) -> list[str]:
     return store_notifications(
         ctx.engine,
         [(arrival.received, arrival.at) for arrival in arrivals],
         ctx.has_webhooks,
         ctx.clock.now,
-        wait=wait,
+        blocking=blocking,
     )
 
 

@@ -21,8 +21,9 @@ class Es2PlusNotification(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # No foreign key: like the call log, it takes a notification for any configured tenant.
-    operator_id: Mapped[str] = mapped_column(String(32), index=True)
-    iccid: Mapped[str] = mapped_column(String(20), index=True)
+    # Neither is indexed: nothing reads by them, and the receiver would pay on every insert.
+    operator_id: Mapped[str] = mapped_column(String(32))
+    iccid: Mapped[str] = mapped_column(String(20))
     point_id: Mapped[int] = mapped_column(Integer)
     # As sent (Executed-Success, Failed, ...); not an enum: a deviating SM-DP+ is recorded too.
     status: Mapped[str] = mapped_column(String(32))
