@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 
 import pytest
@@ -24,6 +25,10 @@ class Doubler:
             raise RuntimeError("the database went away")
         return [ValueError(f"{n} is negative") if n < 0 else 2 * n for n in items]
 
+    def numbers(self, items: Sequence[int]) -> list[int]:
+        """As a write on the loop: no outcome is an error."""
+        return [n for n in self(items) if isinstance(n, int)]
+
 
 async def submit_all(writer: GroupWriter[int, int], items: list[int]) -> list[int | BaseException]:
     return await asyncio.gather(*(writer.submit(n) for n in items), return_exceptions=True)
@@ -43,17 +48,26 @@ def test_a_batch_is_never_larger_than_the_limit() -> None:
 
 
 def test_items_arriving_during_a_write_go_in_the_next_one() -> None:
-    write = Doubler()
+    started, proceed = threading.Event(), threading.Event()
+    doubler = Doubler()
+
+    def write(items: Sequence[int]) -> list[int | Exception]:
+        started.set()
+        proceed.wait(5)
+        return doubler(items)
 
     async def scenario() -> list[int | BaseException]:
         writer = GroupWriter(write)
         first = asyncio.ensure_future(writer.submit(1))
-        await asyncio.sleep(0)  # the first write starts, alone
-        later = await submit_all(writer, [2, 3, 4])
-        return [await first, *later]
+        while not started.is_set():  # the first write starts, alone
+            await asyncio.sleep(0.001)
+        later = asyncio.ensure_future(submit_all(writer, [2, 3, 4]))
+        await asyncio.sleep(0.01)
+        proceed.set()
+        return [await first, *await later]
 
     assert run_in_own_loop(scenario()) == [2, 4, 6, 8]
-    assert write.batches == [[1], [2, 3, 4]]
+    assert doubler.batches == [[1], [2, 3, 4]]
 
 
 def test_each_request_gets_its_own_error() -> None:
@@ -117,3 +131,22 @@ def _on_a_running_loop() -> bool:
     except RuntimeError:
         return False
     return True
+
+
+def test_requests_a_few_turns_of_the_loop_behind_join_the_batch() -> None:
+    """A write on the loop waits for the requests already under way (each needs a turn or two
+    of the loop to reach ``submit``), so they share its transaction."""
+    on_loop = Doubler()
+
+    async def one_turn_late(writer: GroupWriter[int, int], n: int) -> int:
+        await asyncio.sleep(0)
+        return await writer.submit(n)
+
+    async def scenario() -> list[int | BaseException]:
+        writer = GroupWriter(Doubler(), write_now=on_loop.numbers)
+        first = asyncio.ensure_future(writer.submit(1))
+        later = [asyncio.ensure_future(one_turn_late(writer, n)) for n in (2, 3)]
+        return [await first, *[await task for task in later]]
+
+    assert run_in_own_loop(scenario()) == [2, 4, 6]
+    assert on_loop.batches == [[1, 2, 3]]
