@@ -18,7 +18,7 @@ counts statements and commits on the engine (tests, benchmarks) sees these too.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -44,8 +44,13 @@ class DirectWrite:
     """An INSERT or UPDATE whose parameters are all named ``bindparam``s (typed by their
     columns), run with ``executemany`` on the driver: one statement for all the rows."""
 
-    def __init__(self, statement: Insert | Update) -> None:
+    def __init__(
+        self, statement: Insert | Update, *, given_as_stored: Collection[str] = ()
+    ) -> None:
+        """``given_as_stored``: parameters the caller passes as the database stores them (a
+        JSON column's text, serialised already), so their type's processing is skipped."""
         self.statement = statement
+        self.given_as_stored = frozenset(given_as_stored)
         self._compiled: dict[str, _CompiledWrite] = {}
 
     def run(self, transaction: DirectTransaction, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -66,7 +71,8 @@ class DirectWrite:
         processors = tuple(
             (name, process)
             for name, bind in binds.items()
-            if (process := bind.type.dialect_impl(dialect).bind_processor(dialect))
+            if name not in self.given_as_stored
+            and (process := bind.type.dialect_impl(dialect).bind_processor(dialect))
         )
         found = _CompiledWrite(
             sql=compiled.string,

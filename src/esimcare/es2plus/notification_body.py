@@ -21,6 +21,12 @@ _INT64 = range(-(2**63), 2**63)
 
 
 def read_json_object(body: bytes) -> dict[str, Any]:
+    return read_json_body(body)[0]
+
+
+def read_json_body(body: bytes) -> tuple[dict[str, Any], str | None]:
+    """The object, and the body as text when it is plain JSON that can be stored as it came
+    (else None: it is serialised again for storing)."""
     try:
         data = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, UnicodeDecodeError):
@@ -29,9 +35,10 @@ def read_json_object(body: bytes) -> dict[str, Any]:
         raise MalformedNotificationError("the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise MalformedNotificationError("the body is not a JSON object")
-    if not _plainly_storable(body):
-        _check_storable(data)
-    return data
+    if _plainly_storable(body):
+        return data, body.decode("ascii")
+    _check_storable(data)
+    return data, None
 
 
 # A JSON number of 19 digits or more (the only way to an integer beyond 64 bits): numbers

@@ -43,7 +43,7 @@ from esimcare.db_direct import DirectRead
 from esimcare.db_direct_write import DirectTransaction, DirectWrite, direct_transaction
 from esimcare.esims.models import Esim
 from esimcare.esims.notifications import Es2PlusNotification
-from esimcare.esims.profile_events import EsimProfile, Plan, Received, dedupe_key, plan_batch
+from esimcare.esims.profile_events import EsimProfile, Plan, Received, plan_batch
 from esimcare.jobs.models import Job
 from esimcare.webhooks.events import EventType, esim_data, outbox_rows
 from esimcare.webhooks.models import WebhookDelivery
@@ -97,7 +97,9 @@ _INSERT_NOTIFICATIONS = {
     name: DirectWrite(
         dialect.insert(_NOTIFICATIONS)
         .values(_typed_values(_NOTIFICATIONS, _NOTIFICATION_COLUMNS))
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .on_conflict_do_nothing(index_elements=["dedupe_key"]),
+        # JSON text already (``Received.raw_text``: mostly the body as it came).
+        given_as_stored=["raw"],
     )
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
@@ -146,7 +148,7 @@ def _store_once(
     dialect = engine.dialect.name
     with direct_transaction(engine, blocking=blocking) as transaction:
         esims = _locked_esims(transaction, dialect, batch)
-        keys = [dedupe_key(r.operator_id, r.notification) for r, _ in batch]
+        keys = [received.dedupe_key for received, _ in batch]
         taken = {row[0] for row in _TAKEN_KEYS[dialect].rows_on(engine, transaction.driver, {
             "keys": _list_parameter(dialect, keys)
         })}  # fmt: skip

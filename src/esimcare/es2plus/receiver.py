@@ -27,7 +27,7 @@ from esimcare.context import Context
 from esimcare.errors import DomainError
 from esimcare.es2plus.group_writer import GroupWriter
 from esimcare.es2plus.loop_checkpoints import LoopCheckpoints
-from esimcare.es2plus.notification_body import read_json_object
+from esimcare.es2plus.notification_body import read_json_body
 from esimcare.es2plus.notification_store import store_notifications
 from esimcare.es2plus.sender_auth import SenderEvidence, Trust, authenticate_sender
 from esimcare.esims.profile_events import MalformedNotificationError, Received, admit
@@ -67,7 +67,7 @@ async def handle_download_progress_info(operator: str, request: Request) -> Resp
     now = ctx.clock.now()
     receiver = _receiver(request)
     proven_by = authenticate_sender(_evidence(request, body), link, receiver.trust, now)
-    raw = read_json_object(body)
+    raw, raw_json = read_json_body(body)
     try:
         notification = read_notification(raw)
     except MalformedMessageError as error:
@@ -79,6 +79,7 @@ async def handle_download_progress_info(operator: str, request: Request) -> Resp
         link=link,
         expected_requester=link.notification_requester_id or EMULATOR_REQUESTER_ID,
         proven_by=proven_by,
+        raw_json=raw_json,
     )
     admit(received, now)
     # Answered only once stored: the writer commits it with whatever else arrived meanwhile.

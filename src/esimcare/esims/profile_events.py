@@ -17,9 +17,11 @@ starts the eSIM-swap window of ``cancellations/verification_methods.py``). A cla
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from esimcare.audit.service import AuditEntry
@@ -67,6 +69,17 @@ class Received:
     link: SmdpLink
     expected_requester: str
     proven_by: str
+    # ``raw`` as JSON text to store: the body itself when the receiver saw it is plain JSON
+    # (``es2plus.notification_body``), so it need not be serialised again.
+    raw_json: str | None = None
+
+    @cached_property
+    def dedupe_key(self) -> str:
+        return dedupe_key(self.operator_id, self.notification)
+
+    @property
+    def raw_text(self) -> str:
+        return self.raw_json if self.raw_json is not None else json.dumps(self.raw)
 
 
 def check_requester(received: Received) -> None:
@@ -161,7 +174,7 @@ def plan_batch(
     changed: dict[int, EsimProfile] = {}
     for received, now in batch:
         admit(received, now)
-        key = dedupe_key(received.operator_id, received.notification)
+        key = received.dedupe_key
         if key in seen:
             effects.append(DUPLICATE)
             continue
@@ -216,7 +229,7 @@ def _row(
         "eid": note.eid,
         "profile_type": note.profile_type,
         "requester_id": note.requester_id,
-        "raw": received.raw,
+        "raw": received.raw_text,
         "received_at": now,
         "dedupe_key": key,
         "effect": effect,
