@@ -23,7 +23,11 @@ from esimcare.billing.settlement import settle
 from esimcare.cancellations.models import Cancellation, NumberQuarantine
 from esimcare.cancellations.systems import WorkflowSystems
 from esimcare.esims.models import Esim, Plan
-from esimcare.esims.states import profile_after_already_downloaded, profile_after_cancel_order
+from esimcare.esims.states import (
+    ProfileState,
+    profile_after_already_downloaded,
+    profile_after_cancel_order,
+)
 from esimcare.integrations.errors import TransientIntegrationError
 from esimcare.integrations.smdp.call_log import EndToWrite
 from esimcare.integrations.smdp.es2plus_client import Es2PlusClient, OpenCall
@@ -158,6 +162,18 @@ class ProfileAnswer:
     log_end: EndToWrite | None = None
 
 
+# ``profile_after_already_downloaded`` as one statement: the states it keeps stay, every
+# other becomes the one state it moves them to.
+_KEPT = [state for state in ProfileState if profile_after_already_downloaded(state) is state]
+(_MOVED_TO,) = {profile_after_already_downloaded(s) for s in ProfileState if s not in _KEPT}
+_ALREADY_DOWNLOADED = (
+    update(_ESIMS)
+    .where(_ESIMS.c.id == bindparam("for_esim"), _ESIMS.c.profile_state.not_in(_KEPT))
+    .values(profile_state=_MOVED_TO)
+    .returning(_ESIMS.c.profile_state)
+)
+
+
 class ProfileStep:
     """SGP.22 v2.2 5.3.3 CancelOrder, always: the SM-DP+, not our ``profile_state``, knows
     whether the profile can still be downloaded. Our state is built from notifications, which
@@ -218,10 +234,11 @@ class ProfileStep:
         if self.ctx.policy(esim.operator_id).smdp_link.means_delete_on_device(outcome.code):
             # The phone got there first: from now on it is the installed path. Which answers
             # say so is this operator's SM-DP+ setting (default 8.2.1/3.3 and 8.2.1/3.5).
-            # The profile state as it is now (notifications change it at any time), locked
-            # on PostgreSQL until this transaction ends.
-            session.refresh(esim, ["profile_state"], with_for_update=True)
-            esim.profile_state = profile_after_already_downloaded(esim.profile_state)
+            # Decided on the profile state as it is now, in the database (notifications
+            # change it at any time): one conditional UPDATE, no read.
+            moved = session.execute(_ALREADY_DOWNLOADED, {"for_esim": esim.id}).scalar()
+            if moved is not None:
+                set_committed_value(esim, "profile_state", moved)
             return "delete_on_device"
         raise PermanentJobError(f"SM-DP+ refused CancelOrder: {describe_answer(outcome)}")
 
