@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import esimcare.models  # noqa: F401  (registers every table)
-from esimcare.db import Base, make_engine, session_factory
+from esimcare.db import Base, make_engine, session_factory, transaction
 from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
 from esimcare.integrations.smdp import codes
 from esimcare.integrations.smdp.call_log import CallOutcome, Es2PlusCall
@@ -23,6 +23,7 @@ from esimcare.integrations.smdp.interface import (
     SmdpGateway,
     StatusCode,
 )
+from esimcare.integrations.smdp.messages import CancelOrder, DownloadOrder
 from esimcare.integrations.smdp.states import SmdpFunction, SmdpProfileState
 from esimcare.kit.clock import FrozenClock
 from esimcare.kit.ids import Eid, Iccid
@@ -399,3 +400,51 @@ def test_a_wrong_per_smdp_setting_stops_the_start(setting: dict[str, object], me
     table = {"url": "https://smdp.example", "requester_id": REQUESTER, **setting}
     with pytest.raises(ValueError, match=message):
         Es2PlusConfig.from_mapping(table)
+
+
+def test_a_call_opened_in_the_callers_transaction_is_logged_with_it(
+    client: Es2PlusClient,
+    smdp: SmdpEmulator,
+    iccids: list[str],
+    main_sessions: sessionmaker[Session],
+) -> None:
+    """``open_call``: the log row commits with the caller's transaction, before the call;
+    ``send`` leaves its end to the caller, who writes it with its own record."""
+    message = DownloadOrder(profile_type="consumer")
+    with main_sessions() as session, session.begin():
+        client.open_call(session, message)
+        session.rollback()  # the caller's transaction rolls back ...
+    assert log_rows(main_sessions) == []  # ... and the log row with it
+    with transaction(main_sessions) as session:
+        opened = client.open_call(session, message)
+    (started,) = log_rows(main_sessions)
+    assert (started.function, started.outcome, started.finished_at) == (
+        SmdpFunction.DOWNLOAD_ORDER,
+        None,
+        None,
+    )
+    outcome, end = client.send(opened)
+    assert outcome.succeeded
+    assert [c.function_call_id for c in smdp.calls()] == [started.function_call_id]
+    assert log_rows(main_sessions)[0].outcome is None  # the end is the caller's to write
+    with transaction(main_sessions) as session:
+        end.write_in(session)
+    (row,) = log_rows(main_sessions)
+    assert (row.outcome, row.status, row.http_status, row.iccid) == (
+        CallOutcome.SUCCESS,
+        ExecutionStatus.SUCCESS,
+        200,
+        outcome.data["iccid"],  # known only from the answer
+    )
+
+
+def test_an_opened_call_that_fails_has_its_end_written_at_once(
+    serve_asgi: ServeAsgi, make_client: ClientFactory, main_sessions: sessionmaker[Session]
+) -> None:
+    client = make_client(serve_asgi(Scripted(status=503)))
+    with transaction(main_sessions) as session:
+        opened = client.open_call(session, CancelOrder(UNKNOWN_ICCID, AVAILABLE))
+    with pytest.raises(TransientIntegrationError):
+        client.send(opened)
+    (row,) = log_rows(main_sessions)
+    assert (row.outcome, row.http_status) == (CallOutcome.TRANSIENT, 503)

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.db import transaction
+from esimcare.jobs.errors import LeaseLostError
 from esimcare.jobs.models import Job, JobStatus
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue
 from esimcare.jobs.wakeup import NotifyWakeup, PollingWakeup, wakeup_for
@@ -115,6 +116,88 @@ def test_a_follow_up_of_a_dead_worker_is_taken_over_after_its_lease(
     clock.advance(timedelta(seconds=31))
     taken = rival.claim()
     assert taken is not None and taken.attempts == 2
+
+
+def test_a_job_handed_on_becomes_its_follow_up_which_runs_next(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    add_jobs(sessions, clock, 1, kind="step")
+    queue = JobQueue(sessions, clock, worker_id="w", lease_s=60)
+    ran: list[object] = []
+
+    def step(job: ClaimedJob) -> None:
+        ran.append(job.payload["n"])
+        if job.payload["n"] < 2:
+            with transaction(sessions) as session:
+                next_n = job.payload["n"] + 1
+                queue.hand_on(session, job, payload={"n": next_n}, dedupe_key=f"step:{next_n}")
+
+    worker = Worker(queue, {"step": step}, max_attempts=3, backoff_base_s=1, heartbeat=False)
+    assert worker.run_once() is True
+    assert ran == [0, 1, 2]
+    with transaction(sessions) as session:
+        (row,) = session.scalars(select(Job))
+        assert (row.status, row.dedupe_key, row.payload, row.attempts) == (
+            JobStatus.DONE,
+            "step:2",
+            {"n": 2},
+            1,
+        )
+    assert queue.held == []
+
+
+def test_a_claim_handed_on_is_fenced_off_even_with_the_same_worker_id(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    """The follow-up starts its attempts again, so an old claim of the row with the same
+    attempts and worker id could match it, but for the dedupe key the hand-on changed."""
+    add_jobs(sessions, clock, 1)
+    old = JobQueue(sessions, clock, worker_id="w", lease_s=30)
+    stale = old.claim()
+    assert stale is not None and stale.attempts == 1
+    clock.advance(timedelta(seconds=31))
+    rival = JobQueue(sessions, clock, worker_id="w", lease_s=30)
+    taken = rival.claim()
+    assert taken is not None and taken.attempts == 2
+    with transaction(sessions) as session:
+        follow_up = rival.hand_on(session, taken, payload={"n": 1}, dedupe_key="next:1")
+    assert follow_up is not None and (follow_up.id, follow_up.attempts) == (stale.id, 1)
+    assert rival.held == [follow_up]
+    assert old.finish_alone(stale) is False
+    assert old.extend_lease(stale) is False
+    with transaction(sessions) as session:
+        assert old.finish_those_mine(session, [stale]) == []
+    assert statuses(sessions) == [JobStatus.RUNNING]  # the follow-up, still rival's
+
+
+def test_a_hand_on_to_a_known_key_only_finishes_the_job(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    add_jobs(sessions, clock, 1)
+    with transaction(sessions) as session:
+        enqueue(session, kind="work", payload={}, now=clock.now(), dedupe_key="next:1",
+                run_after=clock.now() + timedelta(hours=1))  # fmt: skip
+    queue = JobQueue(sessions, clock, worker_id="w", lease_s=60)
+    job = queue.claim()
+    assert job is not None
+    with transaction(sessions) as session:
+        assert queue.hand_on(session, job, payload={}, dedupe_key="next:1") is None
+    assert statuses(sessions) == [JobStatus.DONE, JobStatus.QUEUED]
+    assert queue.held == []
+
+
+def test_a_hand_on_of_a_job_no_longer_ours_raises(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    add_jobs(sessions, clock, 1)
+    queue = JobQueue(sessions, clock, worker_id="w", lease_s=30)
+    job = queue.claim()
+    assert job is not None
+    clock.advance(timedelta(seconds=31))
+    assert JobQueue(sessions, clock, worker_id="rival", lease_s=30).claim() is not None
+    with pytest.raises(LeaseLostError), transaction(sessions) as session:
+        queue.hand_on(session, job, payload={}, dedupe_key="next:1")
+    assert statuses(sessions) == [JobStatus.RUNNING]  # the rival's claim, untouched
 
 
 def test_stopping_hands_unstarted_jobs_of_a_batch_back(

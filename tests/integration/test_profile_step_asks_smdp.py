@@ -14,7 +14,7 @@ import pytest
 from esimcare.cancellations import service
 from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.states import CancellationStatus, StepName, StepStatus
-from esimcare.cancellations.steps import ProfileStep, StepInput
+from esimcare.cancellations.steps import ProfileAnswer, ProfileStep, StepInput
 from esimcare.context import Context
 from esimcare.db import transaction
 from esimcare.es2plus.receiver import Arrival, record_arrivals
@@ -208,7 +208,7 @@ def test_a_cancel_order_answered_after_a_lost_answer_is_reconciled_once_only(
     after a definite refusal it means nothing of the kind (a staff retry of that refusal)."""
     esim = anna_esim(ctx, RELEASED)
     step = ProfileStep(ctx)
-    unknown = Es2Outcome(ExecutionStatus.FAILED, StatusCode("8.2.1", "3.9"))
+    unknown = ProfileAnswer(Es2Outcome(ExecutionStatus.FAILED, StatusCode("8.2.1", "3.9")))
     refused_before = {"status": "Failed", "subjectCode": "8.2.1", "reasonCode": "3.9"}
     with transaction(ctx.sessions) as session:
         row = session.get(Esim, esim.id)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from esimcare.billing.models import UsageRecord
+from esimcare.billing.ledger import LEDGER, Balance
+from esimcare.billing.models import Bill, UsageRecord
 from esimcare.esims.models import Esim, Plan
 from esimcare.kit.money import Money, prorate
 
@@ -92,3 +94,64 @@ def compute_final_bill(
         fee=prorated_fee(plan, start, end),
         usage=unbilled_usage(session, esim.id, end, plan.currency),
     )
+
+
+USAGE = cast(Table, UsageRecord.__table__)
+_UNBILLED = and_(
+    USAGE.c.esim_id == bindparam("for_esim"),
+    USAGE.c.bill_id.is_(None),
+    USAGE.c.occurred_at <= bindparam("until", type_=USAGE.c.occurred_at.type),
+)
+# The unbilled usage and the balance in one round trip: the final bill needs both.
+_USAGE_AND_BALANCE = select(
+    select(func.coalesce(func.sum(USAGE.c.amount_minor), 0)).where(_UNBILLED).scalar_subquery(),
+    select(func.coalesce(func.sum(LEDGER.c.cash_minor), 0))
+    .where(LEDGER.c.esim_id == bindparam("for_esim"))
+    .scalar_subquery(),
+    select(func.coalesce(func.sum(LEDGER.c.bonus_minor), 0))
+    .where(LEDGER.c.esim_id == bindparam("for_esim"))
+    .scalar_subquery(),
+)
+BILLS = cast(Table, Bill.__table__)
+_ISSUE = insert(BILLS).returning(BILLS.c.id)
+_COVER_USAGE = update(USAGE).where(_UNBILLED).values(bill_id=bindparam("for_bill"))
+
+
+def final_bill_and_balance(
+    session: Session, esim: Esim, plan: Plan, effective_at: datetime
+) -> tuple[FinalBill, Balance]:
+    """``compute_final_bill`` and the balance before it (``balance_of``), in one query."""
+    start = esim.billed_until
+    end = max(effective_at, start)
+    usage, cash, bonus = session.execute(
+        _USAGE_AND_BALANCE, {"for_esim": esim.id, "until": end}
+    ).one()
+    currency = plan.currency
+    bill = FinalBill(start, end, prorated_fee(plan, start, end), Money(int(usage), currency))
+    return bill, Balance(Money(int(cash), currency), Money(int(bonus), currency))
+
+
+def issue_final_bill(
+    session: Session, esim: Esim, cancellation_id: int, bill: FinalBill, now: datetime
+) -> int:
+    """The bill row (one per cancellation: ``bills.cancellation_id`` is unique) and the usage
+    it now covers, in two statements; the bill's id."""
+    bill_id: int = session.execute(
+        _ISSUE,
+        {
+            "operator_id": esim.operator_id,
+            "esim_id": esim.id,
+            "cancellation_id": cancellation_id,
+            "period_start": bill.period_start,
+            "period_end": bill.period_end,
+            "fee_minor": bill.fee.minor,
+            "usage_minor": bill.usage.minor,
+            "total_minor": bill.total.minor,
+            "currency": bill.fee.currency,
+            "issued_at": now,
+        },
+    ).scalar_one()
+    session.execute(
+        _COVER_USAGE, {"for_esim": esim.id, "until": bill.period_end, "for_bill": bill_id}
+    )
+    return bill_id

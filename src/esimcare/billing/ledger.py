@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from esimcare.billing.models import EntryKind, LedgerEntry
@@ -36,7 +37,7 @@ def balance_of(session: Session, esim_id: int, currency: str) -> Balance:
     return Balance(Money(int(cash), currency), Money(int(bonus), currency))
 
 
-LEDGER = LedgerEntry.__table__
+LEDGER = cast(Table, LedgerEntry.__table__)
 # Cash and bonus totals of the ledger rows joined (outer) to an eSIM, for a statement grouped
 # by the eSIM: one pass over its entries (an index range on ``ledger_entries.esim_id``).
 CASH_TOTAL = func.coalesce(func.sum(LEDGER.c.cash_minor), 0)
@@ -184,3 +185,78 @@ def split_by_payment(
     if left.minor > 0:
         parts.append((None, left))
     return parts
+
+
+_POST = insert(LEDGER)
+
+
+def entry(
+    esim: Esim,
+    *,
+    kind: EntryKind,
+    cash: Money,
+    bonus: Money,
+    description: str,
+    now: datetime,
+    reference: str | None = None,
+    source: str | None = None,
+    provider_payment_id: str | None = None,
+) -> dict[str, Any]:
+    """One ledger row, as ``post_all`` writes it (``post``'s fields)."""
+    return {
+        "operator_id": esim.operator_id,
+        "esim_id": esim.id,
+        "kind": kind,
+        "cash_minor": cash.minor,
+        "bonus_minor": bonus.minor,
+        "currency": cash.currency,
+        "description": description,
+        "reference": reference,
+        "source": source,
+        "provider_payment_id": provider_payment_id,
+        "created_at": now,
+    }
+
+
+def post_all(session: Session, entries: list[dict[str, Any]]) -> None:
+    """``post`` for rows that need no ORM object afterwards: one statement for all."""
+    if entries:
+        session.execute(_POST, entries)
+
+
+_TOP_UPS = LEDGER.alias("top_ups")
+_TOTALS = (
+    select(CASH_TOTAL.label("cash"), BONUS_TOTAL.label("bonus"))
+    .where(LEDGER.c.esim_id == bindparam("for_esim"))
+    .subquery("totals")
+)
+# The balance, and each top-up newest first, in one round trip: a row per top-up (each
+# carrying the totals), or one row with no top-up when there is none.
+_BALANCE_AND_TOP_UPS = (
+    select(
+        _TOTALS.c.cash,
+        _TOTALS.c.bonus,
+        _TOP_UPS.c.id,
+        _TOP_UPS.c.provider_payment_id,
+        _TOP_UPS.c.source,
+        _TOP_UPS.c.cash_minor,
+        _TOP_UPS.c.currency,
+    )
+    .select_from(_TOTALS)
+    .outerjoin(
+        _TOP_UPS,
+        (_TOP_UPS.c.esim_id == bindparam("for_esim")) & (_TOP_UPS.c.kind == EntryKind.TOP_UP),
+    )
+    .order_by(_TOP_UPS.c.created_at.desc(), _TOP_UPS.c.id.desc())
+)
+
+
+def balance_and_top_ups(
+    session: Session, esim_id: int, currency: str
+) -> tuple[Balance, list[TopUp]]:
+    """``balance_of`` and ``top_ups_of`` in one query."""
+    rows = session.execute(_BALANCE_AND_TOP_UPS, {"for_esim": esim_id}).all()
+    cash, bonus = rows[0].cash, rows[0].bonus
+    top_ups = [TopUp(row.provider_payment_id, row.source, Money(row.cash_minor, row.currency))
+               for row in rows if row.id is not None]  # fmt: skip
+    return Balance(Money(int(cash), currency), Money(int(bonus), currency)), top_ups

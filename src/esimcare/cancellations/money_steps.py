@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from esimcare.billing.ledger import (
     TopUp,
-    balance_of,
+    balance_and_top_ups,
+    entry,
     latest_card_of,
     paid_top_ups,
-    post,
+    post_all,
     split_by_payment,
     top_ups_of,
 )
@@ -27,13 +32,14 @@ from esimcare.billing.models import (
 from esimcare.cancellations.steps import LocalStep, StepInput, StepWait
 from esimcare.cancellations.systems import WorkflowSystems
 from esimcare.customers.models import Customer
-from esimcare.esims.models import Plan
+from esimcare.esims.models import Esim, Plan
+from esimcare.esims.states import ProfileState
 from esimcare.integrations.errors import IntegrationError
 from esimcare.integrations.payments.interface import PayoutReceipt, PayoutStatus
 from esimcare.jobs.errors import PermanentJobError
 from esimcare.kit.local_time import babel_locale
 from esimcare.kit.money import Money
-from esimcare.notices.service import notify_all_channels
+from esimcare.notices.service import Recipient, notify_all_channels
 from esimcare.notices.templates import render
 from esimcare.operators.policy import RefundRoute
 
@@ -54,11 +60,21 @@ class PayoutCall:
     route: RefundRoute
     destination: str
     description: str
-    parts: tuple[PartCall, ...]
+    parts: tuple[PartCall, ...]  # the unfinished ones: every other part has succeeded
+    refund_id: int
+    first_reference: str | None  # the first part's, as stored: the refund's own reference
+
+
+@dataclass(frozen=True)
+class NoPayout:
+    """Nothing to pay (anymore): the step's outcome, known when it was prepared."""
+
+    outcome: str
 
 
 @dataclass(frozen=True)
 class PayoutAnswers:
+    call: PayoutCall
     receipts: dict[int, PayoutReceipt]  # by part id
     error: str | None = None  # a later part failed after an earlier one was sent
 
@@ -67,22 +83,70 @@ class RefundStep:
     """Pay back the cash left after the final bill, once, against the payments it came from
     (newest first). The refund, its parts and their provider keys commit before the provider
     is called; a part the provider accepted is only ever followed by its reference after that.
-    A part still on its way makes the step wait and look again later (``StepWait``)."""
+    A part still on its way makes the step wait and look again later (``StepWait``).
+
+    What ``prepare`` wrote travels to ``record`` with the call (``PayoutCall``): nothing else
+    touches a refund while its step's job is held, so ``record`` need not read it back."""
 
     def __init__(self, ctx: WorkflowSystems) -> None:
         self.ctx = ctx
 
-    def prepare(self, session: Session, run: StepInput) -> PayoutCall | None:
+    def prepare(self, session: Session, run: StepInput) -> PayoutCall | NoPayout:
+        created = self._create(session, run)
+        if created is None:
+            return self._resume(session, run)
+        refund_id, values, top_ups = created
+        if values["status"] is not RefundStatus.PENDING:
+            return NoPayout(NO_REFUND_DUE)
+        parts = _insert_parts(session, refund_id, _split(values, top_ups), run.now)
+        description = f"refund {run.cancellation.reference}"
+        route = RefundRoute(values["route"])
+        return PayoutCall(route, values["destination"], description, parts, refund_id, None)
+
+    def _create(
+        self, session: Session, run: StepInput
+    ) -> tuple[int, dict[str, Any], list[TopUp]] | None:
+        """The refund row (its id and values) and the eSIM's top-ups (the card to pay back
+        to, and the split by payment), read with the balance in one query; None when the
+        cancellation has its refund already."""
+        esim, cancellation = run.esim, run.cancellation
+        policy = self.ctx.policy(esim.operator_id)
+        plan = session.get(Plan, esim.plan_id)  # in the session already: no query
+        assert plan is not None
+        balance, top_ups = balance_and_top_ups(session, esim.id, plan.currency)
+        cash = balance.cash
+        due = policy.refund_route is not RefundRoute.NONE and cash.minor > 0
+        destination = self._destination(session, run, policy.refund_route, top_ups) if due else None
+        values: dict[str, Any] = {
+            "operator_id": esim.operator_id,
+            "cancellation_id": cancellation.id,
+            "esim_id": esim.id,
+            "amount_minor": cash.minor if due else 0,
+            "currency": plan.currency,
+            "route": policy.refund_route.value,
+            "destination": destination or "",
+            "idempotency_key": f"esimcare-refund-{esim.operator_id}-{cancellation.reference}",
+            "status": RefundStatus.PENDING if due and destination else RefundStatus.NOT_DUE,
+            "created_at": run.now,
+        }
+        refund_id = session.execute(_insert_refund(_dialect(session)), values).scalar()
+        return None if refund_id is None else (refund_id, values, top_ups)
+
+    def _resume(self, session: Session, run: StepInput) -> PayoutCall | NoPayout:
+        """A refund made by an earlier run: followed where it stands."""
         refund = session.scalar(select(Refund).where(Refund.cancellation_id == run.cancellation.id))
-        if refund is None:
-            refund, top_ups = self._create(session, run)
-            if refund.status is not RefundStatus.PENDING:
-                return None
-            parts = self._split(session, refund, run, top_ups)  # a new refund has no parts yet
-        elif refund.status is not RefundStatus.PENDING:
-            return None
-        else:
-            parts = _parts(session, refund) or self._split(session, refund, run)
+        assert refund is not None
+        if refund.status is not RefundStatus.PENDING:
+            return NoPayout(REFUNDED if refund.status is RefundStatus.SUCCEEDED else NO_REFUND_DUE)
+        parts = _parts(session, refund)
+        if not parts:  # the run that made the refund died before its parts
+            values = {"amount_minor": refund.amount_minor, "currency": refund.currency,
+                      "route": refund.route, "idempotency_key": refund.idempotency_key}  # fmt: skip
+            split = _split(values, top_ups_of(session, refund.esim_id))
+            parts_made = _insert_parts(session, refund.id, split, run.now)
+            description = f"refund {run.cancellation.reference}"
+            route = RefundRoute(refund.route)
+            return PayoutCall(route, refund.destination, description, parts_made, refund.id, None)
         canceled = [part for part in parts if part.status is RefundPartStatus.CANCELED]
         if canceled:
             raise PermanentJobError(
@@ -94,78 +158,23 @@ class RefundStep:
             refund.destination,
             f"refund {run.cancellation.reference}",
             tuple(_part_call(part) for part in parts if part.status in _UNFINISHED),
+            refund.id,
+            parts[0].provider_reference,
         )
-
-    def _create(self, session: Session, run: StepInput) -> tuple[Refund, list[TopUp] | None]:
-        """The refund row, and the eSIM's top-ups when the route is the card (read once for
-        the card to pay back to and for the split by payment)."""
-        esim, cancellation = run.esim, run.cancellation
-        policy = self.ctx.policy(esim.operator_id)
-        plan = session.get(Plan, esim.plan_id)  # in the session already: no query
-        assert plan is not None
-        cash = balance_of(session, esim.id, plan.currency).cash
-        due = policy.refund_route is not RefundRoute.NONE and cash.minor > 0
-        card = policy.refund_route is RefundRoute.CARD
-        top_ups = top_ups_of(session, esim.id) if due and card else None
-        destination = self._destination(session, run, policy.refund_route, top_ups) if due else None
-        refund = Refund(
-            operator_id=esim.operator_id,
-            cancellation_id=cancellation.id,
-            esim_id=esim.id,
-            amount_minor=cash.minor if due else 0,
-            currency=plan.currency,
-            route=policy.refund_route.value,
-            destination=destination or "",
-            idempotency_key=f"esimcare-refund-{esim.operator_id}-{cancellation.reference}",
-            status=RefundStatus.PENDING if due and destination else RefundStatus.NOT_DUE,
-            created_at=run.now,
-        )
-        session.add(refund)
-        session.flush()
-        return refund, top_ups
 
     def _destination(
-        self, session: Session, run: StepInput, route: RefundRoute, top_ups: list[TopUp] | None
+        self, session: Session, run: StepInput, route: RefundRoute, top_ups: list[TopUp]
     ) -> str | None:
         if route is RefundRoute.CARD:
-            return latest_card_of(top_ups) if top_ups is not None else None
+            return latest_card_of(top_ups)
         if route is RefundRoute.BANK_ACCOUNT:
             customer = session.get(Customer, run.cancellation.customer_id)
             return customer.payout_account if customer else None
         return run.cancellation.refund_to
 
-    @staticmethod
-    def _split(
-        session: Session, refund: Refund, run: StepInput, top_ups: list[TopUp] | None = None
-    ) -> list[RefundPart]:
-        """The parts, each with its key: the first keeps the refund's own key, so a refund
-        paid in one call (every route but the card) is sent exactly as it always was."""
-        total = Money(refund.amount_minor, refund.currency)
-        by_payment: list[tuple[str | None, Money]] = [(None, total)]
-        if RefundRoute(refund.route) is RefundRoute.CARD:
-            if top_ups is None:
-                top_ups = top_ups_of(session, refund.esim_id)
-            by_payment = split_by_payment(total, paid_top_ups(top_ups))
-        parts = [
-            RefundPart(
-                refund_id=refund.id,
-                position=position,
-                provider_payment_id=payment_id,
-                amount_minor=amount.minor,
-                currency=amount.currency,
-                idempotency_key=refund.idempotency_key + ("" if position == 1 else f"-{position}"),
-                status=RefundPartStatus.NEW,
-                created_at=run.now,
-            )
-            for position, (payment_id, amount) in enumerate(by_payment, start=1)
-        ]
-        session.add_all(parts)
-        session.flush()
-        return parts
-
-    def call(self, prepared: PayoutCall | None) -> PayoutAnswers | None:
-        if prepared is None:
-            return None
+    def call(self, prepared: PayoutCall | NoPayout) -> PayoutAnswers | NoPayout:
+        if isinstance(prepared, NoPayout):
+            return prepared
         receipts: dict[int, PayoutReceipt] = {}
         for part in prepared.parts:
             try:
@@ -176,8 +185,8 @@ class RefundStep:
                     raise
                 # An earlier part was accepted: its reference must be recorded before anything
                 # else, so the step records it and tries this part again after a pause.
-                return PayoutAnswers(receipts, error=f"{type(exc).__name__}: {exc}")
-        return PayoutAnswers(receipts)
+                return PayoutAnswers(prepared, receipts, error=f"{type(exc).__name__}: {exc}")
+        return PayoutAnswers(prepared, receipts)
 
     def _send_or_follow(self, prepared: PayoutCall, part: PartCall) -> PayoutReceipt:
         if part.reference is not None:
@@ -194,23 +203,30 @@ class RefundStep:
         )
 
     def record(
-        self, session: Session, run: StepInput, result: PayoutAnswers | None
+        self, session: Session, run: StepInput, result: PayoutAnswers | NoPayout
     ) -> str | StepWait:
-        refund, parts = _refund_and_parts(session, run.cancellation.id)
-        if result is None:
-            return "refunded" if refund.status is RefundStatus.SUCCEEDED else "no_refund_due"
-        for part in parts:
-            receipt = result.receipts.get(part.id)
+        if isinstance(result, NoPayout):
+            return result.outcome
+        call = result.call
+        entries: list[dict[str, Any]] = []
+        for part in call.parts:
+            receipt = result.receipts.get(part.part_id)
             if receipt is not None:
-                _apply(session, run, part, receipt)
-        if result.error is None and all(p.status is RefundPartStatus.SUCCEEDED for p in parts):
-            refund.status = RefundStatus.SUCCEEDED
-            refund.provider_reference = parts[0].provider_reference
-            refund.completed_at = run.now
-            return "refunded"
+                _apply(session, run, part, receipt, entries)
+        post_all(session, entries)  # the ledger shows each part once it succeeded
+        if result.error is None and len(entries) == len(call.parts):  # every part succeeded
+            first = [result.receipts[p.part_id].reference for p in call.parts if p.position == 1]
+            session.execute(
+                _REFUNDED,
+                {"refund_id": call.refund_id, "completed_at": run.now,
+                 "provider_reference": first[0] if first else call.first_reference},
+            )  # fmt: skip
+            return REFUNDED
         return StepWait(REFUND_ON_ITS_WAY, note=result.error)
 
 
+REFUNDED = "refunded"
+NO_REFUND_DUE = "no_refund_due"
 REFUND_ON_ITS_WAY = "refund_on_its_way"
 _UNFINISHED = (RefundPartStatus.NEW, RefundPartStatus.SENT)
 _STATUS_AFTER = {
@@ -218,18 +234,71 @@ _STATUS_AFTER = {
     PayoutStatus.SUCCEEDED: RefundPartStatus.SUCCEEDED,
     PayoutStatus.CANCELED: RefundPartStatus.CANCELED,
 }
+_REFUNDS = cast(Table, Refund.__table__)
+_PARTS = cast(Table, RefundPart.__table__)
+_INSERT_PARTS = insert(_PARTS).returning(_PARTS.c.id, sort_by_parameter_order=True)
+# A part still unfinished takes what the provider said (the columns set are the parameters').
+_APPLY_PART = update(_PARTS).where(
+    _PARTS.c.id == bindparam("part_id"), _PARTS.c.status.in_(_UNFINISHED)
+)
+_REFUNDED = (
+    update(_REFUNDS)
+    .where(_REFUNDS.c.id == bindparam("refund_id"), _REFUNDS.c.status == RefundStatus.PENDING)
+    .values(status=RefundStatus.SUCCEEDED)
+)
 
 
-def _refund_and_parts(session: Session, cancellation_id: int) -> tuple[Refund, list[RefundPart]]:
-    """The cancellation's refund and its parts in order, in one query."""
-    rows = session.execute(
-        select(Refund, RefundPart)
-        .outerjoin(RefundPart, RefundPart.refund_id == Refund.id)
-        .where(Refund.cancellation_id == cancellation_id)
-        .order_by(RefundPart.position)
-    ).all()
-    assert rows, "the refund is created before its payout is called"
-    return rows[0][0], [part for _, part in rows if part is not None]
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+@cache
+def _insert_refund(dialect: str) -> Any:
+    """One refund per cancellation: a second one is not inserted (and no id returned)."""
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert_for(_REFUNDS)
+        .on_conflict_do_nothing(index_elements=[_REFUNDS.c.cancellation_id])
+        .returning(_REFUNDS.c.id)
+    )
+
+
+def _split(refund: dict[str, Any], top_ups: list[TopUp]) -> list[tuple[str, str | None, Money]]:
+    """The parts (key, payment id, amount): the first keeps the refund's own key, so a refund
+    paid in one call (every route but the card) is sent exactly as it always was."""
+    total = Money(refund["amount_minor"], refund["currency"])
+    by_payment: list[tuple[str | None, Money]] = [(None, total)]
+    if RefundRoute(refund["route"]) is RefundRoute.CARD:
+        by_payment = split_by_payment(total, paid_top_ups(top_ups))
+    key = refund["idempotency_key"]
+    return [(key + ("" if position == 1 else f"-{position}"), payment_id, amount)
+            for position, (payment_id, amount) in enumerate(by_payment, start=1)]  # fmt: skip
+
+
+def _insert_parts(
+    session: Session, refund_id: int, parts: list[tuple[str, str | None, Money]], now: datetime
+) -> tuple[PartCall, ...]:
+    """The parts' rows in one statement, and their calls."""
+    rows = [
+        {
+            "refund_id": refund_id,
+            "position": position,
+            "provider_payment_id": payment_id,
+            "amount_minor": amount.minor,
+            "currency": amount.currency,
+            "idempotency_key": key,
+            "status": RefundPartStatus.NEW,
+            "created_at": now,
+        }
+        for position, (key, payment_id, amount) in enumerate(parts, start=1)
+    ]
+    ids = session.execute(_INSERT_PARTS, rows).scalars().all()
+    return tuple(
+        PartCall(part_id, position, key, amount, payment_id, None)
+        for part_id, (position, (key, payment_id, amount)) in zip(
+            ids, enumerate(parts, start=1), strict=True
+        )
+    )
 
 
 def _parts(session: Session, refund: Refund) -> list[RefundPart]:
@@ -248,64 +317,97 @@ def _part_call(part: RefundPart) -> PartCall:
     )
 
 
-def _apply(session: Session, run: StepInput, part: RefundPart, receipt: PayoutReceipt) -> None:
-    """What the provider said about one part; the ledger shows each part once it succeeded."""
-    if part.status not in _UNFINISHED:
-        return
-    part.provider_reference = receipt.reference
-    part.status = _STATUS_AFTER[receipt.status]
-    if part.status is not RefundPartStatus.SUCCEEDED:
-        return
-    part.completed_at = run.now
-    suffix = "" if part.position == 1 else f":{part.position}"
-    post(
-        session,
-        run.esim,
-        kind=EntryKind.REFUND,
-        cash=-Money(part.amount_minor, part.currency),
-        bonus=Money.zero(part.currency),
-        description=f"refund {run.cancellation.reference}",
-        now=run.now,
-        reference=f"refund:{run.cancellation.id}{suffix}",
-        provider_payment_id=part.provider_payment_id,
-    )
+def _apply(
+    session: Session,
+    run: StepInput,
+    part: PartCall,
+    receipt: PayoutReceipt,
+    entries: list[dict[str, Any]],
+) -> None:
+    """What the provider said about one part; a part that succeeded adds its ledger entry."""
+    if part.reference is not None and receipt.status is PayoutStatus.PENDING:
+        return  # followed, still on its way: nothing new to write
+    status = _STATUS_AFTER[receipt.status]
+    succeeded = status is RefundPartStatus.SUCCEEDED
+    result = session.execute(
+        _APPLY_PART,
+        {"part_id": part.part_id, "status": status, "provider_reference": receipt.reference,
+         "completed_at": run.now if succeeded else None},
+    )  # fmt: skip
+    if cast("CursorResult[Any]", result).rowcount != 1:
+        # Only a rival holding this step's job could have: its record wins, ours rolls back.
+        raise RuntimeError(f"refund part {part.part_id} was finished by someone else")
+    if succeeded:
+        suffix = "" if part.position == 1 else f":{part.position}"
+        entries.append(
+            entry(
+                run.esim,
+                kind=EntryKind.REFUND,
+                cash=-part.amount,
+                bonus=Money.zero(part.amount.currency),
+                description=f"refund {run.cancellation.reference}",
+                now=run.now,
+                reference=f"refund:{run.cancellation.id}{suffix}",
+                provider_payment_id=part.payment_id,
+            )
+        )
 
 
 class NoticeStep(LocalStep):
     """Tell the customer on every channel; delivery itself is a job of its own per message."""
 
     def record(self, session: Session, run: StepInput, result: None) -> str:
-        customer, bill, refund = self._read(session, run)
+        cancellation = run.cancellation
+        row = session.execute(
+            _NOTICE_FACTS,
+            {"customer_id": cancellation.customer_id, "cancellation_id": cancellation.id,
+             "esim_id": run.esim.id},
+        ).one()  # fmt: skip
+        customer = Recipient(row.id, row.operator_id, row.language, row.phone, row.email)
         policy = self.ctx.policy(customer.operator_id)
-        currency = bill.currency if bill else policy.currency
+        currency = row.bill_currency or policy.currency
         locale = babel_locale(customer.language)
         device = ""
-        if run.esim.profile_state.on_device:
+        if ProfileState(row.profile_state).on_device:
             device = render("delete_on_device_hint", customer.language)[1]
         notify_all_channels(
             session,
             customer,
             template="cancellation_completed",
-            event_key=f"cancellation:{run.cancellation.id}:completed",
+            event_key=f"cancellation:{cancellation.id}:completed",
             now=run.now,
             operator_name=policy.name,
             msisdn=run.esim.msisdn,
-            reference=run.cancellation.reference,
-            bill=Money(bill.total_minor if bill else 0, currency).display(locale),
-            refund=Money(refund.amount_minor if refund else 0, currency).display(locale),
+            reference=cancellation.reference,
+            bill=Money(row.bill_total or 0, currency).display(locale),
+            refund=Money(row.refund_amount or 0, currency).display(locale),
             device=device,
         )
         return "notified"
 
-    @staticmethod
-    def _read(session: Session, run: StepInput) -> tuple[Customer, Bill | None, Refund | None]:
-        """The customer, and the cancellation's bill and refund if any, in one query."""
-        cancellation_id = run.cancellation.id
-        row = session.execute(
-            select(Customer, Bill, Refund)
-            .select_from(Customer)
-            .outerjoin(Bill, Bill.cancellation_id == cancellation_id)
-            .outerjoin(Refund, Refund.cancellation_id == cancellation_id)
-            .where(Customer.id == run.cancellation.customer_id)
-        ).one()
-        return row[0], row[1], row[2]
+
+_CUSTOMERS, _BILLS, _ESIMS = (
+    cast(Table, Customer.__table__),
+    cast(Table, Bill.__table__),
+    cast(Table, Esim.__table__),
+)
+# The customer as they are now, the cancellation's bill and refund if any, and the profile
+# state as it is now (notifications change it at any time), in one query.
+_NOTICE_FACTS = (
+    select(
+        _CUSTOMERS.c.id,
+        _CUSTOMERS.c.operator_id,
+        _CUSTOMERS.c.language,
+        _CUSTOMERS.c.phone,
+        _CUSTOMERS.c.email,
+        _BILLS.c.total_minor.label("bill_total"),
+        _BILLS.c.currency.label("bill_currency"),
+        _REFUNDS.c.amount_minor.label("refund_amount"),
+        _ESIMS.c.profile_state,
+    )
+    .select_from(_CUSTOMERS)
+    .join(_ESIMS, _ESIMS.c.id == bindparam("esim_id"))
+    .outerjoin(_BILLS, _BILLS.c.cancellation_id == bindparam("cancellation_id"))
+    .outerjoin(_REFUNDS, _REFUNDS.c.cancellation_id == bindparam("cancellation_id"))
+    .where(_CUSTOMERS.c.id == bindparam("customer_id"))
+)

@@ -10,20 +10,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from esimcare.billing.final_bill import FinalBill, compute_final_bill
-from esimcare.billing.ledger import balance_of, post
-from esimcare.billing.models import Bill, EntryKind, UsageRecord
+from esimcare.billing.final_bill import FinalBill, final_bill_and_balance, issue_final_bill
+from esimcare.billing.ledger import Balance, entry, post_all
+from esimcare.billing.models import EntryKind
 from esimcare.billing.settlement import settle
 from esimcare.cancellations.models import Cancellation, NumberQuarantine
 from esimcare.cancellations.systems import WorkflowSystems
 from esimcare.esims.models import Esim, Plan
-from esimcare.esims.states import profile_after_already_downloaded, profile_after_cancel_order
+from esimcare.esims.states import (
+    ProfileState,
+    profile_after_already_downloaded,
+    profile_after_cancel_order,
+)
 from esimcare.integrations.errors import TransientIntegrationError
+from esimcare.integrations.smdp.call_log import EndToWrite
+from esimcare.integrations.smdp.es2plus_client import Es2PlusClient, OpenCall
 from esimcare.integrations.smdp.interface import (
     ICCID_UNKNOWN,
     INVALID_STATE_TRANSITION,
@@ -31,6 +38,7 @@ from esimcare.integrations.smdp.interface import (
     ExecutionStatus,
     FinalProfileStatus,
 )
+from esimcare.integrations.smdp.messages import CancelOrder
 from esimcare.jobs.errors import PermanentJobError
 from esimcare.kit.money import Money
 from esimcare.operators.policy import RefundRoute
@@ -84,79 +92,86 @@ class FinalBillStep(LocalStep):
         cancellation, esim = run.cancellation, run.esim
         plan = session.get(Plan, esim.plan_id)
         assert plan is not None
-        bill = compute_final_bill(session, esim, plan, cancellation.effective_at)
-        self._issue(session, run, bill, plan.currency)
-        self._settle(session, run, bill, plan.currency)
-        esim.billed_until = bill.period_end
-        esim.billing_stopped_at = cancellation.effective_at
+        bill, balance = final_bill_and_balance(session, esim, plan, cancellation.effective_at)
+        issue_final_bill(session, esim, cancellation.id, bill, run.now)
+        self._settle(session, run, bill, balance)
+        # Written here, not by the ORM's flush: the eSIM row stays as it was loaded otherwise.
+        session.execute(
+            _STOP_BILLING,
+            {"for_esim": esim.id, "billed_until": bill.period_end,
+             "billing_stopped_at": cancellation.effective_at},
+        )  # fmt: skip
+        set_committed_value(esim, "billed_until", bill.period_end)
+        set_committed_value(esim, "billing_stopped_at", cancellation.effective_at)
         return "billed"
 
-    @staticmethod
-    def _issue(session: Session, run: StepInput, bill: FinalBill, currency: str) -> None:
-        """The bill row (one per cancellation), and the usage it now covers."""
-        row = Bill(
-            operator_id=run.esim.operator_id,
-            esim_id=run.esim.id,
-            cancellation_id=run.cancellation.id,
-            period_start=bill.period_start,
-            period_end=bill.period_end,
-            fee_minor=bill.fee.minor,
-            usage_minor=bill.usage.minor,
-            total_minor=bill.total.minor,
-            currency=currency,
-            issued_at=run.now,
-        )
-        session.add(row)
-        session.flush()
-        session.execute(
-            update(UsageRecord)
-            .where(
-                UsageRecord.esim_id == run.esim.id,
-                UsageRecord.bill_id.is_(None),
-                UsageRecord.occurred_at <= bill.period_end,
-            )
-            .values(bill_id=row.id)
-        )
-
-    def _settle(self, session: Session, run: StepInput, bill: FinalBill, currency: str) -> None:
-        """Charge the bill to the balance (bonus first) and end what bonus is left."""
+    def _settle(self, session: Session, run: StepInput, bill: FinalBill, balance: Balance) -> None:
+        """Charge the bill to the balance (bonus first) and end what bonus is left: the
+        ledger rows in one statement."""
         esim, cancellation = run.esim, run.cancellation
         policy = self.ctx.policy(esim.operator_id)
         settlement = settle(
-            balance_of(session, esim.id, currency),
-            bill.total,
-            refunds_allowed=policy.refund_route is not RefundRoute.NONE,
+            balance, bill.total, refunds_allowed=policy.refund_route is not RefundRoute.NONE
         )
-        post(
-            session,
-            esim,
-            kind=EntryKind.FINAL_BILL,
-            cash=-settlement.cash_used,
-            bonus=-settlement.bonus_used,
-            description=f"final bill {cancellation.reference}",
-            now=run.now,
-            reference=f"final-bill:{cancellation.id}",
-        )
-        if settlement.bonus_forfeited.minor:
-            post(
-                session,
+        entries = [
+            entry(
                 esim,
-                kind=EntryKind.BONUS_FORFEIT,
-                cash=Money.zero(currency),
-                bonus=-settlement.bonus_forfeited,
-                description="bonus ends with the contract",
+                kind=EntryKind.FINAL_BILL,
+                cash=-settlement.cash_used,
+                bonus=-settlement.bonus_used,
+                description=f"final bill {cancellation.reference}",
                 now=run.now,
-                reference=f"bonus-forfeit:{cancellation.id}",
+                reference=f"final-bill:{cancellation.id}",
             )
+        ]
+        if settlement.bonus_forfeited.minor:
+            entries.append(
+                entry(
+                    esim,
+                    kind=EntryKind.BONUS_FORFEIT,
+                    cash=Money.zero(bill.total.currency),
+                    bonus=-settlement.bonus_forfeited,
+                    description="bonus ends with the contract",
+                    now=run.now,
+                    reference=f"bonus-forfeit:{cancellation.id}",
+                )
+            )
+        post_all(session, entries)
+
+
+_ESIMS = cast(Table, Esim.__table__)
+_STOP_BILLING = update(_ESIMS).where(
+    _ESIMS.c.id == bindparam("for_esim")
+)  # sets the params' columns
 
 
 @dataclass(frozen=True)
 class ProfileCall:
     operator_id: str
-    iccid: str
-    eid: str | None
-    matching_id: str | None
-    final_status: FinalProfileStatus
+    message: CancelOrder
+    # The call's ``es2plus_calls`` row, written in the transaction that began the step (an
+    # ES2+ client's; other gateways keep no such log).
+    opened: OpenCall | None = None
+
+
+@dataclass(frozen=True)
+class ProfileAnswer:
+    """CancelOrder's outcome, and the end of its log row, written with the step's record."""
+
+    outcome: Es2Outcome
+    log_end: EndToWrite | None = None
+
+
+# ``profile_after_already_downloaded`` as one statement: the states it keeps stay, every
+# other becomes the one state it moves them to.
+_KEPT = [state for state in ProfileState if profile_after_already_downloaded(state) is state]
+(_MOVED_TO,) = {profile_after_already_downloaded(s) for s in ProfileState if s not in _KEPT}
+_ALREADY_DOWNLOADED = (
+    update(_ESIMS)
+    .where(_ESIMS.c.id == bindparam("for_esim"), _ESIMS.c.profile_state.not_in(_KEPT))
+    .values(profile_state=_MOVED_TO)
+    .returning(_ESIMS.c.profile_state)
+)
 
 
 class ProfileStep:
@@ -181,34 +196,51 @@ class ProfileStep:
     def prepare(self, session: Session, run: StepInput) -> ProfileCall:
         esim = run.esim
         final_status = self.ctx.policy(esim.operator_id).smdp_final_status
-        return ProfileCall(esim.operator_id, esim.iccid, esim.eid, esim.matching_id, final_status)
+        message = CancelOrder(esim.iccid, final_status, esim.eid, esim.matching_id)
+        gateway = self.ctx.smdp_for(esim.operator_id)
+        opened = gateway.open_call(session, message) if isinstance(gateway, Es2PlusClient) else None
+        return ProfileCall(esim.operator_id, message, opened)
 
-    def call(self, prepared: ProfileCall) -> Es2Outcome:
-        outcome = self.ctx.smdp_for(prepared.operator_id).cancel_order(
-            iccid=prepared.iccid,
-            final_status=prepared.final_status,
-            eid=prepared.eid,
-            matching_id=prepared.matching_id,
-        )
+    def call(self, prepared: ProfileCall) -> ProfileAnswer:
+        gateway = self.ctx.smdp_for(prepared.operator_id)
+        log_end: EndToWrite | None = None
+        if prepared.opened is not None and isinstance(gateway, Es2PlusClient):
+            outcome, log_end = gateway.send(prepared.opened)
+        else:
+            message = prepared.message
+            outcome = gateway.cancel_order(
+                iccid=message.iccid,
+                final_status=message.final_status,
+                eid=message.eid,
+                matching_id=message.matching_id,
+            )
         if outcome.status is ExecutionStatus.EXPIRED:
             # Not executed at all (the request's validity ran out): the same call may pass.
+            if log_end is not None:
+                log_end.write_alone()
             raise TransientIntegrationError(f"CancelOrder: {describe_answer(outcome)}")
-        return outcome
+        return ProfileAnswer(outcome, log_end)
 
-    def record(self, session: Session, run: StepInput, result: Es2Outcome) -> str:
-        esim = run.esim
-        if result.succeeded:
+    def record(self, session: Session, run: StepInput, result: ProfileAnswer) -> str:
+        if result.log_end is not None:
+            result.log_end.write_in(session)
+        esim, outcome = run.esim, result.outcome
+        if outcome.succeeded:
             esim.profile_state = profile_after_cancel_order(self._final_status(esim).value)
             return "cancelled_at_smdp"
-        if self._lost_answer_went_through(run, result):
+        if self._lost_answer_went_through(run, outcome):
             esim.profile_state = profile_after_cancel_order(self._final_status(esim).value)
             return "cancelled_at_smdp_reconciled"
-        if self.ctx.policy(esim.operator_id).smdp_link.means_delete_on_device(result.code):
+        if self.ctx.policy(esim.operator_id).smdp_link.means_delete_on_device(outcome.code):
             # The phone got there first: from now on it is the installed path. Which answers
             # say so is this operator's SM-DP+ setting (default 8.2.1/3.3 and 8.2.1/3.5).
-            esim.profile_state = profile_after_already_downloaded(esim.profile_state)
+            # Decided on the profile state as it is now, in the database (notifications
+            # change it at any time): one conditional UPDATE, no read.
+            moved = session.execute(_ALREADY_DOWNLOADED, {"for_esim": esim.id}).scalar()
+            if moved is not None:
+                set_committed_value(esim, "profile_state", moved)
             return "delete_on_device"
-        raise PermanentJobError(f"SM-DP+ refused CancelOrder: {describe_answer(result)}")
+        raise PermanentJobError(f"SM-DP+ refused CancelOrder: {describe_answer(outcome)}")
 
     def _final_status(self, esim: Esim) -> FinalProfileStatus:
         return self.ctx.policy(esim.operator_id).smdp_final_status
@@ -228,6 +260,8 @@ class ProfileStep:
 
 def answer_of(result: object) -> dict[str, str] | None:
     """What an external system said, as the step records it; None for a call without one."""
+    if isinstance(result, ProfileAnswer):
+        result = result.outcome
     if not isinstance(result, Es2Outcome):
         return None
     answer = {"status": result.status.value}
@@ -275,13 +309,23 @@ class NetworkStep:
     def record(self, session: Session, run: StepInput, result: None) -> str:
         policy = self.ctx.policy(run.esim.operator_id)
         since = max(run.cancellation.effective_at, run.now)
-        session.add(
-            NumberQuarantine(
-                operator_id=run.esim.operator_id,
-                msisdn=run.esim.msisdn,
-                cancellation_id=run.cancellation.id,
-                since=since,
-                until=run.cancellation.effective_at + timedelta(days=policy.number_quarantine_days),
-            )
+        session.execute(
+            _QUARANTINE,
+            {
+                "operator_id": run.esim.operator_id,
+                "msisdn": run.esim.msisdn,
+                "cancellation_id": run.cancellation.id,
+                "since": since,
+                "until": run.cancellation.effective_at
+                + timedelta(days=policy.number_quarantine_days),
+            },
         )
         return "removed_from_network"
+
+
+_QUARANTINE = insert(cast(Table, NumberQuarantine.__table__))
+
+
+def log_end_of(result: object) -> EndToWrite | None:
+    """The end of a call's log row still to be written with the step's record, if any."""
+    return result.log_end if isinstance(result, ProfileAnswer) else None

@@ -3,19 +3,28 @@ commit.
 
 Local steps (the final bill, the closing notice) call nothing outside, so they run inside the
 transaction that reaches them: the first job's, or the one recording the step before. That
-transaction also begins (and prepares) the next step that does call out, and hands it to a
-follow-up job already claimed by this worker, which runs it at once. So a cancellation costs
-one transaction per external call plus one to start, and a crash anywhere leaves either a step
-to be redone (idempotently) or the next one queued under a lease another worker takes over.
+transaction also begins (and prepares) the next step that does call out, and hands it on to a
+follow-up job already claimed by this worker (the finished job's own row, ``queue.hand_on``),
+which runs it at once. So a cancellation costs one transaction per external call plus one to
+start, and a crash anywhere leaves either a step to be redone (idempotently) or the next one
+queued under a lease another worker takes over.
+
+Only the first transaction reads the cancellation, its eSIM, plan and steps: the ones after
+carry on with the rows as the one before left them. While this worker holds the job nothing
+else may change them (staff act on failed cancellations with no job running; a worker that
+took the job over has fenced this one off, and its ``finish`` rolls the record back), except
+the eSIM's profile state, which SM-DP+ notifications change at any time: where a step decides
+on it, it reads it afresh.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, select, update
+import structlog
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -32,6 +41,7 @@ from esimcare.cancellations.steps import (
     StepInput,
     StepWait,
     answer_of,
+    log_end_of,
 )
 from esimcare.cancellations.systems import WorkflowSystems
 from esimcare.cancellations.transitions import move, move_esim
@@ -41,6 +51,8 @@ from esimcare.esims.states import EsimStatus
 from esimcare.jobs.errors import PermanentJobError
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue_new
 from esimcare.kit.faults import crash_point
+
+log = structlog.stdlib.get_logger(__name__)
 
 _SETTLED = frozenset(
     {
@@ -52,19 +64,12 @@ _SETTLED = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class _Begun:
-    """A step that calls out, begun and prepared in a committed transaction."""
-
-    name: StepName
-    prepared: Any
-
-
 @dataclass
 class _Loaded:
-    """What one transaction of the workflow reads first, in one query. Holding the rows also
-    keeps them in the session's identity map (it holds them weakly), so the steps' own
-    ``session.get`` of the eSIM or the plan costs no query."""
+    """What the first transaction of the workflow reads, in one query, and the transactions
+    after it carry on with. Attached to each transaction's session (``attach``), the rows
+    are in its identity map, so the steps' own ``session.get`` of the eSIM or the plan costs
+    no query, and what they change is flushed as usual."""
 
     cancellation: Cancellation
     esim: Esim
@@ -72,6 +77,9 @@ class _Loaded:
     open_steps: list[CancellationStep]  # not done yet, in order: the first is the current one
     # Step rows changed in this transaction, written together by ``write_steps``.
     changed: dict[int, CancellationStep] = field(default_factory=dict)
+
+    def attach(self, session: Session) -> None:
+        session.add_all([self.cancellation, self.esim, self.plan])
 
     def change(self, step: CancellationStep, **values: Any) -> None:
         """Change a step row in memory only (no ORM flush: each row's changed columns differ,
@@ -81,19 +89,19 @@ class _Loaded:
         self.changed[step.id] = step
 
     def write_steps(self, session: Session) -> None:
-        """Every changed step row, whole, in one executemany UPDATE."""
-        if not self.changed:
-            return
-        session.execute(
-            update(CancellationStep),
-            [{column: getattr(step, column) for column in _STEP_COLUMNS}
-             for step in self.changed.values()],
-        )  # fmt: skip
-        self.changed.clear()
+        """Every changed step row, whole, in one executemany UPDATE; the steps done since
+        leave ``open_steps``."""
+        if self.changed:
+            rows = [
+                {"step_id": step.id} | {column: getattr(step, column) for column in _STEP_COLUMNS}
+                for step in self.changed.values()
+            ]
+            session.execute(_WRITE_STEP, rows)
+            self.changed.clear()
+        self.open_steps = [step for step in self.open_steps if step.status is not StepStatus.DONE]
 
 
 _STEP_COLUMNS = (
-    "id",
     "status",
     "attempts",
     "outcome",
@@ -102,6 +110,34 @@ _STEP_COLUMNS = (
     "started_at",
     "finished_at",
 )
+_STEPS = cast(Table, CancellationStep.__table__)
+_WRITE_STEP = update(_STEPS).where(_STEPS.c.id == bindparam("step_id"))  # sets the row's columns
+# The cancellation, its eSIM and plan and its open steps, in one query (a row per open step;
+# one with no step when all are done).
+_LOAD = (
+    select(Cancellation, Esim, Plan, CancellationStep)
+    .join(Esim, Esim.id == Cancellation.esim_id)
+    .join(Plan, Plan.id == Esim.plan_id)
+    .outerjoin(
+        CancellationStep,
+        and_(
+            CancellationStep.cancellation_id == Cancellation.id,
+            CancellationStep.status != StepStatus.DONE,
+        ),
+    )
+    .where(Cancellation.id == bindparam("cancellation_id"))
+    .order_by(CancellationStep.position)
+)
+
+
+@dataclass(frozen=True)
+class _Begun:
+    """A step that calls out, begun and prepared in a committed transaction, with the rows as
+    that transaction left them."""
+
+    name: StepName
+    prepared: Any
+    loaded: _Loaded
 
 
 class CancellationWorkflow:
@@ -136,7 +172,7 @@ class CancellationWorkflow:
             self._note_error(job, name, error)
             raise
         crash_point(f"after_call:{name.value}")
-        self._finish(job, name, result)
+        self._finish(job, begun, result)
 
     def _begin(self, job: ClaimedJob) -> _Begun | None:
         with transaction(self.ctx.sessions) as session:
@@ -173,7 +209,8 @@ class CancellationWorkflow:
             handler = self.steps[step.name]
             if not isinstance(handler, LocalStep):
                 self._start(loaded, step, now)
-                return _Begun(step.name, handler.prepare(session, self._input(loaded, step, now)))
+                prepared = handler.prepare(session, self._input(loaded, step, now))
+                return _Begun(step.name, prepared, loaded)
             # The same crash points as a step that calls out: dying here rolls the local
             # step back with the whole transaction.
             crash_point(f"before_call:{step.name.value}")
@@ -199,21 +236,27 @@ class CancellationWorkflow:
         loaded.change(step, outcome=outcome, status=StepStatus.DONE, finished_at=now,
                       last_error=None)  # fmt: skip
 
-    def _finish(self, job: ClaimedJob, name: StepName, result: Any) -> None:
+    def _finish(self, job: ClaimedJob, begun: _Begun, result: Any) -> None:
         try:
-            self._record(job, name, result)
+            self._record(job, begun, result)
         except PermanentJobError:
             # The refusal rolled the record back; what the external system said stays on the
             # step for staff (the job then dies and ``on_dead`` fails the cancellation).
-            self._keep_answer(job, name, result)
+            self._keep_answer(job, begun.name, result)
+            raise
+        except Exception:
+            # The record rolled back (say, the job was taken over): the call's log row still
+            # gets its end.
+            self._write_log_end_alone(result)
             raise
 
-    def _record(self, job: ClaimedJob, name: StepName, result: Any) -> None:
+    def _record(self, job: ClaimedJob, begun: _Begun, result: Any) -> None:
+        name, loaded = begun.name, begun.loaded
         with transaction(self.ctx.sessions) as session:
+            loaded.attach(session)
             now = self.ctx.clock.now()
-            loaded = self._load(session, job.payload["cancellation_id"])
-            assert loaded is not None
-            step = next(s for s in loaded.open_steps if s.name is name)
+            step = loaded.open_steps[0]
+            assert step.name is name, f"{name.value} was begun, {step.name.value} is open"
             run = self._input(loaded, step, now)
             outcome = self.steps[name].record(session, run, result)
             loaded.change(step, external_answer=answer_of(result))
@@ -221,21 +264,27 @@ class CancellationWorkflow:
                 self._wait(session, job, loaded, step, outcome, now)
                 return
             self._done(loaded, step, outcome, now)
-            after = [s for s in loaded.open_steps if s is not step]
-            begun = self._advance(session, loaded, after, now)
+            begun_next = self._advance(session, loaded, loaded.open_steps[1:], now)
             loaded.write_steps(session)
-            self.queue.finish(session, job)
-            if begun is not None:
-                self._hand_over(session, loaded.cancellation, name, begun)
+            if begun_next is None:
+                self.queue.finish(session, job)
+            else:
+                self._hand_over(session, job, loaded.cancellation, name, begun_next)
 
     def _hand_over(
-        self, session: Session, cancellation: Cancellation, done: StepName, begun: _Begun
+        self,
+        session: Session,
+        job: ClaimedJob,
+        cancellation: Cancellation,
+        done: StepName,
+        begun: _Begun,
     ) -> None:
-        """The next step's job, claimed by this worker in this transaction (one job per step
-        that calls out, so each keeps its own retries and backoff)."""
-        follow_up = self.queue.enqueue_claimed(
+        """The next step's job, claimed by this worker in this transaction: this job's row,
+        finished and turned into it (one job per step that calls out, so each keeps its own
+        retries and backoff)."""
+        follow_up = self.queue.hand_on(
             session,
-            kind=STEP_JOB,
+            job,
             payload={"cancellation_id": cancellation.id},
             dedupe_key=f"cancellation:{cancellation.id}:after:{done.value}",
         )
@@ -246,6 +295,21 @@ class CancellationWorkflow:
         with transaction(self.ctx.sessions) as session:
             step = self._step(session, job.payload["cancellation_id"], name)
             step.external_answer = answer_of(result)
+            log_end = log_end_of(result)
+            if log_end is not None:
+                log_end.write_in(session)
+
+    @staticmethod
+    def _write_log_end_alone(result: Any) -> None:
+        log_end = log_end_of(result)
+        if log_end is None:
+            return
+        try:
+            log_end.write_alone()
+        # Best effort: the error that rolled the record back is the one to report (and
+        # retry on); a log row left without its end reads as a call never answered.
+        except Exception:
+            log.exception("cancellation.call_log_end_lost", record_id=log_end.record_id)
 
     @staticmethod
     def _input(
@@ -256,22 +320,7 @@ class CancellationWorkflow:
 
     @staticmethod
     def _load(session: Session, cancellation_id: int) -> _Loaded | None:
-        """The cancellation, its eSIM and plan and its open steps, in one query (a row per
-        open step; one with no step when all are done)."""
-        rows = session.execute(
-            select(Cancellation, Esim, Plan, CancellationStep)
-            .join(Esim, Esim.id == Cancellation.esim_id)
-            .join(Plan, Plan.id == Esim.plan_id)
-            .outerjoin(
-                CancellationStep,
-                and_(
-                    CancellationStep.cancellation_id == Cancellation.id,
-                    CancellationStep.status != StepStatus.DONE,
-                ),
-            )
-            .where(Cancellation.id == cancellation_id)
-            .order_by(CancellationStep.position)
-        ).all()
+        rows = session.execute(_LOAD, {"cancellation_id": cancellation_id}).all()
         if not rows:
             return None
         cancellation, esim, plan, _ = rows[0]

@@ -6,13 +6,19 @@ conditional UPDATE ... RETURNING that only takes rows still due; on PostgreSQL o
 ``FOR UPDATE SKIP LOCKED`` sub-select, so concurrent claimers never queue behind each other)
 and hold them under a lease; a worker that dies simply lets its leases run out and another
 takes the jobs over. A handler can also enqueue its follow-up job already claimed by itself
-(``enqueue_claimed``), which saves the follow-up a trip through the queue.
+(``enqueue_claimed``), which saves the follow-up a trip through the queue, or turn its own
+finished row into that follow-up (``hand_on``), which saves the row as well.
 
 On PostgreSQL every transaction that enqueued a job sends ``NOTIFY esimcare_jobs`` as it
 commits (``jobs/wakeup.py`` listens), so idle workers wake at once instead of polling.
 
 ``attempts`` doubles as a fencing token: every claim increments it, so a worker whose lease
 was taken over (even by a process with the same ``worker_id``) can no longer touch the row.
+A row handed on to a follow-up starts its attempts again, so the fence also takes its
+``dedupe_key``, which the hand-over changes.
+
+The statements of the hot paths are built once, here, with bound parameters: building one per
+call costs more Python time than the database spends running it.
 """
 
 from __future__ import annotations
@@ -21,15 +27,21 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Final, cast
 
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
+    Executable,
     Result,
-    Select,
+    Table,
+    Update,
     and_,
+    bindparam,
     event,
+    exists,
+    func,
     or_,
     select,
     text,
@@ -49,6 +61,7 @@ MAX_ERROR_CHARS = 4000
 # The channel idle workers LISTEN on (PostgreSQL only).
 WAKEUP_CHANNEL: Final = "esimcare_jobs"
 _NOTIFY_PENDING = "esimcare.jobs.notify"
+JOBS = cast(Table, Job.__table__)
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,12 @@ class ClaimedJob:
     attempts: int
     worker_id: str
     lease_until: datetime
+    dedupe_key: str | None = None
+
+    @property
+    def claim(self) -> tuple[int, int, str | None]:
+        """What tells this claim from any other of the same row (a retry, a hand-on)."""
+        return self.id, self.attempts, self.dedupe_key
 
 
 def enqueue(
@@ -118,11 +137,7 @@ def enqueue_all_new(
     if not jobs:
         return
     rows = [_row(kind, payload, now, dedupe_key, now) for payload, dedupe_key in jobs]
-    session.execute(
-        _dialect_insert(session)(Job)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=[Job.dedupe_key])
-    )
+    session.execute(_insert_new(_dialect(session)), rows)  # one executemany
     _wake_workers_on_commit(session)
 
 
@@ -144,12 +159,21 @@ def _dialect_insert(session: Session) -> Any:
     return postgresql.insert if _dialect(session) == "postgresql" else sqlite.insert
 
 
+@cache
+def _insert_new(dialect: str) -> Any:
+    """``INSERT INTO jobs ... ON CONFLICT (dedupe_key) DO NOTHING``, once per dialect."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(JOBS).on_conflict_do_nothing(index_elements=[JOBS.c.dedupe_key])
+
+
+@cache
+def _insert_new_returning_id(dialect: str) -> Any:
+    return _insert_new(dialect).returning(JOBS.c.id)
+
+
 def _insert_unless_known(session: Session, values: dict[str, Any]) -> int | None:
     inserted = session.execute(
-        _dialect_insert(session)(Job)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[Job.dedupe_key])
-        .returning(Job.id)
+        _insert_new_returning_id(_dialect(session)), values
     ).scalar_one_or_none()
     if inserted is not None and values["status"] is JobStatus.QUEUED:
         _wake_workers_on_commit(session)
@@ -187,11 +211,109 @@ def _rowcount(result: Result[Any]) -> int:
     return cast("CursorResult[Any]", result).rowcount
 
 
-def _due(now: datetime) -> ColumnElement[bool]:
+def _due(now: ColumnElement[Any]) -> ColumnElement[bool]:
     """Queued and due, or running under a lease that has run out (its worker is gone)."""
     return or_(
-        and_(Job.status == JobStatus.QUEUED, Job.run_after <= now),
-        and_(Job.status == JobStatus.RUNNING, Job.lease_until < now),
+        and_(JOBS.c.status == JobStatus.QUEUED, JOBS.c.run_after <= now),
+        and_(JOBS.c.status == JobStatus.RUNNING, JOBS.c.lease_until < now),
+    )
+
+
+def _mine() -> Update:
+    """An UPDATE of a job row that changes it only while one claim (the ``claim_*``
+    parameters, see ``_claim_params``) still holds it."""
+    return update(JOBS).where(
+        JOBS.c.id == bindparam("claim_id"),
+        JOBS.c.status == JobStatus.RUNNING,
+        JOBS.c.locked_by == bindparam("claim_worker"),
+        JOBS.c.attempts == bindparam("claim_attempts"),
+        JOBS.c.dedupe_key.is_not_distinct_from(
+            bindparam("claim_key", type_=JOBS.c.dedupe_key.type)
+        ),
+    )
+
+
+def _claim_params(job: ClaimedJob) -> dict[str, Any]:
+    return {
+        "claim_id": job.id,
+        "claim_worker": job.worker_id,
+        "claim_attempts": job.attempts,
+        "claim_key": job.dedupe_key,
+    }
+
+
+_FINISH = _mine().values(status=JobStatus.DONE, lease_until=None, finished_at=bindparam("now"))
+_EXTEND = _mine().values(lease_until=bindparam("next_lease"))
+_RETRY = _mine().values(
+    status=JobStatus.QUEUED,
+    run_after=bindparam("next_run_after"),
+    lease_until=None,
+    locked_by=None,
+    last_error=bindparam("error"),
+)
+_RELEASE = _mine().values(
+    status=JobStatus.QUEUED, run_after=bindparam("next_run_after"), lease_until=None, locked_by=None
+)
+_BURY = _mine().values(
+    status=JobStatus.DEAD, lease_until=None, finished_at=bindparam("now"),
+    last_error=bindparam("error"),
+)  # fmt: skip
+_OTHER_JOBS = JOBS.alias("other")
+# The finished claim's row becomes its follow-up, claimed by the same worker: a new key and
+# payload, a fresh count of attempts and a new lease. Unless a job with that key exists
+# already (then the queue runs that one).
+_HAND_ON = (
+    _mine()
+    .where(~exists().where(_OTHER_JOBS.c.dedupe_key == bindparam("next_key")))
+    .values(
+        payload=bindparam("next_payload"),
+        dedupe_key=bindparam("next_key"),
+        attempts=1,
+        lease_until=bindparam("next_lease"),
+        run_after=bindparam("now"),
+        created_at=bindparam("now"),
+        last_error=None,
+        finished_at=None,
+    )
+)
+
+
+@cache
+def _claim_statement(dialect: str, kinds: tuple[str, ...] | None, limit: int) -> Executable:
+    """Claim up to ``limit`` due jobs (of ``kinds``), oldest first, in one statement: built
+    once per shape, run with ``now``, ``lease_until`` and ``worker``."""
+    now = bindparam("now", type_=JOBS.c.run_after.type)
+    picked = select(JOBS.c.id).where(_due(now)).order_by(JOBS.c.run_after, JOBS.c.id).limit(limit)
+    if kinds is not None:
+        picked = picked.where(JOBS.c.kind.in_(kinds))
+    # PostgreSQL: lock the rows and let concurrent claimers skip them rather than queue
+    # behind us. SQLite renders no FOR UPDATE.
+    picked = picked.with_for_update(skip_locked=True)
+    if dialect == "postgresql":
+        # Materialised once: inlined as an IN sub-select, the planner may re-run it per
+        # row of a nested loop, locking (and skipping) rows it then does not update.
+        chosen = picked.cte("picked").prefix_with("MATERIALIZED")
+        claimed = update(JOBS).where(JOBS.c.id == chosen.c.id)
+    else:
+        claimed = update(JOBS).where(JOBS.c.id.in_(picked.scalar_subquery()))
+    # The outer _due(now) is the guard where nothing locked the rows (SQLite, where
+    # BEGIN IMMEDIATE already serialises writers).
+    return (
+        claimed.where(_due(now))
+        .values(
+            status=JobStatus.RUNNING,
+            attempts=JOBS.c.attempts + 1,
+            lease_until=bindparam("next_lease"),
+            locked_by=bindparam("worker"),
+        )
+        .returning(
+            JOBS.c.id,
+            JOBS.c.kind,
+            JOBS.c.payload,
+            JOBS.c.attempts,
+            JOBS.c.run_after,
+            JOBS.c.dedupe_key,
+        )
     )
 
 
@@ -242,45 +364,20 @@ class JobQueue:
         """Take up to ``limit`` of the oldest due jobs in one statement, oldest first."""
         if (kinds is not None and not kinds) or limit < 1:
             return []
+        shape = tuple(sorted(kinds)) if kinds is not None else None
         with transaction(self.sessions) as session:
             now = self.clock.now()
             lease_until = now + timedelta(seconds=self.lease_s)
-            picked = self._pick(now, kinds, limit)
-            if _dialect(session) == "postgresql":
-                # Materialised once: inlined as an IN sub-select, the planner may re-run it per
-                # row of a nested loop, locking (and skipping) rows it then does not update.
-                chosen = picked.cte("picked").prefix_with("MATERIALIZED")
-                claimed = update(Job).where(Job.id == chosen.c.id)
-            else:
-                claimed = update(Job).where(Job.id.in_(picked.scalar_subquery()))
-            rows = session.execute(
-                # The outer _due(now) is the guard where nothing locked the rows (SQLite, where
-                # BEGIN IMMEDIATE already serialises writers).
-                claimed.where(_due(now))
-                .values(
-                    status=JobStatus.RUNNING,
-                    attempts=Job.attempts + 1,
-                    lease_until=lease_until,
-                    locked_by=self.worker_id,
-                )
-                .returning(Job.id, Job.kind, Job.payload, Job.attempts, Job.run_after)
-                .execution_options(synchronize_session=False)
-            ).all()
+            statement = _claim_statement(_dialect(session), shape, limit)
+            params = {"now": now, "next_lease": lease_until, "worker": self.worker_id}
+            rows = session.execute(statement, params).all()
         jobs = [
-            ClaimedJob(row.id, row.kind, row.payload, row.attempts, self.worker_id, lease_until)
+            ClaimedJob(row.id, row.kind, row.payload, row.attempts, self.worker_id, lease_until,
+                       row.dedupe_key)
             for row in sorted(rows, key=lambda row: (row.run_after, row.id))
-        ]
+        ]  # fmt: skip
         self._hold(jobs)
         return jobs
-
-    @staticmethod
-    def _pick(now: datetime, kinds: Collection[str] | None, limit: int) -> Select[int]:
-        query = select(Job.id).where(_due(now)).order_by(Job.run_after, Job.id).limit(limit)
-        if kinds is not None:
-            query = query.where(Job.kind.in_(list(kinds)))
-        # PostgreSQL: lock the rows and let concurrent claimers skip them rather than queue
-        # behind us. SQLite renders no FOR UPDATE.
-        return query.with_for_update(skip_locked=True)
 
     def enqueue_claimed(
         self,
@@ -308,17 +405,46 @@ class JobQueue:
         job_id = _insert_unless_known(session, values)
         if job_id is None:
             return None
-        job = ClaimedJob(job_id, kind, payload, 1, self.worker_id, lease_until)
+        job = ClaimedJob(job_id, kind, payload, 1, self.worker_id, lease_until, dedupe_key)
         event.listen(session, "after_commit", lambda _session: self._hold([job]), once=True)
         return job
+
+    def hand_on(
+        self, session: Session, job: ClaimedJob, *, payload: dict[str, Any], dedupe_key: str
+    ) -> ClaimedJob | None:
+        """``finish`` the job and ``enqueue_claimed`` its follow-up (of the same kind), in one
+        statement: the finished job's row becomes the follow-up's, in the caller's transaction.
+
+        None when a job with ``dedupe_key`` exists already: then this one is only finished.
+        Raises LeaseLostError when the job is no longer ours (the caller must roll back).
+        """
+        now = self.clock.now()
+        lease_until = now + timedelta(seconds=self.lease_s)
+        params = _claim_params(job) | {
+            "next_payload": payload,
+            "next_key": dedupe_key,
+            "next_lease": lease_until,
+            "now": now,
+        }
+        if _rowcount(session.execute(_HAND_ON, params)) != 1:
+            self.finish(session, job)  # the follow-up exists already, or the job is not ours
+            return None
+        follow_up = ClaimedJob(job.id, job.kind, payload, 1, self.worker_id, lease_until,
+                               dedupe_key)  # fmt: skip
+
+        def hold_follow_up(_session: Session) -> None:
+            self.let_go(job)
+            self._hold([follow_up])
+
+        event.listen(session, "after_commit", hold_follow_up, once=True)
+        return follow_up
 
     def extend_lease(self, job: ClaimedJob) -> bool:
         """Push the lease forward; False means the job is no longer ours."""
         with transaction(self.sessions) as session:
             now = self.clock.now()
-            return self._update_mine(
-                session, job, lease_until=now + timedelta(seconds=self.lease_s)
-            )
+            lease_until = now + timedelta(seconds=self.lease_s)
+            return self._update_mine(session, _EXTEND, job, next_lease=lease_until)
 
     def finish(self, session: Session, job: ClaimedJob) -> None:
         """Mark the job done in the caller's transaction, so it commits with the step's work.
@@ -326,10 +452,7 @@ class JobQueue:
         Raises LeaseLostError when the job is no longer ours; the caller's transaction must
         then roll back, because another worker is (or was) doing the same step.
         """
-        now = self.clock.now()
-        if not self._update_mine(
-            session, job, status=JobStatus.DONE, lease_until=None, finished_at=now
-        ):
+        if not self._update_mine(session, _FINISH, job, now=self.clock.now()):
             raise LeaseLostError(f"job {job.id} is no longer held by {job.worker_id}")
         event.listen(session, "after_commit", lambda _session: self.let_go(job), once=True)
 
@@ -338,22 +461,27 @@ class JobQueue:
         (and are now done). The others are left to whoever holds them now."""
         if not jobs:
             return []
+        # The dedupe key belongs to the fence (a handed-on row keeps its id and attempts);
+        # the id list lets the database find the rows by primary key.
+        claims = [(job.id, job.attempts, job.dedupe_key or "") for job in jobs]
         finished_ids = set(
             session.execute(
-                update(Job)
+                update(JOBS)
                 .where(
-                    tuple_(Job.id, Job.attempts).in_([(job.id, job.attempts) for job in jobs]),
-                    Job.status == JobStatus.RUNNING,
-                    Job.locked_by == self.worker_id,
+                    JOBS.c.id.in_([job.id for job in jobs]),
+                    tuple_(JOBS.c.id, JOBS.c.attempts, func.coalesce(JOBS.c.dedupe_key, "")).in_(
+                        claims
+                    ),
+                    JOBS.c.status == JobStatus.RUNNING,
+                    JOBS.c.locked_by == self.worker_id,
                 )
                 .values(status=JobStatus.DONE, lease_until=None, finished_at=self.clock.now())
-                .returning(Job.id)
-                .execution_options(synchronize_session=False)
+                .returning(JOBS.c.id)
             ).scalars()
         )
         finished = [job for job in jobs if job.id in finished_ids]
         for job in jobs:
-            if job.id not in finished_ids:
+            if job not in finished:
                 self.let_go(job)
 
         def let_go_of_finished(_session: Session) -> None:
@@ -377,15 +505,9 @@ class JobQueue:
         """Put the job back in the queue after ``delay_s``; False if it was no longer ours."""
         self.let_go(job)
         with transaction(self.sessions) as session:
-            now = self.clock.now()
+            run_after = self.clock.now() + timedelta(seconds=delay_s)
             return self._update_mine(
-                session,
-                job,
-                status=JobStatus.QUEUED,
-                run_after=now + timedelta(seconds=delay_s),
-                lease_until=None,
-                locked_by=None,
-                last_error=error[:MAX_ERROR_CHARS],
+                session, _RETRY, job, next_run_after=run_after, error=error[:MAX_ERROR_CHARS]
             )
 
     def release(self, job: ClaimedJob) -> bool:
@@ -394,41 +516,18 @@ class JobQueue:
         self.let_go(job)
         with transaction(self.sessions) as session:
             _wake_workers_on_commit(session)
-            return self._update_mine(
-                session,
-                job,
-                status=JobStatus.QUEUED,
-                run_after=self.clock.now(),
-                lease_until=None,
-                locked_by=None,
-            )
+            return self._update_mine(session, _RELEASE, job, next_run_after=self.clock.now())
 
     def bury(self, job: ClaimedJob, error: str) -> bool:
         """Give the job up for good (status dead); False if it was no longer ours."""
         self.let_go(job)
         with transaction(self.sessions) as session:
-            now = self.clock.now()
             return self._update_mine(
-                session,
-                job,
-                status=JobStatus.DEAD,
-                lease_until=None,
-                finished_at=now,
-                last_error=error[:MAX_ERROR_CHARS],
+                session, _BURY, job, now=self.clock.now(), error=error[:MAX_ERROR_CHARS]
             )
 
     @staticmethod
-    def _update_mine(session: Session, job: ClaimedJob, **values: Any) -> bool:
-        """Change the row only while this very claim still holds it."""
-        result = session.execute(
-            update(Job)
-            .where(
-                Job.id == job.id,
-                Job.status == JobStatus.RUNNING,
-                Job.locked_by == job.worker_id,
-                Job.attempts == job.attempts,
-            )
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+    def _update_mine(session: Session, statement: Update, job: ClaimedJob, **values: Any) -> bool:
+        """Run one of the fenced statements for this very claim."""
+        result = session.execute(statement, _claim_params(job) | values)
         return _rowcount(result) == 1

@@ -4,8 +4,9 @@ retry or bury each.
 Handlers are expected to call ``queue.finish(session, job)`` inside the transaction that makes
 their state change, so the change and the job's completion commit together; a handler that
 returns without doing so gets its job finished by the worker. A handler may also commit a
-follow-up job already claimed by this worker (``queue.enqueue_claimed``): the worker runs it
-next, like any claimed job, with its own retries.
+follow-up job already claimed by this worker (``queue.enqueue_claimed``, or ``queue.hand_on``
+in place of its own finish): the worker runs it next, like any claimed job, with its own
+retries.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class Worker:
     def _run_batch(self, stop: threading.Event | None = None) -> int:
         kinds = self.handlers.keys() | self.batch_handlers.keys()
         waiting = deque(self.queue.claim_batch(kinds, limit=self.batch_size))
-        seen = {job.id for job in waiting}
+        # By claim, not id: a job handed on (``queue.hand_on``) keeps its row and id.
+        seen = {job.claim for job in waiting}
         ran = 0
         self._left_to_finish = []
         with self._heartbeat() if waiting else nullcontext():
@@ -115,8 +117,8 @@ class Worker:
                 self._run(job)
                 ran += 1
                 # Follow-ups the handler committed, claimed for us: next in line.
-                follow_ups = [j for j in self.queue.held if j.id not in seen]
-                seen.update(j.id for j in follow_ups)
+                follow_ups = [j for j in self.queue.held if j.claim not in seen]
+                seen.update(j.claim for j in follow_ups)
                 waiting.extendleft(follow_ups)
             self._finish_left()
         return ran

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, Protocol, cast
 
+from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -16,9 +19,39 @@ from esimcare.notices.templates import render
 DELIVER_JOB = "notice.deliver"
 
 
+class Contact(Protocol):
+    """Whom a notice goes to: a ``Customer``, or just the columns of one (``Recipient``)."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def operator_id(self) -> str: ...
+
+    @property
+    def language(self) -> str: ...
+
+    @property
+    def phone(self) -> str: ...
+
+    @property
+    def email(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """A customer's contact columns, read without loading the ORM object."""
+
+    id: int
+    operator_id: str
+    language: str
+    phone: str
+    email: str | None
+
+
 def notify_all_channels(
     session: Session,
-    customer: Customer,
+    customer: Contact,
     *,
     template: str,
     event_key: str,
@@ -49,15 +82,7 @@ def notify_all_channels(
         }
         for channel, destination in destinations
     ]
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    new_ids = sorted(
-        session.scalars(
-            insert(Notice)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=[Notice.dedupe_key])
-            .returning(Notice.id)
-        )
-    )
+    new_ids = sorted(session.scalars(_insert_notices(session.get_bind().dialect.name), rows))
     jobs = [({"notice_id": notice_id}, f"notice:{notice_id}") for notice_id in new_ids]
     enqueue_all_new(session, kind=DELIVER_JOB, jobs=jobs, now=now)
     return new_ids
@@ -92,3 +117,15 @@ def notify_one_channel(
     enqueue(session, kind=DELIVER_JOB, payload={"notice_id": notice.id}, now=now,
             dedupe_key=f"notice:{notice.id}")  # fmt: skip
     return notice
+
+
+@cache
+def _insert_notices(dialect: str) -> Any:
+    """Notices whose dedupe key is new, returning their ids (one statement for all rows)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, Notice.__table__)
+    return (
+        insert(table)
+        .on_conflict_do_nothing(index_elements=[table.c.dedupe_key])
+        .returning(table.c.id)
+    )

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.cancellations.undo_links import with_undo_links
@@ -88,9 +88,7 @@ def _outgoing(ctx: DeliverySystems, jobs: list[ClaimedJob]) -> list[_Outgoing]:
     by_id = {job.payload["notice_id"]: job for job in jobs}
     settings = ctx.settings
     with transaction(ctx.readers) as session:
-        notices = session.scalars(
-            select(Notice).where(Notice.id.in_(list(by_id)), Notice.sent_at.is_(None))
-        )
+        notices = session.execute(_UNSENT, {"notice_ids": list(by_id)})
         return [
             _Outgoing(
                 by_id[notice.id],
@@ -129,7 +127,7 @@ def _mark_sent(
         finished = queue.finish_those_mine(session, [job for job, _ in sent])
         marks = [
             {
-                "id": job.payload["notice_id"],
+                "notice_id": job.payload["notice_id"],
                 "sent_at": now,
                 "attempts": job.attempts,
                 "provider_message_id": message_ids[job.id],
@@ -138,4 +136,18 @@ def _mark_sent(
             if message_ids[job.id] is not None
         ]
         if marks:
-            session.execute(update(Notice), marks)  # by primary key, one executemany
+            session.execute(_MARK_SENT, marks)  # one executemany
+
+
+_NOTICES = cast(Table, Notice.__table__)
+_UNSENT = select(
+    _NOTICES.c.id,
+    _NOTICES.c.operator_id,
+    _NOTICES.c.channel,
+    _NOTICES.c.destination,
+    _NOTICES.c.subject,
+    _NOTICES.c.body,
+    _NOTICES.c.dedupe_key,
+).where(_NOTICES.c.id.in_(bindparam("notice_ids", expanding=True)), _NOTICES.c.sent_at.is_(None))
+# The columns set are the parameters' (sent_at, attempts, provider_message_id).
+_MARK_SENT = update(_NOTICES).where(_NOTICES.c.id == bindparam("notice_id"))

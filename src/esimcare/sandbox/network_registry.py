@@ -9,9 +9,10 @@ returns the first answer, reusing it for another operation is refused.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import String
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import String, Table, bindparam, insert, literal, select, update
+from sqlalchemy.orm import Mapped, mapped_column
 
 from esimcare.db import UtcDateTime, enum_type
 from esimcare.integrations.errors import PermanentIntegrationError
@@ -47,6 +48,7 @@ class NetworkRegistry:
 
     def __init__(self, store: EmulatorStore, clock: Clock) -> None:
         self._sessions = store.sessions
+        self._engine = store.engine
         self._clock = clock
         self._faults = FaultInjector("network registry")
 
@@ -88,51 +90,61 @@ class NetworkRegistry:
         return self._apply("remove", imsi=imsi, msisdn=msisdn, request_id=request_id)
 
     def _apply(self, action: str, *, imsi: str, msisdn: str, request_id: str) -> SubscriberState:
+        """One transaction on Core statements (no ORM objects): the request's first answer and
+        the subscriber, read together; the new state and the request written after."""
         self._faults.check()
-        with self._sessions.begin() as session:
-            replay = _replay(session, request_id, imsi=imsi, action=action)
-            if replay is not None:
-                return replay
-            subscriber = _subscriber(session, imsi, msisdn)
-            result = _transition(action, subscriber.state)
-            if result is not subscriber.state:
-                subscriber.state = result
-                subscriber.updated_at = self._now()
-            session.add(
-                EmulatedNetworkRequest(
-                    request_id=request_id,
-                    imsi=imsi,
-                    action=action,
-                    result=result,
-                    processed_at=self._now(),
+        with self._engine.begin() as connection:
+            found = connection.execute(
+                _REQUEST_AND_SUBSCRIBER, {"request": request_id, "subscriber": imsi}
+            ).one()
+            if found.replay_imsi is not None:
+                if found.replay_imsi != imsi or found.replay_action != action:
+                    raise PermanentIntegrationError(
+                        f"request id {request_id} was used for another operation",
+                        code="request-id-reused",
+                    )
+                return SubscriberState(found.replay_result)
+            if found.state is None:
+                raise PermanentIntegrationError(f"no subscriber {imsi}", code="unknown-subscriber")
+            if found.msisdn != msisdn:
+                raise PermanentIntegrationError(
+                    f"IMSI {imsi} is not provisioned for that MSISDN", code="msisdn-mismatch"
                 )
-            )
+            current = SubscriberState(found.state)
+            result = _transition(action, current)
+            now = self._now()
+            if result is not current:
+                connection.execute(_SET_STATE, {"subscriber": imsi, "state": result,
+                                                "updated_at": now})  # fmt: skip
+            connection.execute(
+                _REMEMBER,
+                {"request_id": request_id, "imsi": imsi, "action": action, "result": result,
+                 "processed_at": now},
+            )  # fmt: skip
             return result
 
     def _now(self) -> datetime:
         return self._clock.now()
 
 
-def _replay(session: Session, request_id: str, *, imsi: str, action: str) -> SubscriberState | None:
-    previous = session.get(EmulatedNetworkRequest, request_id)
-    if previous is None:
-        return None
-    if previous.imsi != imsi or previous.action != action:
-        raise PermanentIntegrationError(
-            f"request id {request_id} was used for another operation", code="request-id-reused"
-        )
-    return previous.result
-
-
-def _subscriber(session: Session, imsi: str, msisdn: str) -> EmulatedSubscriber:
-    subscriber = session.get(EmulatedSubscriber, imsi)
-    if subscriber is None:
-        raise PermanentIntegrationError(f"no subscriber {imsi}", code="unknown-subscriber")
-    if subscriber.msisdn != msisdn:
-        raise PermanentIntegrationError(
-            f"IMSI {imsi} is not provisioned for that MSISDN", code="msisdn-mismatch"
-        )
-    return subscriber
+_SUBSCRIBERS = cast(Table, EmulatedSubscriber.__table__)
+_REQUESTS = cast(Table, EmulatedNetworkRequest.__table__)
+_REPLAY = _REQUESTS.alias("replay")
+# One row whatever exists: the request's first answer (if any) beside the subscriber (if any).
+_REQUEST_AND_SUBSCRIBER = (
+    select(
+        _REPLAY.c.imsi.label("replay_imsi"),
+        _REPLAY.c.action.label("replay_action"),
+        _REPLAY.c.result.label("replay_result"),
+        _SUBSCRIBERS.c.state,
+        _SUBSCRIBERS.c.msisdn,
+    )
+    .select_from(select(literal(1).label("one")).subquery("anchor"))
+    .outerjoin(_REPLAY, _REPLAY.c.request_id == bindparam("request"))
+    .outerjoin(_SUBSCRIBERS, _SUBSCRIBERS.c.imsi == bindparam("subscriber"))
+)
+_SET_STATE = update(_SUBSCRIBERS).where(_SUBSCRIBERS.c.imsi == bindparam("subscriber"))
+_REMEMBER = insert(_REQUESTS)
 
 
 def _transition(action: str, current: SubscriberState) -> SubscriberState:

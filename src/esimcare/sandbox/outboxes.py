@@ -11,10 +11,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import Integer, String, Text, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import Integer, String, Table, Text, UniqueConstraint, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, mapped_column
 
 from esimcare.db import UtcDateTime
 from esimcare.kit.clock import Clock
@@ -50,35 +52,32 @@ class Outbox:
     """Storage shared by ``SmsOutbox`` and ``EmailOutbox``; also the dev endpoint's reader."""
 
     def __init__(self, store: EmulatorStore, clock: Clock) -> None:
+        self._engine = store.engine
         self._sessions = store.sessions
         self._clock = clock
 
     def deliver(
         self, *, channel: str, to: str, subject: str | None, body: str, message_key: str
     ) -> str:
-        """Store the message unless its key was seen on this channel; return its id."""
-        record = OutboxRecord(
-            id=f"{channel}-{uuid.uuid4().hex}",
-            channel=channel,
-            to=to,
-            subject=subject,
-            body=body,
-            message_key=message_key,
-            sent_at=self._clock.now(),
-        )
-        try:
-            with self._sessions.begin() as session:
-                existing = _existing(session, channel, message_key)
-                if existing is not None:
-                    return existing
-                session.add(record)
-        except IntegrityError:
-            with self._sessions() as session:  # a concurrent send of the same key won the race
-                existing = _existing(session, channel, message_key)
-                if existing is None:
-                    raise
-                return existing
-        return record.id
+        """Store the message unless its key was seen on this channel; return its id.
+
+        One ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (Core: no ORM object to flush),
+        and a read of the first id only when the key was seen."""
+        row = {
+            "id": f"{channel}-{uuid.uuid4().hex}",
+            "channel": channel,
+            "to": to,
+            "subject": subject,
+            "body": body,
+            "message_key": message_key,
+            "sent_at": self._clock.now(),
+        }
+        with self._engine.begin() as connection:
+            stored = connection.execute(_store(connection.dialect.name), row).scalar()
+            if stored is not None:
+                return str(stored)
+            first = connection.execute(_FIRST_ID, {"key_channel": channel, "key": message_key})
+            return str(first.scalar_one())
 
     def messages(self, to: str | None = None, channel: str | None = None) -> list[OutboxMessage]:
         """Messages newest first, optionally for one recipient and/or one channel."""
@@ -91,11 +90,20 @@ class Outbox:
             return [_message(record) for record in session.scalars(query)]
 
 
-def _existing(session: Session, channel: str, message_key: str) -> str | None:
-    query = select(OutboxRecord.id).where(
-        OutboxRecord.channel == channel, OutboxRecord.message_key == message_key
+_OUTBOX = cast(Table, OutboxRecord.__table__)
+_FIRST_ID = select(_OUTBOX.c.id).where(
+    _OUTBOX.c.channel == bindparam("key_channel"), _OUTBOX.c.message_key == bindparam("key")
+)
+
+
+@cache
+def _store(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        insert(_OUTBOX)
+        .on_conflict_do_nothing(index_elements=[_OUTBOX.c.channel, _OUTBOX.c.message_key])
+        .returning(_OUTBOX.c.id)
     )
-    return session.scalars(query).one_or_none()
 
 
 def _message(record: OutboxRecord) -> OutboxMessage:

@@ -5,6 +5,11 @@ answered in this process: a crash, or a time-out the caller has not yet retried.
 such calls needs exactly this record, so each write is its own short transaction on esimcare's
 main database and survives the caller's rollback. The functionCallIdentifier (SGP.22 v2.2
 section 6, JSON binding) is a random UUID, unique across processes and restarts.
+
+A caller that commits before and after the call anyway (the cancellation workflow) can have
+both writes ride in those transactions instead (``started_in``, ``EndToWrite``): the row then
+commits before the call is sent, as ever, and its end with what the caller records of the
+answer; should that record roll back, the end is written on its own (``write_alone``).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import JSON, CursorResult, Integer, String, func, update
+from sqlalchemy import JSON, CursorResult, Integer, String, Table, bindparam, func, insert, update
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from esimcare.db import Base, UtcDateTime, enum_type, transaction
@@ -88,31 +93,69 @@ class CallLog:
         request: dict[str, Any],
         sent_at: datetime,
     ) -> int:
-        iccid = request.get("iccid")
-        row = Es2PlusCall(
-            operator_id=self._operator_id,
-            function=function,
-            function_call_id=call_id,
-            iccid=iccid if isinstance(iccid, str) else None,
-            request=redacted(request),
-            sent_at=sent_at,
-        )
         with transaction(self._sessions) as session:
-            session.add(row)
-            session.flush()
-            return row.id
+            return self.started_in(session, function, call_id, request, sent_at)
+
+    def started_in(
+        self,
+        session: Session,
+        function: SmdpFunction,
+        call_id: str,
+        request: dict[str, Any],
+        sent_at: datetime,
+    ) -> int:
+        """``started`` in the caller's transaction, which must commit before the call is sent."""
+        iccid = request.get("iccid")
+        row = {
+            "operator_id": self._operator_id,
+            "function": function,
+            "function_call_id": call_id,
+            "iccid": iccid if isinstance(iccid, str) else None,
+            "request": redacted(request),
+            "sent_at": sent_at,
+        }
+        record_id: int = session.execute(_START, row).scalar_one()
+        return record_id
 
     def finished(self, record_id: int, end: CallEnd) -> None:
         """One UPDATE of the row ``started`` wrote (no read first)."""
         with transaction(self._sessions) as session:
-            result = session.execute(
-                update(Es2PlusCall)
-                .where(Es2PlusCall.id == record_id)
-                .values(_end_values(end))
-                .execution_options(synchronize_session=False)
-            )
-            if cast("CursorResult[Any]", result).rowcount != 1:
-                raise LookupError(f"es2plus_calls row {record_id} vanished")
+            self.finished_in(session, record_id, end)
+
+    @staticmethod
+    def finished_in(session: Session, record_id: int, end: CallEnd) -> None:
+        """``finished`` in the caller's transaction."""
+        values = _end_values(end) | {"record_id": record_id}
+        returned = end.es2.data.get("iccid") if end.es2 is not None else None
+        if returned:
+            values["returned"] = returned
+        result = session.execute(_FINISH_WITH_ICCID if returned else _FINISH, values)
+        if cast("CursorResult[Any]", result).rowcount != 1:
+            raise LookupError(f"es2plus_calls row {record_id} vanished")
+
+
+@dataclass(frozen=True)
+class EndToWrite:
+    """How a call ended, for the caller to write with what it records of the answer."""
+
+    log: CallLog
+    record_id: int
+    end: CallEnd
+
+    def write_in(self, session: Session) -> None:
+        self.log.finished_in(session, self.record_id, self.end)
+
+    def write_alone(self) -> None:
+        """For when the caller's transaction did not commit: the end still must be kept."""
+        self.log.finished(self.record_id, self.end)
+
+
+_CALLS = cast(Table, Es2PlusCall.__table__)
+_START = insert(_CALLS).returning(_CALLS.c.id)
+# The columns set are the parameters' (``_end_values``).
+_FINISH = update(_CALLS).where(_CALLS.c.id == bindparam("record_id"))
+# DownloadOrder by profile type: the profile is known only now (kept if it was known).
+_FINISH_WITH_ICCID = _FINISH.values(iccid=func.coalesce(_CALLS.c.iccid, bindparam("returned")))
 
 
 def _end_values(end: CallEnd) -> dict[str, Any]:
@@ -129,10 +172,6 @@ def _end_values(end: CallEnd) -> dict[str, Any]:
         "reason_code": code.reason if code else None,
         "message": text[:_MESSAGE_LENGTH] if text else None,
     }
-    returned = end.es2.data.get("iccid") if end.es2 is not None else None
-    if returned:
-        # DownloadOrder by profile type: the profile is known only now (kept if it was known).
-        values["iccid"] = func.coalesce(Es2PlusCall.iccid, returned)
     return values
 
 

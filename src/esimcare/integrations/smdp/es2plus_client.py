@@ -13,7 +13,9 @@ Strict in what it sends, liberal in what it accepts. How each kind of reply is c
   ``not-es2plus``: the base URL points at something that is not an SM-DP+ we can talk to.
   A missing ``X-Admin-Protocol`` on an otherwise valid answer is accepted (and logged).
 
-Each call is written to ``es2plus_calls`` before it is sent and when it ends (``call_log``).
+Each call is written to ``es2plus_calls`` before it is sent and when it ends (``call_log``):
+each write in a transaction of its own (``call``), or in the caller's (``open_call``, then
+``send``) when the caller commits before and after the call anyway.
 """
 
 from __future__ import annotations
@@ -22,13 +24,14 @@ import logging
 import ssl
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.integrations.errors import PermanentIntegrationError, TransientIntegrationError
-from esimcare.integrations.smdp.call_log import CallEnd, CallLog, CallOutcome
+from esimcare.integrations.smdp.call_log import CallEnd, CallLog, CallOutcome, EndToWrite
 from esimcare.integrations.smdp.client_config import Es2PlusConfig, make_es2plus_http_client
 from esimcare.integrations.smdp.interface import Es2Outcome, FinalProfileStatus
 from esimcare.integrations.smdp.messages import (
@@ -47,11 +50,20 @@ from esimcare.integrations.smdp.messages import (
 )
 from esimcare.kit.clock import Clock, SystemClock
 
-__all__ = ["Es2PlusClient", "Es2PlusConfig"]
+__all__ = ["Es2PlusClient", "Es2PlusConfig", "OpenCall"]
 
 _log = logging.getLogger("esimcare.integrations.smdp")
 _RETRYABLE_STATUS = frozenset({408, 425, 429})
 NOT_ES2PLUS = "not-es2plus"
+
+
+@dataclass(frozen=True)
+class OpenCall:
+    """A call logged as started, not sent yet: the body goes out exactly as logged."""
+
+    message: OrderMessage
+    body: dict[str, Any]
+    record_id: int
 
 
 class Es2PlusClient:
@@ -133,11 +145,24 @@ class Es2PlusClient:
 
     def call(self, message: OrderMessage) -> Es2Outcome:
         """Log, send, classify, log: the outcome or a classified integration error."""
-        call_id = uuid.uuid4().hex
-        body = request_body(
-            message, self._config.requester_id, call_id, pad_iccid=self._config.pad_iccid
-        )
+        call_id, body = self._body(message)
         record = self._log.started(message.function, call_id, body, self._clock.now())
+        outcome, end = self.send(OpenCall(message, body, record))
+        end.write_alone()
+        return outcome
+
+    def open_call(self, session: Session, message: OrderMessage) -> OpenCall:
+        """The call's body and its log row, written in the caller's transaction, which must
+        commit before ``send``."""
+        call_id, body = self._body(message)
+        record = self._log.started_in(session, message.function, call_id, body, self._clock.now())
+        return OpenCall(message, body, record)
+
+    def send(self, call: OpenCall) -> tuple[Es2Outcome, EndToWrite]:
+        """Send, classify: the outcome, with the end of its log row for the caller to write
+        (``EndToWrite``). A classified integration error has its end written here, alone,
+        and is raised."""
+        message, body = call.message, call.body
         started = time.monotonic()
         response: httpx.Response | None = None
         try:
@@ -149,11 +174,20 @@ class Es2PlusClient:
                 if isinstance(error, TransientIntegrationError)
                 else CallOutcome.PERMANENT
             )
-            self._finish(record, started, kind, response, message=str(error))
+            self._log.finished(
+                call.record_id, self._end(started, kind, response, message=str(error))
+            )
             raise
         kind = CallOutcome.SUCCESS if outcome.succeeded else CallOutcome.FAILED
-        self._finish(record, started, kind, response, es2=outcome)
-        return outcome
+        end = self._end(started, kind, response, es2=outcome)
+        return outcome, EndToWrite(self._log, call.record_id, end)
+
+    def _body(self, message: OrderMessage) -> tuple[str, dict[str, Any]]:
+        call_id = uuid.uuid4().hex
+        body = request_body(
+            message, self._config.requester_id, call_id, pad_iccid=self._config.pad_iccid
+        )
+        return call_id, body
 
     def _post(self, message: OrderMessage, body: dict[str, object]) -> httpx.Response:
         url = self._config.endpoint_base + path(message.function)
@@ -163,17 +197,16 @@ class Es2PlusClient:
         except httpx.TransportError as exc:
             raise TransientIntegrationError(_transport_problem(message, exc)) from exc
 
-    def _finish(
+    def _end(
         self,
-        record: int,
         started: float,
         outcome: CallOutcome,
         response: httpx.Response | None,
         *,
         es2: Es2Outcome | None = None,
         message: str | None = None,
-    ) -> None:
-        end = CallEnd(
+    ) -> CallEnd:
+        return CallEnd(
             outcome=outcome,
             finished_at=self._clock.now(),
             duration_ms=round((time.monotonic() - started) * 1000),
@@ -182,7 +215,6 @@ class Es2PlusClient:
             response=_json_or_none(response),
             message=message,
         )
-        self._log.finished(record, end)
 
 
 def _interpret(message: OrderMessage, response: httpx.Response, sent: str) -> Es2Outcome:
