@@ -4,8 +4,10 @@ ES2+ receiver.
 FastAPI matches a request against every route in turn and solves an (empty) dependency graph
 before the endpoint runs; on a read that costs ~30 µs in all that is most of the time. This
 middleware recognises the paths by their shape and calls the very endpoints the routes serve
-(``public.health``, ``esims.list_my_esims``, ``receiver.handle_download_progress_info``), so
-both entries give the same answer and the OpenAPI document is still FastAPI's. It sits inside
+(``public.health``, ``esims.list_my_esims``; for a notification the receiver's
+``receive_notification``, then the route's 204 with its headers, sent without building a
+response object), so both entries give the same answer and the OpenAPI document is still
+FastAPI's. It sits inside
 the body size limit. A refused list read (unknown operator, missing token: a
 ``DomainError``) goes down the ordinary stack, which renders the problem exactly as it always
 does; so does a GET that carries a body. A refused notification (its body is read by then) is
@@ -21,7 +23,7 @@ from esimcare.api.esims import list_my_esims
 from esimcare.api.problems import problem_for_error
 from esimcare.api.public import health
 from esimcare.errors import DomainError
-from esimcare.es2plus.receiver import RECEIVER_PREFIX, handle_download_progress_info
+from esimcare.es2plus.receiver import ANSWER_HEADERS, RECEIVER_PREFIX, receive_notification
 from esimcare.integrations.smdp.messages import NOTIFICATION_PATH
 
 _HEALTH = "/api/v1/health"
@@ -70,10 +72,17 @@ class FastLane:
 async def _notification(operator: str, scope: Scope, receive: Receive, send: Send) -> None:
     request = Request({**scope, "path_params": {"operator": operator}}, receive)
     try:
-        response = await handle_download_progress_info(operator, request)
+        await receive_notification(operator, request)
     except DomainError as error:
-        response = problem_for_error(request, error)
-    await response(scope, receive, send)
+        await problem_for_error(request, error)(scope, receive, send)
+        return
+    # The route's 204, without building a Response: fresh messages (a middleware may add to
+    # their headers).
+    await send({"type": "http.response.start", "status": 204, "headers": list(_ANSWER_HEADERS)})
+    await send({"type": "http.response.body", "body": b""})
+
+
+_ANSWER_HEADERS = [(name.lower().encode(), value.encode()) for name, value in ANSWER_HEADERS]
 
 
 def _receiver_operator(path: str) -> str | None:

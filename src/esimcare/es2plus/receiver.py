@@ -60,6 +60,17 @@ class UnsupportedMediaTypeError(DomainError):
     summary="ES2+ HandleDownloadProgressInfo from the operator's SM-DP+ (SGP.22 5.3.5)",
 )
 async def handle_download_progress_info(operator: str, request: Request) -> Response:
+    await receive_notification(operator, request)
+    return Response(status_code=204, headers=dict(ANSWER_HEADERS))
+
+
+# Every stored notification is answered 204 with these (and an empty body).
+ANSWER_HEADERS = (("X-Admin-Protocol", ADMIN_PROTOCOL),)
+
+
+async def receive_notification(operator: str, request: Request) -> None:
+    """Everything but the answer: returns once the notification is stored, or raises the
+    ``DomainError`` to answer with (``api.fast_lane`` sends the 204 itself)."""
     ctx = get_ctx(request)
     link = ctx.policy(operator).smdp_link  # 404 for an operator we do not serve
     require_json(request.headers.get("content-type", ""))
@@ -84,7 +95,6 @@ async def handle_download_progress_info(operator: str, request: Request) -> Resp
     admit(received, now)
     # Answered only once stored: the writer commits it with whatever else arrived meanwhile.
     await receiver.writer.submit(Arrival(received, now))
-    return Response(status_code=204, headers={"X-Admin-Protocol": ADMIN_PROTOCOL})
 
 
 def require_json(content_type: str) -> None:

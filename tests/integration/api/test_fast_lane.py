@@ -1,0 +1,76 @@
+"""The fast lane answers exactly as the routes behind it: the same status, headers and body,
+for accepted and refused requests alike (compared with the same app without it)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from esimcare.api.fast_lane import FastLane
+from esimcare.app import create_app
+from esimcare.context import Context
+from esimcare.integrations.smdp.notification_signature import EMULATOR_REQUESTER_ID
+from esimcare.kit.clock import iso
+from tests.conftest import MakeContext
+from tests.support import emulator_signed_headers, run_in_own_loop
+
+PATH = "/es2plus/{}/gsma/rsp2/es2plus/handleDownloadProgressInfo"
+# Answers differ between two requests only by these.
+_PER_REQUEST = {"date", "x-request-id"}
+
+
+def without_fast_lane(ctx: Context) -> FastAPI:
+    app = create_app(ctx)
+    lanes = [m for m in app.user_middleware if m.cls is FastLane]
+    assert len(lanes) == 1, "the app has its fast lane"
+    app.user_middleware.remove(lanes[0])  # the stack is built on the first request
+    return app
+
+
+def notification(ctx: Context, serial: int) -> dict[str, Any]:
+    return {
+        "header": {"functionRequesterIdentifier": EMULATOR_REQUESTER_ID},
+        "iccid": "8999001000000000017",
+        "timestamp": iso(ctx.clock.now() - timedelta(seconds=serial)),
+        "notificationPointId": 1,
+        "notificationPointStatus": {"status": "Executed-Success"},
+    }
+
+
+async def answers(app: FastAPI, requests: list[tuple[str, bytes, dict[str, str]]]) -> list[Any]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://receiver") as client:
+        found = []
+        for path, content, headers in requests:
+            answer = await client.post(path, content=content, headers=headers)
+            kept = {k: v for k, v in answer.headers.items() if k not in _PER_REQUEST}
+            found.append((answer.status_code, kept, answer.content))
+        return found
+
+
+def test_notifications_get_the_same_answers_with_and_without_the_fast_lane(
+    make_context: MakeContext,
+) -> None:
+    ctx = make_context()
+
+    def requests(offset: int) -> list[tuple[str, bytes, dict[str, str]]]:
+        good = json.dumps(notification(ctx, offset)).encode()
+        forged = json.dumps(notification(ctx, offset + 1)).encode()
+        signed = emulator_signed_headers(ctx, good)
+        return [
+            (PATH.format("mts"), good, signed),  # stored: 204
+            (PATH.format("mts"), good, signed),  # delivered twice: 204 again
+            (PATH.format("mts"), forged, signed),  # signature of another body: 403
+            (PATH.format("mts"), good, {**signed, "Content-Type": "text/plain"}),  # 415
+            (PATH.format("mts"), b"[1]", emulator_signed_headers(ctx, b"[1]")),  # 400
+            (PATH.format("nobody"), good, signed),  # 404
+        ]
+
+    fast = run_in_own_loop(answers(create_app(ctx), requests(10)))
+    routed = run_in_own_loop(answers(without_fast_lane(ctx), requests(20)))
+    assert [status for status, *_ in fast] == [204, 204, 403, 415, 400, 404]
+    assert fast == routed
