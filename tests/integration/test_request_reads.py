@@ -16,7 +16,7 @@ from esimcare.billing.models import UsageRecord
 from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.quote import compute_quote
 from esimcare.cancellations.reads import read_request
-from esimcare.cancellations.service import request_cancellation, verify
+from esimcare.cancellations.service import quote_for, request_cancellation, verify
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.cancellations.transitions import Move, advance
 from esimcare.context import Context
@@ -87,6 +87,18 @@ def test_the_quote_from_the_one_read_is_the_quote_computed_query_by_query(
     assert ahead == by_query
     # Read ahead, the quote reads nothing more, unless the bill runs past the effective time.
     assert len(seen) == (1 if billed_past_it else 0)
+
+
+def test_a_quote_alone_is_one_statement_and_the_quote_a_request_makes(demo: Context) -> None:
+    anna, esim_id = _anna_esim(demo, 0)
+    with transaction(demo.sessions) as session:
+        fresh = session.get(Customer, anna.id)
+        assert fresh is not None
+        with statements(demo) as seen:
+            quoted = quote_for(session, demo, fresh, esim_id)
+        requested = request_cancellation(session, demo, fresh, esim_id, reason="not_needed")
+    assert len(seen) == 1, seen
+    assert quoted == requested.quote
 
 
 def test_a_request_and_its_verification_take_seven_and_twelve_statements(demo: Context) -> None:

@@ -98,6 +98,23 @@ def read_request(
     )
 
 
+_QUOTE = view_select(*QUOTE_READS)
+
+
+def read_quote(
+    session: Session, customer: Customer, esim_id: int, *, effective_at: datetime
+) -> tuple[EsimView, QuoteReads]:
+    """What a quote alone reads (a dry run), in one statement."""
+    parameters = esim_parameters(customer.operator_id, customer.id, esim_id) | quote_parameters(
+        effective_at
+    )
+    row = session.execute(_QUOTE, parameters).first()
+    if row is None:
+        raise NotFoundError("no such eSIM on this account")
+    values = tuple(row)
+    return view_of(values), quote_reads(effective_at, values[_QUOTE_AT:_OPEN_AT])
+
+
 _OPEN_OF_ESIM = select(Cancellation.id).where(
     Cancellation.esim_id == bindparam("open_esim_id"), Cancellation.status.in_(_OPEN_STATUSES)
 )

@@ -25,7 +25,12 @@ from esimcare.cancellations.quote_hold import (
     read_quote_id,
     stamp_quote,
 )
-from esimcare.cancellations.reads import cancellation_and_esim, read_request, read_verification
+from esimcare.cancellations.reads import (
+    cancellation_and_esim,
+    read_quote,
+    read_request,
+    read_verification,
+)
 from esimcare.cancellations.states import STEP_ORDER, CancellationStatus, StepStatus
 from esimcare.cancellations.systems import RequestSystems
 from esimcare.cancellations.transitions import (
@@ -63,7 +68,7 @@ from esimcare.errors import (
     WrongCodeError,
 )
 from esimcare.esims.models import Esim
-from esimcare.esims.service import EsimView, get_esim
+from esimcare.esims.service import EsimView
 from esimcare.esims.states import EsimStatus
 from esimcare.jobs.queue import enqueue_new
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
@@ -102,8 +107,10 @@ def quote_for(
     esim_id: int,
     refund_to: str | None = None,
 ) -> Quote:
-    view = get_esim(session, customer.operator_id, customer.id, esim_id)
-    return held_quote(session, ctx, customer, view, refund_to, None, ctx.clock.now())
+    now = ctx.clock.now()
+    effective_at = effective_time(ctx.policy(customer.operator_id), now)
+    view, reads = read_quote(session, customer, esim_id, effective_at=effective_at)
+    return held_quote(session, ctx, customer, view, refund_to, None, now, reads)
 
 
 def held_quote(
