@@ -452,18 +452,7 @@ def verify(
     except ValueError:
         raise MethodNotAllowedError(f"unknown method {method!r}") from None
     now = ctx.clock.now()
-    # The cancellation, its eSIM and what decides the methods, in one statement.
-    read = read_verification(session, policy, customer, cancellation_id, now)
-    if read is None:
-        methods = methods_for(session, policy, customer, now)
-    else:
-        methods = methods_given(policy, read.methods)
-    if chosen not in methods:
-        raise MethodNotAllowedError()
-    if read is None:
-        raise NotFoundError("no such cancellation on this account")
-    cancellation, esim = read.cancellation, read.esim
-    _check_awaiting(session, ctx, cancellation, now)
+    cancellation, esim = _verifiable(session, ctx, customer, cancellation_id, chosen, now)
     _require_quote_holds(session, cancellation, now)
     limits = ctx.settings.limits
     if chosen is VerificationMethod.SMS:
@@ -489,6 +478,30 @@ def verify(
     _append_audit(session, cancellation, f"customer:{customer.id}", "cancellation.verified",
                   now, ip, {"method": chosen.value})  # fmt: skip
     return cancellation
+
+
+def _verifiable(
+    session: Session,
+    ctx: RequestSystems,
+    customer: Customer,
+    cancellation_id: int,
+    chosen: VerificationMethod,
+    now: datetime,
+) -> tuple[Cancellation, Esim]:
+    """The cancellation and its eSIM, if ``chosen`` may confirm it and it awaits that; the
+    two and the facts that decide the methods come in one statement."""
+    policy = ctx.policy(customer.operator_id)
+    read = read_verification(session, policy, customer, cancellation_id, now)
+    if read is None:  # the answer says the method is not allowed first, as it always did
+        methods = methods_for(session, policy, customer, now)
+    else:
+        methods = methods_given(policy, read.methods)
+    if chosen not in methods:
+        raise MethodNotAllowedError()
+    if read is None:
+        raise NotFoundError("no such cancellation on this account")
+    _check_awaiting(session, ctx, read.cancellation, now)
+    return read.cancellation, read.esim
 
 
 def passkey_options(
