@@ -93,6 +93,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this")
     parser.add_argument("--profile", type=Path, default=None, help="cProfile one worker to here")
     parser.add_argument(
+        "--profile-requests", type=Path, default=None, help="cProfile the requests and "
+        "verifications (the API's part, in this thread) to here"
+    )  # fmt: skip
+    parser.add_argument(
         "--statements", action="store_true", help="list every distinct SQL statement (threads "
         "only), most frequent first, with how often it runs per cancellation"
     )  # fmt: skip
@@ -228,7 +232,7 @@ def run_cancellations(
     processes is not in it and the driver does not compete with them."""
     start_workers = worker_processes if args.processes else worker_threads
     first_job = _next_job_id(ctx)
-    with counting(ctx.engine) as requesting:
+    with counting(ctx.engine) as requesting, profiling(args.profile_requests):
         started = time.monotonic()
         ids = [request_and_verify(ctx, target) for target in targets]
         requested_s = time.monotonic() - started
@@ -254,6 +258,23 @@ def run_cancellations(
         if not args.processes:
             result["statements_workers"] = processing.most_common(len(ids))
     return result
+
+
+@contextmanager
+def profiling(path: Path | None) -> Iterator[None]:
+    """cProfile what runs inside, in this thread, to ``path`` (nothing without one)."""
+    if path is None:
+        yield
+        return
+    import cProfile
+
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        yield
+    finally:
+        profile.disable()
+        profile.dump_stats(path)
 
 
 def _wait_for_notices(ctx: Context, first_job: int, deadline: float) -> None:

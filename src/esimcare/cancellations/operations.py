@@ -73,7 +73,7 @@ def do_request_cancellation(
             session, ctx, customer, esim_id, reason=details.reason, comment=details.comment,
             refund_to=details.refund_to, ip=ip, quote_id=details.quote_id,
         )  # fmt: skip
-        recipient.append((customer, service.view_esim(session, requested.cancellation).msisdn))
+        recipient.append((customer, requested.msisdn))
         return requested
 
     ran = run_once(ctx.sessions, once, work, describe)

@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from esimcare.billing.final_bill import FinalBill, compute_final_bill
+from esimcare.billing.final_bill import FinalBill, compute_final_bill, prorated_fee
 from esimcare.billing.ledger import Balance, balance_of, latest_card
+from esimcare.billing.models import EntryKind, LedgerEntry, UsageRecord
 from esimcare.billing.settlement import Settlement, settle
 from esimcare.customers.models import Customer
 from esimcare.errors import InvalidInputError
@@ -17,6 +19,7 @@ from esimcare.esims.models import Esim, Plan
 from esimcare.kit.clock import iso
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.money import Money
+from esimcare.kit.orm_rows import table_of
 from esimcare.operators.policy import Policy, RefundRoute
 
 
@@ -68,6 +71,51 @@ def effective_time(policy: Policy, now: datetime) -> datetime:
     return now + timedelta(hours=policy.grace_period_hours)
 
 
+@dataclass(frozen=True, slots=True)
+class QuoteReads:
+    """What a quote reads besides the eSIM's view, read by the caller's statement with the
+    ``QUOTE_READS`` columns: the unbilled usage up to ``until`` and the card the money came
+    from last."""
+
+    until: datetime
+    usage_minor: int
+    latest_card: str | None
+
+
+_USAGE = table_of(UsageRecord).c
+_LEDGER = table_of(LedgerEntry).c
+# billing.final_bill.unbilled_usage and billing.ledger.latest_card as columns correlated to
+# the statement's eSIM row; bound with ``quote_parameters``, read with ``quote_reads``.
+QUOTE_READS = (
+    select(func.coalesce(func.sum(_USAGE.amount_minor), 0))
+    .where(
+        _USAGE.esim_id == Esim.id,
+        _USAGE.bill_id.is_(None),
+        _USAGE.occurred_at <= bindparam("usage_until"),
+    )
+    .scalar_subquery(),
+    select(_LEDGER.source)
+    .where(
+        _LEDGER.esim_id == Esim.id,
+        _LEDGER.kind == EntryKind.TOP_UP,
+        _LEDGER.source.is_not(None),
+    )
+    .order_by(_LEDGER.created_at.desc(), _LEDGER.id.desc())
+    .limit(1)
+    .scalar_subquery(),
+)
+
+
+def quote_parameters(effective_at: datetime) -> dict[str, Any]:
+    return {"usage_until": effective_at}
+
+
+def quote_reads(effective_at: datetime, values: tuple[Any, ...]) -> QuoteReads:
+    """The reads from the two ``QUOTE_READS`` values of a row bound for ``effective_at``."""
+    usage, card = values
+    return QuoteReads(effective_at, int(usage), card)
+
+
 def compute_quote(
     session: Session,
     policy: Policy,
@@ -78,11 +126,13 @@ def compute_quote(
     refund_to: str | None = None,
     *,
     balance: Balance | None = None,
+    reads: QuoteReads | None = None,
 ) -> Quote:
-    """``balance``: the eSIM's, when the caller has just read it (``EsimView``)."""
+    """``balance``: the eSIM's, when the caller has just read it (``EsimView``); ``reads``:
+    the rest, when the caller's statement read it too (then nothing is read here)."""
     if balance is None:
         balance = balance_of(session, esim.id, plan.currency)
-    bill = compute_final_bill(session, esim, plan, effective_at)
+    bill = _final_bill(session, esim, plan, effective_at, reads)
     settlement = settle(
         balance, bill.total, refunds_allowed=policy.refund_route is not RefundRoute.NONE
     )
@@ -93,17 +143,42 @@ def compute_quote(
         bill=bill,
         settlement=settlement,
         refund_route=policy.refund_route,
-        refund_destination=refund_destination(session, policy, customer, esim, refund_to),
+        refund_destination=refund_destination(
+            session, policy, customer, esim, refund_to, reads=reads
+        ),
         warnings=_warnings(policy, esim, settlement),
     )
 
 
+def _final_bill(
+    session: Session, esim: Esim, plan: Plan, effective_at: datetime, reads: QuoteReads | None
+) -> FinalBill:
+    """``compute_final_bill``, with the usage the caller read when that covers the bill: it
+    runs from ``billed_until`` to the later of that and the effective time, so it does unless
+    the eSIM is billed past the effective time (then the bill reads its own usage)."""
+    start = esim.billed_until
+    if reads is None or reads.until != effective_at or start > effective_at:
+        return compute_final_bill(session, esim, plan, effective_at)
+    return FinalBill(
+        period_start=start,
+        period_end=effective_at,
+        fee=prorated_fee(plan, start, effective_at),
+        usage=Money(reads.usage_minor, plan.currency),
+    )
+
+
 def refund_destination(
-    session: Session, policy: Policy, customer: Customer, esim: Esim, refund_to: str | None
+    session: Session,
+    policy: Policy,
+    customer: Customer,
+    esim: Esim,
+    refund_to: str | None,
+    *,
+    reads: QuoteReads | None = None,
 ) -> str | None:
     route = policy.refund_route
     if route is RefundRoute.CARD:
-        return latest_card(session, esim.id)
+        return reads.latest_card if reads is not None else latest_card(session, esim.id)
     if route is RefundRoute.BANK_ACCOUNT:
         return customer.payout_account
     if route is RefundRoute.ANOTHER_NUMBER and refund_to:

@@ -60,7 +60,8 @@ class QuoteStamp:
 
 
 def amounts_digest(quote: Quote) -> str:
-    promised = {name: quote.to_json()[name] for name in _PROMISED}
+    stored = quote.to_json()
+    promised = {name: stored[name] for name in _PROMISED}
     return digest(json.dumps(promised, sort_keys=True))[:32]
 
 

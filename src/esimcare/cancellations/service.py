@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from esimcare.audit.service import record
+from esimcare.audit.service import AuditEntry, record, record_all
 from esimcare.cancellations.models import Cancellation, CancellationStep
-from esimcare.cancellations.quote import Quote, compute_quote, effective_time
+from esimcare.cancellations.quote import Quote, QuoteReads, compute_quote, effective_time
 from esimcare.cancellations.quote_hold import (
     QuoteRanOutError,
     check_amounts,
@@ -25,12 +25,30 @@ from esimcare.cancellations.quote_hold import (
     read_quote_id,
     stamp_quote,
 )
+from esimcare.cancellations.reads import (
+    cancellation_and_esim,
+    read_quote,
+    read_request,
+    read_verification,
+)
 from esimcare.cancellations.states import STEP_ORDER, CancellationStatus, StepStatus
 from esimcare.cancellations.systems import RequestSystems
-from esimcare.cancellations.transitions import move, move_esim, record_start
-from esimcare.cancellations.undo_links import issue_undo_token
-from esimcare.cancellations.verification_methods import methods_for, require_some_method
-from esimcare.customers.codes import IssuedCode, check_code, issue_code
+from esimcare.cancellations.transitions import (
+    Move,
+    advance,
+    move,
+    move_esim,
+    record_start,
+    set_esim_status,
+    watched_by_webhooks,
+)
+from esimcare.cancellations.undo_links import undo_mark, undo_token_hash
+from esimcare.cancellations.verification_methods import (
+    methods_for,
+    methods_given,
+    require_some_method,
+)
+from esimcare.customers.codes import IssuedCode, SendHistory, check_code, issue_code
 from esimcare.customers.lockout import ensure_not_locked, record_failure
 from esimcare.customers.models import Customer
 from esimcare.customers.passkeys import PasskeyNotAcceptedError, assertion_options, check_assertion
@@ -50,11 +68,12 @@ from esimcare.errors import (
     WrongCodeError,
 )
 from esimcare.esims.models import Esim
-from esimcare.esims.service import EsimView, get_esim
+from esimcare.esims.service import EsimView
 from esimcare.esims.states import EsimStatus
-from esimcare.jobs.queue import enqueue
+from esimcare.jobs.queue import enqueue_new
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.local_time import local_datetime
+from esimcare.kit.orm_rows import adopt, table_of
 from esimcare.kit.tokens import digest
 from esimcare.kit.webauthn_ceremony import RelyingParty
 from esimcare.notices.service import notify_all_channels
@@ -74,6 +93,8 @@ class Requested:
     code: IssuedCode | None
     sms_to: str | None
     methods: tuple[VerificationMethod, ...]
+    # The number being cancelled (the code's message names it).
+    msisdn: str
     # Why no code was sent although SMS is a method (the resend pause or the hourly cap);
     # the customer confirms another way the operator allows, or later.
     sms_refused: ResendTooSoonError | None = None
@@ -86,8 +107,10 @@ def quote_for(
     esim_id: int,
     refund_to: str | None = None,
 ) -> Quote:
-    view = get_esim(session, customer.operator_id, customer.id, esim_id)
-    return held_quote(session, ctx, customer, view, refund_to, None, ctx.clock.now())
+    now = ctx.clock.now()
+    effective_at = effective_time(ctx.policy(customer.operator_id), now)
+    view, reads = read_quote(session, customer, esim_id, effective_at=effective_at)
+    return held_quote(session, ctx, customer, view, refund_to, None, now, reads)
 
 
 def held_quote(
@@ -98,9 +121,11 @@ def held_quote(
     refund_to: str | None,
     quote_id: str | None,
     now: datetime,
+    reads: QuoteReads | None = None,
 ) -> Quote:
     """A fresh quote made ``now``, or the one ``quote_id`` names recomputed at its own
-    effective time: the amounts it promised, or QuoteExpiredError."""
+    effective time: the amounts it promised, or QuoteExpiredError. ``reads``: what the quote
+    reads, when the caller has read it (``reads.read_request``)."""
     policy = ctx.policy(customer.operator_id)
     key = ctx.settings.secret_key
     stamp = read_quote_id(key, quote_id) if quote_id else None
@@ -109,7 +134,7 @@ def held_quote(
                     esim_id=view.esim.id, now=now)  # fmt: skip
     effective_at = stamp.effective_at if stamp else effective_time(policy, now)
     quote = compute_quote(session, policy, customer, view.esim, view.plan, effective_at, refund_to,
-                          balance=view.balance)  # fmt: skip
+                          balance=view.balance, reads=reads)  # fmt: skip
     if stamp is not None:
         check_amounts(stamp, quote)
     return stamp_quote(key, quote, operator_id=customer.operator_id, customer_id=customer.id,
@@ -131,32 +156,44 @@ def request_cancellation(
 ) -> Requested:
     policy = ctx.policy(customer.operator_id)
     now = ctx.clock.now()
-    view = get_esim(session, customer.operator_id, customer.id, esim_id)
-    refund_to = _check_request(session, policy, customer, view, reason, refund_to)
-    methods = require_some_method(session, policy, customer, now)
-    quote = held_quote(session, ctx, customer, view, refund_to, quote_id, now)
+    effective_at = _effective_at(ctx, policy, quote_id, now)
+    read = read_request(session, policy, customer, esim_id, effective_at=effective_at, now=now)
+    view = read.view
+    refund_to = _check_request(policy, customer, view, reason, refund_to,
+                               read.open_cancellation_id)  # fmt: skip
+    methods = require_some_method(session, policy, customer, now, read.methods)
+    quote = held_quote(session, ctx, customer, view, refund_to, quote_id, now, read.quote)
     _refuse_blocking_debt(policy, quote)
-    cancellation = _insert(session, customer, view, quote, reason, comment, refund_to, now)
+    cancellation = _insert(session, customer, view, quote, reason, comment, refund_to, now,
+                           watched=watched_by_webhooks(policy))  # fmt: skip
     _expire_unless_verified(session, ctx, cancellation, now)
-    audit(
-        session,
-        cancellation,
-        f"customer:{customer.id}",
-        "cancellation.requested",
-        now,
-        ip,
-        {"esim_id": view.esim.id, "reason": reason},
-    )
     code, refused = None, None
     if VerificationMethod.SMS in methods:
         try:
-            code = _issue_code(session, ctx, customer, cancellation, now)
+            code = _issue_code(session, ctx, customer, cancellation, now, read.sends)
         except ResendTooSoonError as error:
             if methods == (VerificationMethod.SMS,):
                 raise  # no other way to confirm: nothing is requested, the page says until when
             refused = error
+    # Last: the chain head stays locked until commit.
+    _append_audit(session, cancellation, f"customer:{customer.id}", "cancellation.requested",
+                  now, ip, {"esim_id": view.esim.id, "reason": reason})  # fmt: skip
     sms_to = customer.phone if code else None
-    return Requested(cancellation, quote, code, sms_to, methods, sms_refused=refused)
+    return Requested(cancellation, quote, code, sms_to, methods, view.esim.msisdn,
+                     sms_refused=refused)  # fmt: skip
+
+
+def _effective_at(
+    ctx: RequestSystems, policy: Policy, quote_id: str | None, now: datetime
+) -> datetime:
+    """The moment the quote will be made for, before anything is read (a quote id that is not
+    ours is refused later, by ``held_quote``, after the checks that come first)."""
+    if quote_id:
+        try:
+            return read_quote_id(ctx.settings.secret_key, quote_id).effective_at
+        except InvalidInputError:
+            pass
+    return effective_time(policy, now)
 
 
 def _refuse_blocking_debt(policy: Policy, quote: Quote) -> None:
@@ -176,35 +213,48 @@ def _insert(
     comment: str | None,
     refund_to: str | None,
     now: datetime,
+    *,
+    watched: bool,
 ) -> Cancellation:
-    cancellation = Cancellation(
-        reference=_new_reference(),
-        operator_id=customer.operator_id,
-        customer_id=customer.id,
-        esim_id=view.esim.id,
-        status=CancellationStatus.AWAITING_VERIFICATION,
-        reason=reason,
-        comment=comment,
-        refund_to=refund_to,
-        quote=quote.to_json(),
-        effective_at=quote.effective_at,
-        created_at=now,
-    )
-    session.add(cancellation)
+    """One prebuilt INSERT, and the ORM object made from the values it wrote."""
+    values = {
+        "reference": _new_reference(),
+        "operator_id": customer.operator_id,
+        "customer_id": customer.id,
+        "esim_id": view.esim.id,
+        "status": CancellationStatus.AWAITING_VERIFICATION,
+        "reason": reason,
+        "comment": comment,
+        "refund_to": refund_to,
+        "quote": quote.to_json(),
+        "effective_at": quote.effective_at,
+        "verification_method": None,
+        "verified_at": None,
+        "undo_token_hash": None,
+        "failure_reason": None,
+        "created_at": now,
+        "completed_at": None,
+    }
     try:
-        session.flush()
+        new_id = session.connection().execute(_INSERT_CANCELLATION, values).scalar_one()
     except IntegrityError:
         # Another request won the race for this eSIM; the partial unique index said so. No
         # savepoint: the error ends the request, and with it the transaction (rolled back).
         raise CancellationInProgressError() from None
-    record_start(session, cancellation, actor=f"customer:{customer.id}", now=now, note=reason)
+    cancellation = adopt(session, Cancellation(id=new_id, **values))
+    record_start(session, cancellation, actor=f"customer:{customer.id}", now=now, note=reason,
+                 watched=watched)  # fmt: skip
     return cancellation
+
+
+_CANCELLATIONS = table_of(Cancellation)
+_INSERT_CANCELLATION = _CANCELLATIONS.insert().returning(_CANCELLATIONS.c.id)
 
 
 def _expire_unless_verified(
     session: Session, ctx: RequestSystems, cancellation: Cancellation, now: datetime
 ) -> None:
-    enqueue(
+    enqueue_new(
         session,
         kind=EXPIRE_JOB,
         payload={"cancellation_id": cancellation.id},
@@ -236,25 +286,35 @@ def audit(
     )
 
 
-def _check_request(
+def _append_audit(
     session: Session,
+    cancellation: Cancellation,
+    actor: str,
+    action: str,
+    now: datetime,
+    ip: str | None,
+    data: dict[str, Any],
+) -> None:
+    """``audit`` with ``record_all``'s Core INSERT: nothing for the unit of work to flush."""
+    subject = f"cancellation:{cancellation.reference}"
+    entry = AuditEntry(cancellation.operator_id, actor, action, subject, now, ip, data)
+    record_all(session, [entry])
+
+
+def _check_request(
     policy: Policy,
     customer: Customer,
     view: EsimView,
     reason: str,
     refund_to: str | None,
+    open_one: int | None,
 ) -> str | None:
+    """``open_one``: the eSIM's open cancellation (``reads``), if it has one."""
     if customer.cancellation_lock:
         raise AccountLockedError("lift the account's cancellation lock first (hotline or office)")
     if policy.reason(reason) is None:
         codes = ", ".join(r.code for r in policy.reasons)
         raise InvalidInputError(f"unknown reason {reason!r}; use one of: {codes}")
-    open_one = session.scalar(
-        select(Cancellation.id).where(
-            Cancellation.esim_id == view.esim.id,
-            Cancellation.status.in_([s for s in CancellationStatus if s.is_open]),
-        )
-    )
     if open_one is not None:
         raise CancellationInProgressError(cancellation_id=open_one)
     if view.esim.status is not EsimStatus.ACTIVE:
@@ -282,6 +342,7 @@ def _issue_code(
     customer: Customer,
     cancellation: Cancellation,
     now: datetime,
+    history: SendHistory | None = None,
 ) -> IssuedCode:
     # The code goes to the account's verified contact number, never to a number typed now.
     return issue_code(
@@ -293,6 +354,7 @@ def _issue_code(
         now=now,
         limits=ctx.settings.limits,
         key=ctx.settings.secret_key,
+        history=history,
     )
 
 
@@ -356,8 +418,15 @@ def _awaiting_with_esim(
     """``_awaiting``, with the eSIM read by the same query. While the caller holds it, the
     session's identity map (weak) keeps it, so ``view_esim`` and the webhook outbox read it
     from there instead of the database."""
-    cancellation, esim = _cancellation_and_esim(session, customer, cancellation_id)
-    now = ctx.clock.now()
+    cancellation, esim = cancellation_and_esim(session, customer, cancellation_id)
+    _check_awaiting(session, ctx, cancellation, ctx.clock.now())
+    return cancellation, esim
+
+
+def _check_awaiting(
+    session: Session, ctx: RequestSystems, cancellation: Cancellation, now: datetime
+) -> None:
+    """Still to be verified, or why not (one past its window is closed as expired)."""
     if cancellation.status is CancellationStatus.AWAITING_VERIFICATION and now >= (
         cancellation.created_at + timedelta(seconds=ctx.settings.limits.verification_window_s)
     ):
@@ -365,25 +434,6 @@ def _awaiting_with_esim(
         raise CancellationExpiredError()
     if cancellation.status is not CancellationStatus.AWAITING_VERIFICATION:
         raise InvalidTransitionError(f"the cancellation is already {cancellation.status.value}")
-    return cancellation, esim
-
-
-def _cancellation_and_esim(
-    session: Session, customer: Customer, cancellation_id: int
-) -> tuple[Cancellation, Esim]:
-    """``get_cancellation`` and its eSIM, in one query."""
-    row = session.execute(
-        select(Cancellation, Esim)
-        .join(Esim, Esim.id == Cancellation.esim_id)
-        .where(
-            Cancellation.id == cancellation_id,
-            Cancellation.operator_id == customer.operator_id,
-            Cancellation.customer_id == customer.id,
-        )
-    ).one_or_none()
-    if row is None:
-        raise NotFoundError("no such cancellation on this account")
-    return row[0], row[1]
 
 
 def verify(
@@ -402,9 +452,7 @@ def verify(
     except ValueError:
         raise MethodNotAllowedError(f"unknown method {method!r}") from None
     now = ctx.clock.now()
-    if chosen not in methods_for(session, policy, customer, now):
-        raise MethodNotAllowedError()
-    cancellation, esim = _awaiting_with_esim(session, ctx, customer, cancellation_id)
+    cancellation, esim = _verifiable(session, ctx, customer, cancellation_id, chosen, now)
     _require_quote_holds(session, cancellation, now)
     limits = ctx.settings.limits
     if chosen is VerificationMethod.SMS:
@@ -424,20 +472,36 @@ def verify(
         session, customer, secret, now=now, limits=limits, work=ctx.password_work
     ):
         raise WrongCodeError("the password is wrong")
-    cancellation.verification_method = chosen.value
-    cancellation.verified_at = now
-    _schedule(session, ctx, customer, cancellation, policy, now, esim=esim)
-    # Last: the chain head stays locked until commit (and its query flushes all of the above).
-    audit(
-        session,
-        cancellation,
-        f"customer:{customer.id}",
-        "cancellation.verified",
-        now,
-        ip,
-        {"method": chosen.value},
-    )
+    _schedule(session, ctx, customer, cancellation, policy, now, esim=esim,
+              verified_by=chosen.value)  # fmt: skip
+    # Last: the chain head stays locked until commit.
+    _append_audit(session, cancellation, f"customer:{customer.id}", "cancellation.verified",
+                  now, ip, {"method": chosen.value})  # fmt: skip
     return cancellation
+
+
+def _verifiable(
+    session: Session,
+    ctx: RequestSystems,
+    customer: Customer,
+    cancellation_id: int,
+    chosen: VerificationMethod,
+    now: datetime,
+) -> tuple[Cancellation, Esim]:
+    """The cancellation and its eSIM, if ``chosen`` may confirm it and it awaits that; the
+    two and the facts that decide the methods come in one statement."""
+    policy = ctx.policy(customer.operator_id)
+    read = read_verification(session, policy, customer, cancellation_id, now)
+    if read is None:  # the answer says the method is not allowed first, as it always did
+        methods = methods_for(session, policy, customer, now)
+    else:
+        methods = methods_given(policy, read.methods)
+    if chosen not in methods:
+        raise MethodNotAllowedError()
+    if read is None:
+        raise NotFoundError("no such cancellation on this account")
+    _check_awaiting(session, ctx, read.cancellation, now)
+    return read.cancellation, read.esim
 
 
 def passkey_options(
@@ -498,18 +562,32 @@ def _schedule(
     actor: str | None = None,
     note: str | None = None,
     esim: Esim | None = None,
+    verified_by: str | None = None,
 ) -> None:
-    """``esim``: the cancellation's, when the caller has it already. The ORM changes come
-    first, so the first statement below flushes them together (one UPDATE per row)."""
+    """``esim``: the cancellation's, when the caller has it already; ``verified_by``: the
+    method that has just verified it, written with the move. Each write is one prebuilt
+    statement: the status moves (one UPDATE, one INSERT of their history), the eSIM, the
+    steps, the job."""
     actor = actor or f"customer:{customer.id}"  # staff name themselves (staff_start.py)
-    move(session, cancellation, CancellationStatus.SCHEDULED, actor=actor, now=now, note=note)
     esim = esim or view_esim(session, cancellation)
-    move_esim(esim, EsimStatus.CANCELLATION_PENDING)
-    undo_text = _undo_link_text(ctx, customer, cancellation, policy)
+    changes: dict[str, Any] = {}
+    if verified_by is not None:
+        changes |= {"verification_method": verified_by, "verified_at": now}
+    undo_text = ""
+    if policy.has_grace_period:
+        # The one-click undo for the cooling-off window, sent to every contact channel. The
+        # notice keeps a mark; the link itself is written in when it is sent (undo_links.py).
+        changes["undo_token_hash"] = undo_token_hash(ctx.settings.secret_key, cancellation)
+        undo_text = render("undo_hint", customer.language, link=undo_mark(cancellation))[1]
+    moves = [Move(CancellationStatus.SCHEDULED, actor, note)]
     if cancellation.effective_at <= now:
-        move(session, cancellation, CancellationStatus.PROCESSING, actor="system", now=now)
+        moves.append(Move(CancellationStatus.PROCESSING, "system"))
+    advance(
+        session, cancellation, moves, now=now, watched=watched_by_webhooks(policy), changes=changes
+    )
+    set_esim_status(session, esim, EsimStatus.CANCELLATION_PENDING)
     _create_steps(session, cancellation)
-    enqueue(
+    enqueue_new(
         session,
         kind=STEP_JOB,
         payload={"cancellation_id": cancellation.id},
@@ -532,11 +610,14 @@ def _schedule(
     )
 
 
+_INSERT_STEPS = table_of(CancellationStep).insert()
+
+
 def _create_steps(session: Session, cancellation: Cancellation) -> None:
     """All step rows in one executemany INSERT (the ORM would send one per row, to read back
     each id; nothing here needs them)."""
-    session.execute(
-        insert(CancellationStep),
+    session.connection().execute(
+        _INSERT_STEPS,
         [
             {
                 "cancellation_id": cancellation.id,
@@ -548,17 +629,6 @@ def _create_steps(session: Session, cancellation: Cancellation) -> None:
             for position, name in enumerate(STEP_ORDER)
         ],
     )
-
-
-def _undo_link_text(
-    ctx: RequestSystems, customer: Customer, cancellation: Cancellation, policy: Policy
-) -> str:
-    """The one-click undo for the cooling-off window, sent to every contact channel. The notice
-    keeps a mark; the link itself is written in when it is sent (undo_links.py)."""
-    if not policy.has_grace_period:
-        return ""
-    mark = issue_undo_token(ctx.settings.secret_key, cancellation)
-    return render("undo_hint", customer.language, link=mark)[1]
 
 
 def view_esim(session: Session, cancellation: Cancellation) -> Esim:
@@ -653,10 +723,8 @@ def verify_in_person(
         raise InvalidInputError("say which document was checked", field="note")
     cancellation, esim = _awaiting_with_esim(session, ctx, customer, cancellation_id)
     now = ctx.clock.now()
-    cancellation.verification_method = IN_PERSON_METHOD
-    cancellation.verified_at = now
     _schedule(session, ctx, customer, cancellation, ctx.policy(customer.operator_id), now,
-              esim=esim)  # fmt: skip
-    audit(session, cancellation, actor, "cancellation.verified", now, ip,
-          {"method": IN_PERSON_METHOD, "note": note.strip()[:300]})  # fmt: skip
+              esim=esim, verified_by=IN_PERSON_METHOD)  # fmt: skip
+    _append_audit(session, cancellation, actor, "cancellation.verified", now, ip,
+                  {"method": IN_PERSON_METHOD, "note": note.strip()[:300]})  # fmt: skip
     return cancellation

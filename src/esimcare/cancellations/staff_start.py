@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.quote import Quote, compute_quote, effective_time
+from esimcare.cancellations.reads import open_cancellation
 
 # The checks and scheduling of the customer's path, reused so both stay one code path.
 from esimcare.cancellations.service import (
@@ -24,7 +25,7 @@ from esimcare.cancellations.service import (
 )
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.cancellations.systems import ServiceSystems
-from esimcare.cancellations.transitions import record_start
+from esimcare.cancellations.transitions import record_start, watched_by_webhooks
 from esimcare.customers.models import Customer
 from esimcare.esims.service import EsimView
 
@@ -42,7 +43,7 @@ def check_and_quote(
 ) -> Quote:
     """What the customer's request would check and quote; raises the same domain errors."""
     policy = ctx.policy(customer.operator_id)
-    _check_request(session, policy, customer, view, reason, None)
+    _check_request(policy, customer, view, reason, None, open_cancellation(session, view.esim.id))
     quote = compute_quote(
         session, policy, customer, view.esim, view.plan, effective_time(policy, now), None
     )
@@ -62,6 +63,7 @@ def start_verified_by_staff(
     note: str,
     now: datetime,
 ) -> Cancellation:
+    policy = ctx.policy(customer.operator_id)
     quote = check_and_quote(session, ctx, customer, view, reason, now)
     cancellation = Cancellation(
         reference=_new_reference(),
@@ -78,10 +80,16 @@ def start_verified_by_staff(
     )
     session.add(cancellation)
     session.flush()
-    record_start(session, cancellation, actor=actor, now=now, note=reason)
+    record_start(
+        session,
+        cancellation,
+        actor=actor,
+        now=now,
+        note=reason,
+        watched=watched_by_webhooks(policy),
+    )
     audit(
         session, cancellation, actor, "cancellation.requested_by_staff", now, None, {"note": note}
     )
-    policy = ctx.policy(customer.operator_id)
     _schedule(session, ctx, customer, cancellation, policy, now, actor=actor, note=note)
     return cancellation

@@ -27,9 +27,13 @@ def undo_token(key: bytes, cancellation: Cancellation) -> str:
     return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
-def issue_undo_token(key: bytes, cancellation: Cancellation) -> str:
-    """Remember the token's hash; returns the mark that stands for the link in the notice."""
-    cancellation.undo_token_hash = digest(undo_token(key, cancellation))
+def undo_token_hash(key: bytes, cancellation: Cancellation) -> str:
+    """What ``cancellations.undo_token_hash`` keeps of the token."""
+    return digest(undo_token(key, cancellation))
+
+
+def undo_mark(cancellation: Cancellation) -> str:
+    """The mark that stands for the link in the stored notice."""
     return f"[[undo-link:{cancellation.id}]]"
 
 

@@ -7,14 +7,19 @@ security.md: SMS is a restricted authenticator; do not rely on SMS to the very n
 cancelled if it was recently moved to a new device. An eSIM swap puts the number, and with it
 every code sent to it, on somebody's new phone; a cancellation confirmed from that phone is
 exactly the fraud to stop. The installation time comes from the SM-DP+'s notification.
+
+What the rule needs to know is two columns (``METHOD_FACTS``), so the request and the
+verification read them in the statement that reads their cancellation's rows anyway.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Select, exists, null, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, exists, select
+from sqlalchemy.orm import Session, aliased
 
 from esimcare.customers.models import Customer
 from esimcare.customers.passkey_models import CustomerPasskey
@@ -33,29 +38,69 @@ class SmsNotTrustedError(ForbiddenError):
     )
 
 
+@dataclass(frozen=True, slots=True)
+class MethodFacts:
+    """The newest installation of the contact number inside the untrusted window (None: none),
+    and whether the customer has a passkey."""
+
+    recent_install: datetime | None
+    has_passkey: bool
+
+
+# Aliased: inside a statement that reads the cancelled eSIM's row, these are other rows (the
+# contact number's), not a correlation to that one.
+_CONTACT_ESIM = aliased(Esim, name="contact_esim")
+_RECENT_INSTALL = (
+    select(_CONTACT_ESIM.installed_at)
+    .where(
+        _CONTACT_ESIM.operator_id == bindparam("method_operator_id"),
+        _CONTACT_ESIM.msisdn == bindparam("method_phone"),
+        _CONTACT_ESIM.installed_at > bindparam("installed_after"),
+    )
+    .order_by(_CONTACT_ESIM.installed_at.desc())
+    .limit(1)
+)
+_HAS_PASSKEY = exists().where(
+    CustomerPasskey.operator_id == bindparam("method_operator_id"),
+    CustomerPasskey.customer_id == bindparam("method_customer_id"),
+)
+# Columns for any SELECT, bound with ``method_parameters`` and read with ``method_facts``.
+METHOD_FACTS = (_RECENT_INSTALL.scalar_subquery(), _HAS_PASSKEY)
+_FACTS_ALONE = select(*METHOD_FACTS)
+
+
+def method_parameters(policy: Policy, customer: Customer, now: datetime) -> dict[str, Any]:
+    return {
+        "method_operator_id": customer.operator_id,
+        "method_customer_id": customer.id,
+        "method_phone": customer.phone,
+        "installed_after": now - _untrusted_for(policy),
+    }
+
+
+def method_facts(values: tuple[Any, ...]) -> MethodFacts:
+    """The facts from the two ``METHOD_FACTS`` values of a row, in their order."""
+    installed, passkey = values
+    return MethodFacts(installed, bool(passkey))
+
+
 def methods_for(
     session: Session, policy: Policy, customer: Customer, now: datetime
 ) -> tuple[VerificationMethod, ...]:
     """``policy``: the customer's operator's. What it needs to know is read in one query."""
     methods = policy.verification_methods
-    asks_sms = VerificationMethod.SMS in methods
-    asks_passkey = VerificationMethod.PASSKEY in methods
-    if not asks_sms and not asks_passkey:
+    if VerificationMethod.SMS not in methods and VerificationMethod.PASSKEY not in methods:
         return methods
-    installed, passkey = session.execute(
-        select(
-            _recent_install(policy, customer, now).scalar_subquery() if asks_sms else null(),
-            exists().where(
-                CustomerPasskey.operator_id == customer.operator_id,
-                CustomerPasskey.customer_id == customer.id,
-            )
-            if asks_passkey
-            else null(),
-        )
-    ).one()
-    if asks_sms and installed is not None:
+    row = session.execute(_FACTS_ALONE, method_parameters(policy, customer, now)).one()
+    return methods_given(policy, method_facts(tuple(row)))
+
+
+def methods_given(policy: Policy, facts: MethodFacts) -> tuple[VerificationMethod, ...]:
+    """``methods_for`` over facts already read."""
+    methods = policy.verification_methods
+    if facts.recent_install is not None:
         methods = tuple(m for m in methods if m is not VerificationMethod.SMS)
-    if asks_passkey and not passkey:
+    if not facts.has_passkey:
         methods = tuple(m for m in methods if m is not VerificationMethod.PASSKEY)
     return methods
 
@@ -64,7 +109,7 @@ def sms_untrusted_until(
     session: Session, policy: Policy, customer: Customer, now: datetime
 ) -> datetime | None:
     """Until when SMS to the contact number is not trusted, or None if it is."""
-    installed = session.scalar(_recent_install(policy, customer, now))
+    installed = session.scalar(_RECENT_INSTALL, method_parameters(policy, customer, now))
     return None if installed is None else installed + _untrusted_for(policy)
 
 
@@ -72,28 +117,26 @@ def _untrusted_for(policy: Policy) -> timedelta:
     return timedelta(days=policy.sms_untrusted_days_after_install)
 
 
-def _recent_install(policy: Policy, customer: Customer, now: datetime) -> Select[datetime | None]:
-    """The newest installation of the contact number within the untrusted window."""
-    return (
-        select(Esim.installed_at)
-        .where(
-            Esim.operator_id == customer.operator_id,
-            Esim.msisdn == customer.phone,
-            Esim.installed_at > now - _untrusted_for(policy),
-        )
-        .order_by(Esim.installed_at.desc())
-        .limit(1)
-    )
-
-
 def require_some_method(
-    session: Session, policy: Policy, customer: Customer, now: datetime
+    session: Session,
+    policy: Policy,
+    customer: Customer,
+    now: datetime,
+    facts: MethodFacts | None = None,
 ) -> tuple[VerificationMethod, ...]:
-    """The methods the customer may confirm with now (``methods_for``), or why there are none."""
-    methods = methods_for(session, policy, customer, now)
+    """The methods the customer may confirm with now (``methods_for``, or ``methods_given``
+    the facts the caller read), or why there are none."""
+    if facts is None:
+        methods = methods_for(session, policy, customer, now)
+    else:
+        methods = methods_given(policy, facts)
     if methods:
         return methods
-    until = sms_untrusted_until(session, policy, customer, now)
+    if facts is None:
+        until = sms_untrusted_until(session, policy, customer, now)
+    else:
+        installed = facts.recent_install
+        until = None if installed is None else installed + _untrusted_for(policy)
     hotline = policy.hotline
     raise SmsNotTrustedError(
         f"SMS codes to {customer.phone} confirm cancellations again from "

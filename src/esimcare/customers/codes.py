@@ -3,14 +3,18 @@
 A code for cancellation 12 confirms cancellation 12 only. Five tries end a code, counted with
 one conditional UPDATE so parallel requests cannot exceed them on any database; wrong tries
 also count towards the account's hourly limit, which a new code does not reset.
+
+The statements are built once, here, and bound per call: issuing and checking a code are on
+every cancellation's path.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, NoReturn
 
-from sqlalchemy import Select, and_, case, func, select, update
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from esimcare.config import Limits
@@ -18,13 +22,49 @@ from esimcare.customers.lockout import ensure_not_locked, record_failure
 from esimcare.customers.models import Customer, OneTimeCode
 from esimcare.errors import CodeExpiredError, ResendTooSoonError, WrongCodeError
 from esimcare.kit.clock import as_utc, iso
-from esimcare.kit.tokens import keyed_hash, new_numeric_code, same
+from esimcare.kit.orm_rows import table_of
+from esimcare.kit.tokens import keyed_hash, new_numeric_code
 
 
 @dataclass(frozen=True)
 class IssuedCode:
     code: str
     expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SendHistory:
+    """What the resend throttle goes by: how many codes went to the destination in the last
+    hour, and when the newest one for the same purpose and subject did (None: none did)."""
+
+    sent_last_hour: int
+    latest_for_subject: datetime | None
+
+
+_CODES = table_of(OneTimeCode)
+_C = _CODES.c
+_TO_DESTINATION_IN_THE_HOUR = and_(
+    _C.destination == bindparam("code_destination"), _C.created_at > bindparam("code_hour_ago")
+)
+# Codes sent to a destination in the last hour, as a column for the statement that reads a new
+# request's rows (bound with ``send_parameters``): its subject is new, so that is all its
+# throttle needs (``new_subject_history``).
+SENT_LAST_HOUR = select(func.count()).where(_TO_DESTINATION_IN_THE_HOUR).scalar_subquery()
+_SAME_THING = and_(_C.purpose == bindparam("code_purpose"), _C.subject == bindparam("code_subject"))
+_HISTORY = select(func.count(), func.max(case((_SAME_THING, _C.created_at)))).where(
+    _TO_DESTINATION_IN_THE_HOUR
+)
+_OLDEST_IN_THE_HOUR = select(func.min(_C.created_at)).where(_TO_DESTINATION_IN_THE_HOUR)
+_INSERT = _CODES.insert()
+
+
+def send_parameters(destination: str, now: datetime) -> dict[str, Any]:
+    return {"code_destination": destination, "code_hour_ago": now - timedelta(hours=1)}
+
+
+def new_subject_history(sent_last_hour: int | None) -> SendHistory:
+    """The history of a subject that has only just come into being (a new cancellation)."""
+    return SendHistory(sent_last_hour or 0, None)
 
 
 def issue_code(
@@ -37,55 +77,98 @@ def issue_code(
     now: datetime,
     limits: Limits,
     key: bytes,
+    history: SendHistory | None = None,
 ) -> IssuedCode:
+    """``history``: the destination's, when the caller has read it in this transaction
+    (``SENT_LAST_HOUR``); otherwise it is read here."""
     ensure_not_locked(customer, now)
-    _throttle(session, destination, purpose, subject, now, limits)
+    if history is None:
+        history = _history(session, destination, purpose, subject, now)
+    _throttle(session, history, destination, now, limits)
     code = new_numeric_code()
-    row = OneTimeCode(
-        operator_id=customer.operator_id,
-        customer_id=customer.id,
-        purpose=purpose,
-        subject=subject,
-        destination=destination,
-        code_hash=keyed_hash(key, f"{purpose}:{subject}:{code}"),
-        created_at=now,
-        expires_at=now + timedelta(seconds=limits.code_lifetime_s),
+    expires_at = now + timedelta(seconds=limits.code_lifetime_s)
+    session.connection().execute(
+        _INSERT,
+        {
+            "operator_id": customer.operator_id,
+            "customer_id": customer.id,
+            "purpose": purpose,
+            "subject": subject,
+            "destination": destination,
+            "code_hash": keyed_hash(key, f"{purpose}:{subject}:{code}"),
+            "created_at": now,
+            "expires_at": expires_at,
+            "attempts": 0,
+            "consumed_at": None,
+        },
     )
-    session.add(row)
-    session.flush()
-    return IssuedCode(code=code, expires_at=row.expires_at)
+    return IssuedCode(code=code, expires_at=expires_at)
+
+
+def _history(
+    session: Session, destination: str, purpose: str, subject: str, now: datetime
+) -> SendHistory:
+    parameters = send_parameters(destination, now) | {"code_purpose": purpose,
+                                                      "code_subject": subject}  # fmt: skip
+    sent, latest = session.execute(_HISTORY, parameters).one()
+    return SendHistory(sent or 0, latest)
 
 
 def _throttle(
-    session: Session, destination: str, purpose: str, subject: str, now: datetime, limits: Limits
+    session: Session, history: SendHistory, destination: str, now: datetime, limits: Limits
 ) -> None:
     """60 s between codes for the same thing (a resend), 5 an hour to one destination whatever
     they are for; a second cancellation right after the first still gets its code."""
-    hour = OneTimeCode.created_at > now - timedelta(hours=1)
-    same_thing = and_(OneTimeCode.purpose == purpose, OneTimeCode.subject == subject)
-    sent, latest = session.execute(
-        select(func.count(), func.max(case((same_thing, OneTimeCode.created_at)))).where(
-            OneTimeCode.destination == destination, hour
-        )
-    ).one()
+    latest = history.latest_for_subject
     if latest is not None:
         wait = as_utc(latest) + timedelta(seconds=limits.resend_interval_s) - now
         if wait.total_seconds() > 0:
             raise ResendTooSoonError(retry_after=int(wait.total_seconds()) + 1,
                                      retry_at=iso(now + wait), limit="interval")  # fmt: skip
-    if (sent or 0) >= limits.sends_per_hour:
+    if history.sent_last_hour >= limits.sends_per_hour:
         # The cap lifts when the oldest code of the last hour turns an hour old.
-        oldest = session.scalar(
-            select(func.min(OneTimeCode.created_at)).where(
-                OneTimeCode.destination == destination, hour
-            )
-        )
+        oldest = session.scalar(_OLDEST_IN_THE_HOUR, send_parameters(destination, now))
         free_at = as_utc(oldest) + timedelta(hours=1) if oldest is not None else now
         raise ResendTooSoonError(
             "too many codes sent to this destination in the last hour",
             retry_after=max(1, int((free_at - now).total_seconds()) + 1),
             retry_at=iso(free_at), limit="hourly",
         )  # fmt: skip
+
+
+_NOW = bindparam("code_now", type_=_C.expires_at.type)
+# The newest code for a customer's purpose and subject: the only one that can still be used.
+_NEWEST = (
+    select(_C.id)
+    .where(
+        _C.customer_id == bindparam("code_customer_id"),
+        _C.purpose == bindparam("code_purpose"),
+        _C.subject == bindparam("code_subject"),
+    )
+    .order_by(_C.created_at.desc(), _C.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+# One try on the newest code: counted, and the code consumed if its hash is the one given, in
+# one conditional UPDATE. Parallel requests each get their own count and none passes the limit
+# (the row stays locked until commit, so a right code is consumed before any other try can
+# read the row as unused). The hashes are keyed, so comparing them in SQL rather than in
+# constant time shows a caller nothing it could use.
+_TAKE_A_TRY = (
+    _CODES.update()
+    .where(
+        _C.id == _NEWEST,
+        _C.attempts < bindparam("code_max_attempts"),
+        _C.consumed_at.is_(None),
+        _C.expires_at > _NOW,
+    )
+    .values(
+        attempts=_C.attempts + 1,
+        consumed_at=case((_C.code_hash == bindparam("code_candidate"), _NOW), else_=None),
+    )
+    .returning(_C.attempts, _C.consumed_at)
+)
+_ATTEMPTS_OF_NEWEST = select(_C.attempts).where(_C.id == _NEWEST)
 
 
 def check_code(
@@ -101,61 +184,28 @@ def check_code(
 ) -> None:
     """Consume the newest live code for this purpose and subject, or raise why not."""
     ensure_not_locked(customer, now)
-    newest = (
-        select(OneTimeCode.id)
-        .where(
-            OneTimeCode.customer_id == customer.id,
-            OneTimeCode.purpose == purpose,
-            OneTimeCode.subject == subject,
-        )
-        .order_by(OneTimeCode.created_at.desc(), OneTimeCode.id.desc())
-        .limit(1)
-    )
-    tried = _take_a_try(session, newest, now, limits)
-    if same(tried.code_hash, keyed_hash(key, f"{purpose}:{subject}:{code.strip()}")):
-        session.execute(
-            update(OneTimeCode)
-            .where(OneTimeCode.id == tried.code_id)
-            .values(consumed_at=now)
-            .execution_options(synchronize_session=False)
-        )
+    newest = {"code_customer_id": customer.id, "code_purpose": purpose, "code_subject": subject}
+    taken = session.connection().execute(
+        _TAKE_A_TRY,
+        newest | {
+            "code_now": now,
+            "code_max_attempts": limits.code_max_attempts,
+            "code_candidate": keyed_hash(key, f"{purpose}:{subject}:{code.strip()}"),
+        },
+    ).one_or_none()  # fmt: skip
+    if taken is None:
+        _refuse_without_a_try(session, newest, limits)
+    if taken.consumed_at is not None:
         return
     record_failure(session, customer, "code", now, limits)
     ensure_not_locked(customer, now)
-    raise WrongCodeError(attempts_left=limits.code_max_attempts - tried.attempts)
+    raise WrongCodeError(attempts_left=limits.code_max_attempts - taken.attempts)
 
 
-@dataclass(frozen=True)
-class _Try:
-    code_id: int
-    attempts: int
-    code_hash: str
-
-
-def _take_a_try(session: Session, newest: Select[int], now: datetime, limits: Limits) -> _Try:
-    """Count a try on the newest code (``newest`` selects its id) before comparing, in one
-    conditional UPDATE: parallel requests each get their own number, and none past the limit
-    (the row stays locked until commit, so a right code is consumed before any other try can
-    read the row as unused)."""
-    taken = session.execute(
-        update(OneTimeCode)
-        .where(
-            OneTimeCode.id == newest.scalar_subquery(),
-            OneTimeCode.attempts < limits.code_max_attempts,
-            OneTimeCode.consumed_at.is_(None),
-            OneTimeCode.expires_at > now,
-        )
-        .values(attempts=OneTimeCode.attempts + 1)
-        .returning(OneTimeCode.id, OneTimeCode.attempts, OneTimeCode.code_hash)
-        .execution_options(synchronize_session=False)
-    ).one_or_none()
-    if taken is not None:
-        return _Try(code_id=taken.id, attempts=taken.attempts, code_hash=taken.code_hash)
-    # Why not (rare, so a second read): no code at all, one tried too often, or one used up
-    # or expired.
-    attempts = session.scalar(
-        select(OneTimeCode.attempts).where(OneTimeCode.id == newest.scalar_subquery())
-    )
+def _refuse_without_a_try(session: Session, newest: dict[str, Any], limits: Limits) -> NoReturn:
+    """Why no try was counted (rare, so a second read): no code at all, one tried too often,
+    or one used up or expired."""
+    attempts = session.scalar(_ATTEMPTS_OF_NEWEST, newest)
     if (attempts or 0) >= limits.code_max_attempts:
         raise CodeExpiredError("this code was tried too often; ask for a new one", used_up=True)
     raise CodeExpiredError()

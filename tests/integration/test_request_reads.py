@@ -1,0 +1,146 @@
+"""A request and a verification each read in one statement and write with prebuilt ones: the
+quote is the one computed query by query, the statements stay few, and a status move from a
+status the row no longer has is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event, update
+
+from esimcare.billing.models import UsageRecord
+from esimcare.cancellations.models import Cancellation
+from esimcare.cancellations.quote import compute_quote
+from esimcare.cancellations.reads import read_request
+from esimcare.cancellations.service import quote_for, request_cancellation, verify
+from esimcare.cancellations.states import CancellationStatus
+from esimcare.cancellations.transitions import Move, advance
+from esimcare.context import Context
+from esimcare.customers.models import Customer
+from esimcare.db import transaction
+from esimcare.errors import InvalidTransitionError
+from esimcare.esims.models import Esim
+from esimcare.esims.service import get_esim, list_esims
+from tests.support import customer
+
+ANNA = "+79160000001"
+
+
+@contextmanager
+def statements(ctx: Context) -> Iterator[list[str]]:
+    """Every SQL statement sent meanwhile (transaction control aside)."""
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            seen.append(statement)
+
+    event.listen(ctx.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", record)
+
+
+def _anna_esim(ctx: Context, index: int) -> tuple[Customer, int]:
+    anna = customer(ctx, "mts", ANNA)
+    with transaction(ctx.sessions) as session:
+        return anna, list_esims(session, "mts", anna.id)[index].esim.id
+
+
+def _usage(esim_id: int, at: datetime, minor: int) -> UsageRecord:
+    return UsageRecord(esim_id=esim_id, occurred_at=at, amount_minor=minor, currency="RUB",
+                       description="roaming data")  # fmt: skip
+
+
+@pytest.mark.parametrize("effective_in", [timedelta(0), timedelta(hours=3)])
+@pytest.mark.parametrize("billed_past_it", [False, True])
+def test_the_quote_from_the_one_read_is_the_quote_computed_query_by_query(
+    demo: Context, effective_in: timedelta, billed_past_it: bool
+) -> None:
+    anna, esim_id = _anna_esim(demo, 0)
+    now = demo.clock.now()
+    effective_at = now + effective_in
+    with transaction(demo.sessions) as session:
+        # Usage before the effective time, and some after it that a quote for now leaves out.
+        session.add_all([_usage(esim_id, now - timedelta(hours=1), 1234),
+                         _usage(esim_id, now + timedelta(hours=2), 999)])  # fmt: skip
+        if billed_past_it:
+            esim = session.get(Esim, esim_id)
+            assert esim is not None
+            esim.billed_until = effective_at + timedelta(days=1)
+    policy = demo.policy("mts")
+    with transaction(demo.sessions) as session:
+        fresh = session.get(Customer, anna.id)
+        assert fresh is not None
+        read = read_request(session, policy, fresh, esim_id, effective_at=effective_at, now=now)
+        view = read.view
+        assert view == get_esim(session, "mts", anna.id, esim_id)
+        with statements(demo) as seen:
+            ahead = compute_quote(session, policy, fresh, view.esim, view.plan, effective_at,
+                                  balance=view.balance, reads=read.quote)  # fmt: skip
+        by_query = compute_quote(session, policy, fresh, view.esim, view.plan, effective_at)
+    assert ahead == by_query
+    # Read ahead, the quote reads nothing more, unless the bill runs past the effective time.
+    assert len(seen) == (1 if billed_past_it else 0)
+
+
+def test_a_quote_alone_is_one_statement_and_the_quote_a_request_makes(demo: Context) -> None:
+    anna, esim_id = _anna_esim(demo, 0)
+    with transaction(demo.sessions) as session:
+        fresh = session.get(Customer, anna.id)
+        assert fresh is not None
+        with statements(demo) as seen:
+            quoted = quote_for(session, demo, fresh, esim_id)
+        requested = request_cancellation(session, demo, fresh, esim_id, reason="not_needed")
+    assert len(seen) == 1, seen
+    assert quoted == requested.quote
+
+
+def test_a_request_and_its_verification_take_seven_and_twelve_statements(demo: Context) -> None:
+    anna, warm_up = _anna_esim(demo, 0)
+    _, esim_id = _anna_esim(demo, 1)
+    for target in (warm_up, esim_id):  # the first one also finds the audit chain's head
+        with transaction(demo.sessions) as session:
+            fresh = session.get(Customer, anna.id)
+            assert fresh is not None
+            with statements(demo) as requesting:
+                requested = request_cancellation(session, demo, fresh, target, reason="not_needed")
+        assert requested.code is not None
+        with transaction(demo.sessions) as session:
+            fresh = session.get(Customer, anna.id)
+            assert fresh is not None
+            with statements(demo) as verifying:
+                done = verify(session, demo, fresh, requested.cancellation.id, method="sms",
+                              secret=requested.code.code)  # fmt: skip
+    assert done.status is CancellationStatus.PROCESSING
+    # One read, the cancellation, its first history row, the expiry job, the code, the audit
+    # row (two: the chain's head and the row).
+    assert len(requesting) <= 7, requesting
+    # One read, the code's try, the status moves, their history, the eSIM, the steps, the job,
+    # the notices and their jobs, the audit row (two).
+    assert len(verifying) <= 12, verifying
+
+
+def test_a_move_from_a_status_the_row_no_longer_has_is_refused(demo: Context) -> None:
+    anna, esim_id = _anna_esim(demo, 0)
+    with transaction(demo.sessions) as session:
+        fresh = session.get(Customer, anna.id)
+        assert fresh is not None
+        cancellation_id = request_cancellation(
+            session, demo, fresh, esim_id, reason="not_needed"
+        ).cancellation.id
+    with transaction(demo.sessions) as session:
+        cancellation = session.get(Cancellation, cancellation_id)
+        assert cancellation is not None
+        # What a parallel transaction that came first would have left.
+        session.execute(update(Cancellation).where(Cancellation.id == cancellation_id)
+                        .values(status=CancellationStatus.EXPIRED)
+                        .execution_options(synchronize_session=False))  # fmt: skip
+        with pytest.raises(InvalidTransitionError, match="changed meanwhile"):
+            advance(session, cancellation, [Move(CancellationStatus.SCHEDULED, "customer:1")],
+                    now=demo.clock.now(), watched=False)  # fmt: skip
