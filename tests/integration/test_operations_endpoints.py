@@ -33,9 +33,11 @@ def test_metrics_count_jobs_cancellations_and_refunds(demo: Context) -> None:
     with TestClient(create_app(demo)) as client:
         body = client.get("/metrics").text
     assert "# TYPE esimcare_jobs gauge" in body
-    # One job per step that calls out: profile (with the final bill before it), network,
-    # refund (with the closing notice after it).
-    assert 'esimcare_jobs{kind="cancellation.step",status="done"} 3' in body
+    # The steps that call out (profile with the final bill before it, network, refund with
+    # the closing notice after it) run in one job row, handed on from step to step; its four
+    # notices are delivered by jobs of their own.
+    assert 'esimcare_jobs{kind="cancellation.step",status="done"} 1' in body
+    assert 'esimcare_jobs{kind="notice.deliver",status="done"} 4' in body
     assert 'esimcare_cancellations{operator_id="mts",status="completed"} 1' in body
     assert 'esimcare_refunds{operator_id="mts",status="succeeded"} 1' in body
     assert 'esimcare_refunded_minor_units{operator_id="mts",currency="RUB"}' in body

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Protocol, cast
 
-from sqlalchemy import CursorResult, Engine, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -150,18 +150,30 @@ def _linked(
     return rows
 
 
+_HEADS = cast(Table, AuditHead.__table__)
+# Built once (Core, bound parameters): appending is on every audited path.
+_MOVE_HEAD = (
+    update(_HEADS)
+    .where(_HEADS.c.operator_id == bindparam("operator"))
+    .values(last_hash=bindparam("new_hash"))
+)
+_MOVE_HEAD_IF = _MOVE_HEAD.where(_HEADS.c.last_hash == bindparam("expected"))
+
+
 def _move_head(
     session: Session, operator_id: str, new_hash: str, *, expected: str | None = None
 ) -> bool:
     """Point the head at ``new_hash``; with ``expected``, only if it still names that hash
     (and then the UPDATE is what locks it). False when no row matched."""
-    query = update(AuditHead).where(AuditHead.operator_id == operator_id)
-    if expected is not None:
-        query = query.where(AuditHead.last_hash == expected)
-    result = session.execute(
-        query.values(last_hash=new_hash).execution_options(synchronize_session=False)
-    )
-    return cast("CursorResult[Any]", result).rowcount == 1
+    # Pending changes first, as the ORM UPDATE this replaces did (autoflush): the statements
+    # keep their order.
+    session.flush()
+    values = {"operator": operator_id, "new_hash": new_hash}
+    if expected is None:
+        result = session.connection().execute(_MOVE_HEAD, values)
+    else:
+        result = session.connection().execute(_MOVE_HEAD_IF, {**values, "expected": expected})
+    return result.rowcount == 1
 
 
 # The last hash this process wrote to each chain, per database: a guess at the head.
