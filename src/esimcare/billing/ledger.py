@@ -80,22 +80,22 @@ def post(
     source: str | None = None,
     provider_payment_id: str | None = None,
 ) -> LedgerEntry:
-    entry = LedgerEntry(
-        operator_id=esim.operator_id,
-        esim_id=esim.id,
-        kind=kind,
-        cash_minor=cash.minor,
-        bonus_minor=bonus.minor,
-        currency=cash.currency,
-        description=description,
-        reference=reference,
-        source=source,
-        provider_payment_id=provider_payment_id,
-        created_at=now,
+    posted = LedgerEntry(
+        **entry(
+            esim,
+            kind=kind,
+            cash=cash,
+            bonus=bonus,
+            description=description,
+            now=now,
+            reference=reference,
+            source=source,
+            provider_payment_id=provider_payment_id,
+        )
     )
-    session.add(entry)
+    session.add(posted)
     session.flush()
-    return entry
+    return posted
 
 
 def latest_card(session: Session, esim_id: int) -> str | None:
