@@ -29,7 +29,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from esimcare.cancellations.models import Cancellation, CancellationStep
-from esimcare.cancellations.money_steps import NoticeStep, RefundStep
+from esimcare.cancellations.money_steps import RefundStep
+from esimcare.cancellations.notice_step import NoticeStep
 from esimcare.cancellations.service import STEP_JOB, audit
 from esimcare.cancellations.states import CancellationStatus, StepName, StepStatus
 from esimcare.cancellations.steps import (
