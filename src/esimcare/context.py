@@ -71,7 +71,7 @@ class Context:
     def has_webhooks(self, operator_id: str) -> bool:
         """Whether the operator wants webhook events (then the outbox writes them)."""
         policy = self.policies.get(operator_id)
-        return policy is not None and bool(policy.webhooks)
+        return policy is not None and policy.has_webhooks
 
     def smdp_for(self, operator_id: str) -> SmdpGateway:
         return self.smdp[operator_id]

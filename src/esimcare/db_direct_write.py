@@ -18,16 +18,17 @@ counts statements and commits on the engine (tests, benchmarks) sees these too.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Insert, Update
+from sqlalchemy import Engine, Insert, Table, Update, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import BindParameter
 
 from esimcare.db import SQLITE_AUTOCHECKPOINT_PAGES, SQLITE_BUSY_TIMEOUT_MS
+from esimcare.db_direct import DirectRead
 
 _Processors = tuple[tuple[str, Callable[[Any], Any]], ...]
 
@@ -38,6 +39,12 @@ class _CompiledWrite:
     positional_names: tuple[str, ...] | None
     literals: Mapping[str, Any]  # values written into the statement (``.values(x=1)``)
     processors: _Processors
+
+
+def typed_values(table: Table, names: Iterable[str]) -> dict[str, BindParameter[Any]]:
+    """``.values()`` for a ``DirectWrite``: each column a ``bindparam`` of its own name and
+    type (the type converts the value)."""
+    return {name: bindparam(name, type_=table.c[name].type) for name in names}
 
 
 class DirectWrite:
@@ -97,6 +104,10 @@ class DirectTransaction:
         self.engine = engine
         self.driver = driver
         self._postgresql = engine.dialect.name == "postgresql"
+
+    def rows(self, read: DirectRead, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """``read``'s rows, in this transaction."""
+        return read.rows_on(self.engine, self.driver, parameters)
 
     def execute(self, sql: str, values: Any = ()) -> Sequence[Sequence[Any]]:
         """One statement; its rows (if it returns any)."""

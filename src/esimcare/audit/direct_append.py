@@ -16,15 +16,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from esimcare.audit.models import AuditEvent, AuditHead
 from esimcare.audit.service import GENESIS_HASH, AuditEntry, chained_rows
 from esimcare.db_direct import DirectRead
-from esimcare.db_direct_write import DirectTransaction, DirectWrite
+from esimcare.db_direct_write import DirectTransaction, DirectWrite, typed_values
 
 _EVENTS = cast(Table, AuditEvent.__table__)
 _HEADS = cast(Table, AuditHead.__table__)
 _COLUMNS = ("operator_id", "at", "actor", "action", "subject", "ip", "data", "prev_hash", "hash")
 
-_INSERT_EVENTS = DirectWrite(
-    insert(_EVENTS).values({name: bindparam(name, type_=_EVENTS.c[name].type) for name in _COLUMNS})
-)
+_INSERT_EVENTS = DirectWrite(insert(_EVENTS).values(typed_values(_EVENTS, _COLUMNS)))
 _MOVE_HEAD = DirectWrite(
     update(_HEADS)
     .where(_HEADS.c.operator_id == bindparam("operator"))
@@ -82,8 +80,5 @@ class _DirectHead:
         return found
 
     def _locked(self, operator_id: str) -> str | None:
-        transaction = self.transaction
-        rows = _LOCKED_HEAD.rows_on(
-            transaction.engine, transaction.driver, {"operator": operator_id}
-        )
+        rows = self.transaction.rows(_LOCKED_HEAD, {"operator": operator_id})
         return str(rows[0][0]) if rows else None

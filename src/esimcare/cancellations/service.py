@@ -40,7 +40,6 @@ from esimcare.cancellations.transitions import (
     move_esim,
     record_start,
     set_esim_status,
-    watched_by_webhooks,
 )
 from esimcare.cancellations.undo_links import undo_mark, undo_token_hash
 from esimcare.cancellations.verification_methods import (
@@ -165,7 +164,7 @@ def request_cancellation(
     quote = held_quote(session, ctx, customer, view, refund_to, quote_id, now, read.quote)
     _refuse_blocking_debt(policy, quote)
     cancellation = _insert(session, customer, view, quote, reason, comment, refund_to, now,
-                           watched=watched_by_webhooks(policy))  # fmt: skip
+                           watched=policy.has_webhooks)  # fmt: skip
     _expire_unless_verified(session, ctx, cancellation, now)
     code, refused = None, None
     if VerificationMethod.SMS in methods:
@@ -582,9 +581,7 @@ def _schedule(
     moves = [Move(CancellationStatus.SCHEDULED, actor, note)]
     if cancellation.effective_at <= now:
         moves.append(Move(CancellationStatus.PROCESSING, "system"))
-    advance(
-        session, cancellation, moves, now=now, watched=watched_by_webhooks(policy), changes=changes
-    )
+    advance(session, cancellation, moves, now=now, watched=policy.has_webhooks, changes=changes)
     set_esim_status(session, esim, EsimStatus.CANCELLATION_PENDING)
     _create_steps(session, cancellation)
     enqueue_new(

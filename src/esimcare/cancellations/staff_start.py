@@ -25,7 +25,7 @@ from esimcare.cancellations.service import (
 )
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.cancellations.systems import ServiceSystems
-from esimcare.cancellations.transitions import record_start, watched_by_webhooks
+from esimcare.cancellations.transitions import record_start
 from esimcare.customers.models import Customer
 from esimcare.esims.service import EsimView
 
@@ -86,7 +86,7 @@ def start_verified_by_staff(
         actor=actor,
         now=now,
         note=reason,
-        watched=watched_by_webhooks(policy),
+        watched=policy.has_webhooks,
     )
     audit(
         session, cancellation, actor, "cancellation.requested_by_staff", now, None, {"note": note}

@@ -24,7 +24,6 @@ from esimcare.errors import InvalidTransitionError
 from esimcare.esims.models import Esim
 from esimcare.esims.states import EsimStatus, can_change_status
 from esimcare.kit.orm_rows import table_of, written
-from esimcare.operators.policy import Policy
 
 
 def move(
@@ -69,12 +68,6 @@ _MOVE_FROM = _CANCELLATIONS.update().where(
     _CANCELLATIONS.c.id == bindparam("moved_id"),
     _CANCELLATIONS.c.status == bindparam("moved_from", type_=_CANCELLATIONS.c.status.type),
 )
-
-
-def watched_by_webhooks(policy: Policy) -> bool:
-    """Whether the webhook outbox watches this operator's history (runtime.py installs it for
-    operators with ``[webhooks]``)."""
-    return bool(policy.webhooks)
 
 
 def advance(

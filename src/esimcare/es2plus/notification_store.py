@@ -40,7 +40,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from esimcare.audit.direct_append import append_all
 from esimcare.db_direct import DirectRead
-from esimcare.db_direct_write import DirectTransaction, DirectWrite, direct_transaction
+from esimcare.db_direct_write import (
+    DirectTransaction,
+    DirectWrite,
+    direct_transaction,
+    typed_values,
+)
 from esimcare.esims.models import Esim
 from esimcare.esims.notifications import Es2PlusNotification
 from esimcare.esims.profile_events import EsimProfile, Plan, Received, plan_batch
@@ -88,15 +93,11 @@ _TAKEN_KEYS = {
 }
 
 
-def _typed_values(table: Any, names: Sequence[str]) -> dict[str, Any]:
-    return {name: bindparam(name, type_=table.c[name].type) for name in names}
-
-
 _NOTIFICATION_COLUMNS = [c.name for c in _NOTIFICATIONS.c if c.name != "id"]
 _INSERT_NOTIFICATIONS = {
     name: DirectWrite(
         dialect.insert(_NOTIFICATIONS)
-        .values(_typed_values(_NOTIFICATIONS, _NOTIFICATION_COLUMNS))
+        .values(typed_values(_NOTIFICATIONS, _NOTIFICATION_COLUMNS))
         .on_conflict_do_nothing(index_elements=["dedupe_key"]),
         # JSON text already (``Received.raw_text``: mostly the body as it came).
         given_as_stored=["raw"],
@@ -106,17 +107,17 @@ _INSERT_NOTIFICATIONS = {
 _UPDATE_PROFILES = DirectWrite(
     update(_ESIMS)
     .where(_ESIMS.c.id == bindparam("esim_id"))
-    .values(_typed_values(_ESIMS, _PROFILE_COLUMNS))
+    .values(typed_values(_ESIMS, _PROFILE_COLUMNS))
 )
 _DELIVERIES = cast(Table, WebhookDelivery.__table__)
 _JOBS = cast(Table, Job.__table__)
 _DELIVERY_COLUMNS = ("event_id", "operator_id", "event_type", "payload", "status", "attempts")
 _JOB_COLUMNS = ("kind", "payload", "dedupe_key", "status", "attempts", "run_after")
 _INSERT_DELIVERIES = DirectWrite(
-    _DELIVERIES.insert().values(_typed_values(_DELIVERIES, (*_DELIVERY_COLUMNS, "created_at")))
+    _DELIVERIES.insert().values(typed_values(_DELIVERIES, (*_DELIVERY_COLUMNS, "created_at")))
 )
 _INSERT_JOBS = DirectWrite(
-    _JOBS.insert().values(_typed_values(_JOBS, (*_JOB_COLUMNS, "created_at")))
+    _JOBS.insert().values(typed_values(_JOBS, (*_JOB_COLUMNS, "created_at")))
 )
 
 
@@ -149,9 +150,8 @@ def _store_once(
     with direct_transaction(engine, blocking=blocking) as transaction:
         esims = _locked_esims(transaction, dialect, batch)
         keys = [received.dedupe_key for received, _ in batch]
-        taken = {row[0] for row in _TAKEN_KEYS[dialect].rows_on(engine, transaction.driver, {
-            "keys": _list_parameter(dialect, keys)
-        })}  # fmt: skip
+        found = transaction.rows(_TAKEN_KEYS[dialect], {"keys": _list_parameter(dialect, keys)})
+        taken = {key for (key,) in found}
         plan = plan_batch(batch, esims, taken)
         if _INSERT_NOTIFICATIONS[dialect].run(transaction, plan.rows) != len(plan.rows):
             raise KeyTakenMeanwhileError
@@ -164,9 +164,7 @@ def _locked_esims(
     transaction: DirectTransaction, dialect: str, batch: Sequence[tuple[Received, datetime]]
 ) -> dict[tuple[str, str], EsimProfile]:
     iccids = sorted({received.notification.iccid for received, _ in batch})
-    rows = _LOCKED_ESIMS[dialect].rows_on(
-        transaction.engine, transaction.driver, {"iccids": _list_parameter(dialect, iccids)}
-    )
+    rows = transaction.rows(_LOCKED_ESIMS[dialect], {"iccids": _list_parameter(dialect, iccids)})
     esims = (EsimProfile(*row) for row in rows)
     return {(esim.operator_id, esim.iccid): esim for esim in esims}
 

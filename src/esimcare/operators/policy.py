@@ -127,6 +127,11 @@ class Policy:
         return SmdpLink.from_mapping(self.smdp)
 
     @property
+    def has_webhooks(self) -> bool:
+        """Whether the operator wants webhook events (the outbox then writes them)."""
+        return bool(self.webhooks)
+
+    @property
     def webhook_target(self) -> WebhookTarget | None:
         return WebhookTarget.from_mapping(self.webhooks)
 
