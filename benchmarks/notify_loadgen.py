@@ -3,11 +3,14 @@
 
 SPEC is a JSON file: {"host", "port", "path", "concurrency", "duration_s", "warmup_s",
 "iccids": [...], "requester_id", "signing_key", "first_timestamp" (unix seconds; a run uses
-``concurrency`` days from there), optionally "keep_latencies" and "output"}. Each
+``concurrency`` days from there), optionally "keep_latencies", "output" and "timestamps"}. Each
 keep-alive connection sends one HandleDownloadProgressInfo at a time (closed loop), signed as
 the development emulator signs (``notification_signature``; the key is the data directory's).
-Every notification is new (its timestamp, in the past, counts up per connection), so the
-receiver stores each one: this measures persistence, not deduplication. Prints (or writes to
+Every notification is new (its timestamp, in the past, is its own), so the receiver stores each
+one: this measures persistence, not deduplication. The timestamps follow one clock, as a real
+SM-DP+'s do: the n-th notification of connection c is dated ``first + n * concurrency + c``.
+``"timestamps": "per-connection"`` dates each connection's on a day of its own instead
+(``first + c * SPAN_S + n``), as this generator did until 2026-12-02. Prints (or writes to
 "output") the same JSON as benchmarks.loadgen.
 """
 
@@ -26,9 +29,16 @@ from benchmarks.loadgen import Tally, client, summarise
 from esimcare.integrations.smdp.notification_signature import signature_headers
 
 POINTS = (1, 3, 4)
-# Timestamps lie in the past (the receiver refuses ones from the future): a day apart per
-# connection, one second apart per notification.
+# Timestamps lie in the past (the receiver refuses ones from the future); a run has
+# ``concurrency`` of these spans: no connection sends as many notifications in a run.
 SPAN_S = 86_400
+
+
+def offset(spec: dict[str, Any], connection: int, serial: int) -> int:
+    """Seconds after the run's first timestamp, unique per connection and notification."""
+    if spec.get("timestamps") == "per-connection":
+        return int(connection * SPAN_S + serial)
+    return int(serial * spec["concurrency"] + connection)
 
 
 def request_bytes(spec: dict[str, Any], start: int, connection: int, serial: int) -> bytes:
@@ -40,7 +50,7 @@ def request_bytes(spec: dict[str, Any], start: int, connection: int, serial: int
             },
             "iccid": spec["iccids"][serial % len(spec["iccids"])],
             "profileType": "benchmark",
-            "timestamp": start + connection * SPAN_S + serial,
+            "timestamp": start + offset(spec, connection, serial),
             "notificationPointId": POINTS[serial % len(POINTS)],
             "notificationPointStatus": {"status": "Executed-Success"},
         }

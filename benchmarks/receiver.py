@@ -68,6 +68,10 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds, before each round")
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument(
+        "--timestamps", choices=("one-clock", "per-connection"), default="one-clock",
+        help="how the notifications are dated (benchmarks.notify_loadgen)",
+    )  # fmt: skip
     return parser
 
 
@@ -81,6 +85,7 @@ class Runs:
             "duration_s": args.seconds / args.rounds, "warmup_s": args.warmup,
             "iccids": iccids, "requester_id": EMULATOR_REQUESTER_ID, "keep_latencies": True,
             "signing_key": load_or_create_key(key_path(ctx.settings.data_dir)).decode(),
+            "timestamps": args.timestamps,
         }  # fmt: skip
         self.serial = count()
         self.first = int(time.time()) - 400 * SPAN_S  # in the past: the future is refused
@@ -183,6 +188,7 @@ def main(argv: list[str] | None = None) -> None:
             "concurrency": args.concurrency,
             "seconds_per_server": args.seconds,
             "rounds": args.rounds,
+            "timestamps": args.timestamps,
             "receiver": receiver,
             "bare_starlette_204": found["bare"],
             "ratio_receiver_to_bare": ratio(receiver, found["bare"]),

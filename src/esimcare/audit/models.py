@@ -23,7 +23,9 @@ class AuditEvent(Base):
     ip: Mapped[str | None] = mapped_column(String(45))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Not unique, not indexed: nothing reads by it, and the locked head keeps the chain from
+    # forking (migration 0012).
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class AuditHead(Base):

@@ -1,8 +1,9 @@
 """Every HandleDownloadProgressInfo (SGP.22 v2.2 5.3.5) an SM-DP+ sent us, recorded once.
 
 The row is the history, the audit witness and the proof of deduplication at once: its
-``dedupe_key`` (a hash of operator, ICCID, point, timestamp and status) is unique, so the same
-notification delivered twice, or by two SM-DP+ nodes at once, is stored and applied once.
+``dedupe_key`` (the timestamp, then a hash of operator, ICCID, point, timestamp and status) is
+unique, so the same notification delivered twice, or by two SM-DP+ nodes at once, is stored and
+applied once.
 """
 
 from __future__ import annotations
