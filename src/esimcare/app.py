@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from esimcare.api.direct_readers import close_direct_readers, open_direct_readers
 from esimcare.api.fast_lane import FastLane
+from esimcare.api.front_door import EsimcareApp, notification_door
 from esimcare.api.problems import problem_for_error, problem_for_http, problem_for_validation
 from esimcare.api.setup import install_api
 from esimcare.console.setup import UPLOAD_LIMITS, install_console
@@ -36,7 +37,7 @@ def wants_problem_json(request: Request) -> bool:
 
 
 def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
-    app = FastAPI(
+    app = EsimcareApp(
         title="esimcare",
         version="0.1.0",
         description="eSIM self-care: cancellation across contract, network and SM-DP+.",
@@ -68,6 +69,8 @@ def create_app(ctx: Context, *, run_worker: bool = False) -> FastAPI:
         larger=UPLOAD_LIMITS,
     )
     app.add_middleware(MachineHeadersMiddleware)  # outermost: the 413 answers get them too
+    # ES2+ notifications skip FastAPI's own layers: the same headers, limit and error answer.
+    app.notification_door = notification_door(ctx.settings.limits.max_body_bytes)
     return app
 
 

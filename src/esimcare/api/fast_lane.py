@@ -1,5 +1,5 @@
-"""The hottest doors, answered before FastAPI's routing: liveness, the caller's eSIMs and the
-ES2+ receiver.
+"""The hottest doors, answered before FastAPI's routing: liveness and the caller's eSIMs; and
+the ES2+ receiver's answer, which ``api.front_door`` serves from in front of the whole app.
 
 FastAPI matches a request against every route in turn and solves an (empty) dependency graph
 before the endpoint runs; on a read that costs ~30 µs in all that is most of the time. This
@@ -7,11 +7,10 @@ middleware recognises the paths by their shape and calls the very endpoints the 
 (``public.health``, ``esims.list_my_esims``; for a notification the receiver's
 ``receive_notification``, then the route's 204 with its headers, sent without building a
 response object), so both entries give the same answer and the OpenAPI document is still
-FastAPI's. It sits inside
-the body size limit. A refused list read (unknown operator, missing token: a
-``DomainError``) goes down the ordinary stack, which renders the problem exactly as it always
-does; so does a GET that carries a body. A refused notification (its body is read by then) is
-rendered here by the same function the app's handler uses for machine paths.
+FastAPI's. It sits inside the body size limit. A refused list read (unknown operator, missing
+token: a ``DomainError``) goes down the ordinary stack, which renders the problem exactly as
+it always does; so does a GET that carries a body. A refused notification (its body is read
+by then) is rendered by the same function the app's handler uses for machine paths.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ _API = "/api/v1/"
 _ESIMS = "/esims"
 _BODY_HEADERS = (b"content-length", b"transfer-encoding")
 _RECEIVER = RECEIVER_PREFIX + "/"
-_METHODS = ("GET", "POST")
 
 
 class FastLane:
@@ -39,20 +37,10 @@ class FastLane:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in _METHODS:
-            await self.app(scope, receive, send)
-            return
-        if scope["method"] == "GET" and _has_body(scope):
+        if scope["type"] != "http" or scope["method"] != "GET" or _has_body(scope):
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if scope["method"] == "POST":
-            operator = _receiver_operator(path)
-            if operator is None:
-                await self.app(scope, receive, send)
-            else:
-                await _notification(operator, scope, receive, send)
-            return
         if path == _HEALTH:
             await (await health())(scope, receive, send)
             return
@@ -69,7 +57,7 @@ class FastLane:
         await response(scope, receive, send)
 
 
-async def _notification(operator: str, scope: Scope, receive: Receive, send: Send) -> None:
+async def notification(operator: str, scope: Scope, receive: Receive, send: Send) -> None:
     request = Request({**scope, "path_params": {"operator": operator}}, receive)
     try:
         await receive_notification(operator, request)
@@ -85,7 +73,7 @@ async def _notification(operator: str, scope: Scope, receive: Receive, send: Sen
 _ANSWER_HEADERS = [(name.lower().encode(), value.encode()) for name, value in ANSWER_HEADERS]
 
 
-def _receiver_operator(path: str) -> str | None:
+def receiver_operator(path: str) -> str | None:
     """``operator`` of ``/es2plus/{operator}/gsma/rsp2/es2plus/handleDownloadProgressInfo``."""
     return _one_segment_between(path, _RECEIVER, NOTIFICATION_PATH)
 
