@@ -69,7 +69,7 @@ from esimcare.errors import (
 from esimcare.esims.models import Esim
 from esimcare.esims.service import EsimView
 from esimcare.esims.states import EsimStatus
-from esimcare.jobs.queue import enqueue_new
+from esimcare.jobs.queue import enqueue_new, new_job
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.local_time import local_datetime
 from esimcare.kit.orm_rows import adopt, table_of
@@ -584,8 +584,7 @@ def _schedule(
     advance(session, cancellation, moves, now=now, watched=policy.has_webhooks, changes=changes)
     set_esim_status(session, esim, EsimStatus.CANCELLATION_PENDING)
     _create_steps(session, cancellation)
-    enqueue_new(
-        session,
+    first_step = new_job(
         kind=STEP_JOB,
         payload={"cancellation_id": cancellation.id},
         now=now,
@@ -604,6 +603,7 @@ def _schedule(
         effective=local_datetime(cancellation.effective_at, policy.tzinfo, customer.language),
         undo=undo_text,
         hotline=policy.hotline,
+        along=[first_step],  # inserted with the notices' jobs: one statement for all
     )
 
 

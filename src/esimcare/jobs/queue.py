@@ -129,15 +129,24 @@ def enqueue_new(
     return _insert_unless_known(session, values)
 
 
-def enqueue_all_new(
-    session: Session, *, kind: str, jobs: list[tuple[dict[str, Any], str]], now: datetime
-) -> None:
-    """``enqueue_new`` for several jobs (payload, dedupe key) due now, in one statement; a
-    dedupe key already taken is passed over."""
-    if not jobs:
+def new_job(
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    dedupe_key: str,
+    run_after: datetime | None = None,
+) -> dict[str, Any]:
+    """A job's row for ``enqueue_rows_new``, which inserts it with others."""
+    return _row(kind, payload, now, dedupe_key, run_after or now)
+
+
+def enqueue_rows_new(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Jobs of any kinds (``new_job`` rows) in one statement (an executemany); a dedupe key
+    already taken is passed over."""
+    if not rows:
         return
-    rows = [_row(kind, payload, now, dedupe_key, now) for payload, dedupe_key in jobs]
-    session.execute(_insert_new(_dialect(session)), rows)  # one executemany
+    session.execute(_insert_new(_dialect(session)), rows)
     _wake_workers_on_commit(session)
 
 
