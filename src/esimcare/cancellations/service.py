@@ -26,6 +26,7 @@ from esimcare.cancellations.quote_hold import (
     stamp_quote,
 )
 from esimcare.cancellations.reads import (
+    VerificationReads,
     cancellation_and_esim,
     read_quote,
     read_request,
@@ -48,6 +49,7 @@ from esimcare.cancellations.verification_methods import (
     require_some_method,
 )
 from esimcare.customers.codes import IssuedCode, SendHistory, check_code, issue_code
+from esimcare.customers.identity import CustomerKey
 from esimcare.customers.lockout import ensure_not_locked, record_failure
 from esimcare.customers.models import Customer
 from esimcare.customers.passkeys import PasskeyNotAcceptedError, assertion_options, check_assertion
@@ -144,7 +146,7 @@ def held_quote(
 def request_cancellation(
     session: Session,
     ctx: RequestSystems,
-    customer: Customer,
+    customer: Customer | CustomerKey,
     esim_id: int,
     *,
     reason: str,
@@ -157,7 +159,7 @@ def request_cancellation(
     now = ctx.clock.now()
     effective_at = _effective_at(ctx, policy, quote_id, now)
     read = read_request(session, policy, customer, esim_id, effective_at=effective_at, now=now)
-    view = read.view
+    customer, view = read.customer, read.view  # a key's customer is read with the rest
     refund_to = _check_request(policy, customer, view, reason, refund_to,
                                read.open_cancellation_id)  # fmt: skip
     methods = require_some_method(session, policy, customer, now, read.methods)
@@ -438,7 +440,7 @@ def _check_awaiting(
 def verify(
     session: Session,
     ctx: RequestSystems,
-    customer: Customer,
+    customer: Customer | CustomerKey,
     cancellation_id: int,
     *,
     method: str,
@@ -451,7 +453,8 @@ def verify(
     except ValueError:
         raise MethodNotAllowedError(f"unknown method {method!r}") from None
     now = ctx.clock.now()
-    cancellation, esim = _verifiable(session, ctx, customer, cancellation_id, chosen, now)
+    read = _verifiable(session, ctx, customer, cancellation_id, chosen, now)
+    cancellation, esim, customer = read.cancellation, read.esim, read.customer
     _require_quote_holds(session, cancellation, now)
     limits = ctx.settings.limits
     if chosen is VerificationMethod.SMS:
@@ -482,17 +485,17 @@ def verify(
 def _verifiable(
     session: Session,
     ctx: RequestSystems,
-    customer: Customer,
+    customer: Customer | CustomerKey,
     cancellation_id: int,
     chosen: VerificationMethod,
     now: datetime,
-) -> tuple[Cancellation, Esim]:
-    """The cancellation and its eSIM, if ``chosen`` may confirm it and it awaits that; the
-    two and the facts that decide the methods come in one statement."""
+) -> VerificationReads:
+    """The cancellation, its eSIM and the customer, if ``chosen`` may confirm it and it
+    awaits that; the three and the facts that decide the methods come in one statement."""
     policy = ctx.policy(customer.operator_id)
     read = read_verification(session, policy, customer, cancellation_id, now)
     if read is None:  # the answer says the method is not allowed first, as it always did
-        methods = methods_for(session, policy, customer, now)
+        methods = methods_for(session, policy, _loaded(session, customer), now)
     else:
         methods = methods_given(policy, read.methods)
     if chosen not in methods:
@@ -500,7 +503,16 @@ def _verifiable(
     if read is None:
         raise NotFoundError("no such cancellation on this account")
     _check_awaiting(session, ctx, read.cancellation, now)
-    return read.cancellation, read.esim
+    return read
+
+
+def _loaded(session: Session, customer: Customer | CustomerKey) -> Customer:
+    if isinstance(customer, Customer):
+        return customer
+    found = session.get(Customer, customer.id)
+    if found is None or found.operator_id != customer.operator_id:
+        raise NotFoundError("no such customer")
+    return found
 
 
 def passkey_options(
