@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from esimcare.audit.service import AuditEntry, record, record_all
+from esimcare.audit.service import AuditEntry, record_all
 from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.quote import Quote, QuoteReads, compute_quote, effective_time
 from esimcare.cancellations.quote_hold import (
@@ -177,7 +177,7 @@ def request_cancellation(
                 raise  # no other way to confirm: nothing is requested, the page says until when
             refused = error
     # Last: the chain head stays locked until commit.
-    _append_audit(session, cancellation, f"customer:{customer.id}", "cancellation.requested",
+    audit(session, cancellation, f"customer:{customer.id}", "cancellation.requested",
                   now, ip, {"esim_id": view.esim.id, "reason": reason})  # fmt: skip
     sms_to = customer.phone if code else None
     return Requested(cancellation, quote, code, sms_to, methods, view.esim.msisdn,
@@ -274,31 +274,10 @@ def audit(
     ip: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """One audit row about a cancellation (who, what, when, from where)."""
-    record(
-        session,
-        operator_id=cancellation.operator_id,
-        actor=actor,
-        action=action,
-        subject=f"cancellation:{cancellation.reference}",
-        at=now,
-        ip=ip,
-        data=data,
-    )
-
-
-def _append_audit(
-    session: Session,
-    cancellation: Cancellation,
-    actor: str,
-    action: str,
-    now: datetime,
-    ip: str | None,
-    data: dict[str, Any],
-) -> None:
-    """``audit`` with ``record_all``'s Core INSERT: nothing for the unit of work to flush."""
+    """One audit row about a cancellation (who, what, when, from where), with ``record_all``'s
+    Core INSERT: no ORM object to build or flush."""
     subject = f"cancellation:{cancellation.reference}"
-    entry = AuditEntry(cancellation.operator_id, actor, action, subject, now, ip, data)
+    entry = AuditEntry(cancellation.operator_id, actor, action, subject, now, ip, data or {})
     record_all(session, [entry])
 
 
@@ -477,7 +456,7 @@ def verify(
     _schedule(session, ctx, customer, cancellation, policy, now, esim=esim,
               verified_by=chosen.value)  # fmt: skip
     # Last: the chain head stays locked until commit.
-    _append_audit(session, cancellation, f"customer:{customer.id}", "cancellation.verified",
+    audit(session, cancellation, f"customer:{customer.id}", "cancellation.verified",
                   now, ip, {"method": chosen.value})  # fmt: skip
     return cancellation
 
@@ -734,6 +713,6 @@ def verify_in_person(
     now = ctx.clock.now()
     _schedule(session, ctx, customer, cancellation, ctx.policy(customer.operator_id), now,
               esim=esim, verified_by=IN_PERSON_METHOD)  # fmt: skip
-    _append_audit(session, cancellation, actor, "cancellation.verified", now, ip,
+    audit(session, cancellation, actor, "cancellation.verified", now, ip,
                   {"method": IN_PERSON_METHOD, "note": note.strip()[:300]})  # fmt: skip
     return cancellation
