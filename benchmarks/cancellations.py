@@ -164,7 +164,7 @@ def _monitor(ctx: Context) -> Engine:
 
 
 def request_and_verify(ctx: Context, target: Cancellable) -> int:
-    return cancel_as_customer(ctx, target.customer_id, target.esim_id)[0]
+    return cancel_as_customer(ctx, target.customer, target.esim_id)[0]
 
 
 def completed(ctx: Context, ids: list[int]) -> int:

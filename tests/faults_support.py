@@ -23,7 +23,7 @@ from esimcare.sandbox.stand_ins import stand_ins_of
 
 
 def request_and_verify(ctx: Context, target: Cancellable) -> int:
-    return cancel_as_customer(ctx, target.customer_id, target.esim_id)[0]
+    return cancel_as_customer(ctx, target.customer, target.esim_id)[0]
 
 
 def start_worker(ctx: Context, log: Path) -> subprocess.Popen[bytes]:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from esimcare.context import Context
+from esimcare.customers.identity import CustomerKey
 from esimcare.customers.models import Customer
 from esimcare.customers.service import find_by_login
 from esimcare.db import transaction
@@ -35,7 +36,9 @@ def request_and_verify_mts(ctx: Context, esim_index: int = 0) -> tuple[int, dict
     anna = customer(ctx, "mts", "+79160000001")
     with transaction(ctx.sessions) as session:
         esim_id = list_esims(session, "mts", anna.id)[esim_index].esim.id
-    cancellation_id, quote = cancel_as_customer(ctx, anna.id, esim_id)
+    cancellation_id, quote = cancel_as_customer(
+        ctx, CustomerKey(anna.operator_id, anna.id), esim_id
+    )
     return cancellation_id, quote.to_json()
 
 

@@ -245,7 +245,7 @@ def seed_a_week_of_history(server: LiveServer) -> None:
     seeded = seed_cancellable(ctx, 14)
     smdp(server).fail_next(3)
     ids = [
-        cancel_as_customer(ctx, s.customer_id, s.esim_id, reasons[n % 3])[0]
+        cancel_as_customer(ctx, s.customer, s.esim_id, reasons[n % 3])[0]
         for n, s in enumerate(seeded)
     ]
     wait_until(

@@ -32,6 +32,7 @@ from esimcare.kit.clock import SystemClock
 from esimcare.runtime import build_context, build_worker, prepare_database
 from esimcare.sandbox.demo_data import seed_demo, write_demo_operators_file
 from esimcare.sandbox.demo_smdp import with_demo_smdp
+from esimcare.sandbox.seeding import Cancellable
 from tests.faults_support import count_completed, request_and_verify
 from tests.support import customer
 
@@ -123,8 +124,8 @@ def test_cancellations_survive_an_smdp_outage_and_complete_once_it_is_back(tmp_p
         assert isinstance(ctx.smdp_for("mts"), Es2PlusClient)
         anna = customer(ctx, "mts", "+79160000001")
         ordered = [order_esim(ctx, anna, "travel", None) for _ in range(CANCELLATIONS)]
-        targets = [SimpleNamespace(customer_id=anna.id, esim_id=esim.id) for esim in ordered]
-        ids = [request_and_verify(ctx, target) for target in targets]  # type: ignore[arg-type]
+        targets = [Cancellable(anna.id, esim.id, anna.phone, anna.operator_id) for esim in ordered]
+        ids = [request_and_verify(ctx, target) for target in targets]
         first.send_signal(signal.SIGTERM)
         first.wait(timeout=30)
     stop = threading.Event()

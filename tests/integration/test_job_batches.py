@@ -52,6 +52,43 @@ def test_one_claim_takes_several_due_jobs_oldest_first(
     assert {job.id for job in queue.held} == {job.id for job in claimed} | {4, 5}
 
 
+def test_kinds_run_together_are_claimed_beside_the_batch_up_to_their_own_limit(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    for _ in range(3):  # interleaved, oldest first: a plain claim would take them mixed
+        add_jobs(sessions, clock, 2, kind="work")
+        add_jobs(sessions, clock, 4, kind="deliver")
+    queue = JobQueue(sessions, clock, worker_id="w", lease_s=60)
+    claimed = queue.claim_batch(["work", "deliver"], limit=2, together=["deliver"],
+                                together_limit=10)  # fmt: skip
+    assert [job.kind for job in claimed].count("work") == 2
+    assert [job.kind for job in claimed].count("deliver") == 10
+    assert [job.id for job in claimed] == sorted(job.id for job in claimed)  # oldest first
+    left = queue.claim_batch(["work", "deliver"], limit=10, together=["deliver"],
+                             together_limit=10)  # fmt: skip
+    assert sorted(job.kind for job in left) == ["deliver"] * 2 + ["work"] * 4
+
+
+def test_a_worker_delivers_the_kinds_it_runs_together_in_one_run_per_claim(
+    sessions: sessionmaker[Session], clock: FrozenClock
+) -> None:
+    add_jobs(sessions, clock, 2, kind="work")
+    add_jobs(sessions, clock, 12, kind="deliver")
+    queue = JobQueue(sessions, clock, worker_id="w", lease_s=60)
+    runs: list[int] = []
+
+    def deliver(jobs: list[ClaimedJob]) -> dict[int, Exception]:
+        runs.append(len(jobs))
+        return {}
+
+    worker = Worker(queue, {"work": lambda job: None}, max_attempts=3, backoff_base_s=1,
+                    batch_size=1, heartbeat=False, together_limit=16,
+                    batch_handlers={"deliver": deliver})  # fmt: skip
+    assert worker.run_until_idle() == 14
+    assert runs == [12]  # all beside the first claim's one job
+    assert statuses(sessions) == [JobStatus.DONE] * 14
+
+
 def test_a_worker_runs_each_job_of_a_batch_exactly_once(
     sessions: sessionmaker[Session], clock: FrozenClock
 ) -> None:

@@ -9,6 +9,7 @@ from esimcare.cancellations.states import CancellationStatus
 from esimcare.cancellations.steps import NetworkCall, NetworkStep
 from esimcare.config import Integrations
 from esimcare.context import Context
+from esimcare.customers.identity import CustomerKey
 from esimcare.db import transaction
 from esimcare.esims.ordering import order_esim
 from esimcare.integrations.network.interface import SubscriberState
@@ -44,7 +45,7 @@ def test_an_ordered_esim_lives_in_osmo_hlr_until_its_cancellation_removes_it(
         esim.imsi, esim.msisdn.removeprefix("+"), cs_enabled=True, ps_enabled=True
     )
 
-    cancellation_id, _ = cancel_as_customer(ctx, anna.id, esim.id)
+    cancellation_id, _ = cancel_as_customer(ctx, CustomerKey(anna.operator_id, anna.id), esim.id)
     drain(ctx)
     with transaction(ctx.sessions) as session:
         cancellation = session.get(Cancellation, cancellation_id)

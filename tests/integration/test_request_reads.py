@@ -20,9 +20,10 @@ from esimcare.cancellations.service import quote_for, request_cancellation, veri
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.cancellations.transitions import Move, advance
 from esimcare.context import Context
+from esimcare.customers.identity import CustomerKey
 from esimcare.customers.models import Customer
 from esimcare.db import transaction
-from esimcare.errors import InvalidTransitionError
+from esimcare.errors import AccountLockedError, InvalidTransitionError, NotFoundError
 from esimcare.esims.models import Esim
 from esimcare.esims.service import get_esim, list_esims
 from tests.support import customer
@@ -101,7 +102,7 @@ def test_a_quote_alone_is_one_statement_and_the_quote_a_request_makes(demo: Cont
     assert quoted == requested.quote
 
 
-def test_a_request_and_its_verification_take_seven_and_twelve_statements(demo: Context) -> None:
+def test_a_request_and_its_verification_take_six_and_nine_statements(demo: Context) -> None:
     anna, warm_up = _anna_esim(demo, 0)
     _, esim_id = _anna_esim(demo, 1)
     for target in (warm_up, esim_id):  # the first one also finds the audit chain's head
@@ -119,11 +120,11 @@ def test_a_request_and_its_verification_take_seven_and_twelve_statements(demo: C
                               secret=requested.code.code)  # fmt: skip
     assert done.status is CancellationStatus.PROCESSING
     # One read, the cancellation, its first history row, the expiry job, the code, the audit
-    # row (two: the chain's head and the row).
-    assert len(requesting) <= 7, requesting
-    # One read, the code's try, the status moves, their history, the eSIM, the steps, the job,
-    # the notices and their jobs, the audit row (two).
-    assert len(verifying) <= 12, verifying
+    # row (one statement: the chain's head moves with it).
+    assert len(requesting) <= 6, requesting
+    # One read, the code's try, the status moves, their history, the eSIM, the steps, the
+    # notices, the jobs (the first step's and the notices' together), the audit row.
+    assert len(verifying) <= 9, verifying
 
 
 def test_a_move_from_a_status_the_row_no_longer_has_is_refused(demo: Context) -> None:
@@ -144,3 +145,49 @@ def test_a_move_from_a_status_the_row_no_longer_has_is_refused(demo: Context) ->
         with pytest.raises(InvalidTransitionError, match="changed meanwhile"):
             advance(session, cancellation, [Move(CancellationStatus.SCHEDULED, "customer:1")],
                     now=demo.clock.now(), watched=False)  # fmt: skip
+
+
+def test_by_key_the_customer_is_read_by_each_phases_one_statement(demo: Context) -> None:
+    anna, warm_up = _anna_esim(demo, 0)
+    _, esim_id = _anna_esim(demo, 1)
+    key = CustomerKey(anna.operator_id, anna.id)
+    for target in (warm_up, esim_id):  # the first one also finds the audit chain's head
+        with transaction(demo.sessions) as session, statements(demo) as requesting:
+            requested = request_cancellation(session, demo, key, target, reason="not_needed")
+        assert requested.code is not None
+        with transaction(demo.sessions) as session, statements(demo) as verifying:
+            done = verify(session, demo, key, requested.cancellation.id, method="sms",
+                          secret=requested.code.code)  # fmt: skip
+    assert done.status is CancellationStatus.PROCESSING
+    # The read (with the customer), the cancellation, its first history row, the expiry job,
+    # the code, the audit row.
+    assert len(requesting) == 6, requesting
+    # The read (with the customer), the code's try, the status move, its history, the eSIM,
+    # the steps, the notices, the jobs (the first step's and the notices'), the audit row.
+    assert len(verifying) == 9, verifying
+    assert not [s for s in requesting + verifying if s.startswith("SELECT customers.")]
+
+
+def test_by_key_the_customers_own_rules_still_hold(demo: Context) -> None:
+    anna, esim_id = _anna_esim(demo, 0)
+    with transaction(demo.sessions) as session:
+        session.execute(
+            update(Customer).where(Customer.id == anna.id).values(cancellation_lock=True)
+        )
+    key = CustomerKey(anna.operator_id, anna.id)
+    with pytest.raises(AccountLockedError), transaction(demo.sessions) as session:
+        request_cancellation(session, demo, key, esim_id, reason="not_needed")
+    with pytest.raises(NotFoundError), transaction(demo.sessions) as session:
+        request_cancellation(session, demo, CustomerKey("other", anna.id), esim_id,
+                             reason="not_needed")  # fmt: skip
+
+
+def test_by_key_another_customers_cancellation_is_not_found(demo: Context) -> None:
+    anna, esim_id = _anna_esim(demo, 0)
+    with transaction(demo.sessions) as session:
+        requested = request_cancellation(session, demo, anna, esim_id, reason="not_needed")
+    assert requested.code is not None
+    stranger = CustomerKey(anna.operator_id, anna.id + 1000)
+    with pytest.raises(NotFoundError), transaction(demo.sessions) as session:
+        verify(session, demo, stranger, requested.cancellation.id, method="sms",
+               secret=requested.code.code)  # fmt: skip

@@ -1,47 +1,31 @@
 """Appending to an operator's audit chain inside a ``db_direct_write.direct_transaction``.
 
-The same chain as ``service.record_all`` (same rows, same hashes, same head protocol: move the
-head with ``UPDATE ... WHERE last_hash = <the remembered hash>``, else read it under lock),
-for the ES2+ receiver, whose batches are written on the driver connection.
+The same chain as ``service.record_all`` (same rows, same hashes, the same statements of
+``chain_sql``: insert on the remembered hash if the head still names it, else read it under
+lock), for the ES2+ receiver, whose batches are written on the driver connection.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import cast
+from typing import Any
 
-from sqlalchemy import Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from esimcare.audit.models import AuditEvent, AuditHead
-from esimcare.audit.service import GENESIS_HASH, AuditEntry, chained_rows
+from esimcare.audit.chain_sql import COLUMNS, EVENTS, GUARDED_INSERT, HEADS, INSERT_EVENTS
+from esimcare.audit.service import GENESIS_HASH, AuditEntry, append_chained
 from esimcare.db_direct import DirectRead
 from esimcare.db_direct_write import DirectTransaction, DirectWrite, typed_values
 
-_EVENTS = cast(Table, AuditEvent.__table__)
-_HEADS = cast(Table, AuditHead.__table__)
-_COLUMNS = ("operator_id", "at", "actor", "action", "subject", "ip", "data", "prev_hash", "hash")
-
-_INSERT_EVENTS = DirectWrite(insert(_EVENTS).values(typed_values(_EVENTS, _COLUMNS)))
-_MOVE_HEAD = DirectWrite(
-    update(_HEADS)
-    .where(_HEADS.c.operator_id == bindparam("operator"))
-    .values(last_hash=bindparam("new_hash"))
-)
-_MOVE_HEAD_IF = DirectWrite(
-    update(_HEADS)
-    .where(_HEADS.c.operator_id == bindparam("operator"))
-    .where(_HEADS.c.last_hash == bindparam("expected"))
-    .values(last_hash=bindparam("new_hash"))
-)
+_GUARDED_INSERT = {dialect: DirectWrite(statement) for dialect, statement in GUARDED_INSERT.items()}
+_INSERT_EVENTS = DirectWrite(INSERT_EVENTS.values(typed_values(EVENTS, COLUMNS)))
 _LOCKED_HEAD = DirectRead(
-    select(_HEADS.c.last_hash)
-    .where(_HEADS.c.operator_id == bindparam("operator"))
-    .with_for_update()
+    select(HEADS.c.last_hash).where(HEADS.c.operator_id == bindparam("operator")).with_for_update()
 )
 _CREATE_HEAD = {
     name: DirectWrite(
-        dialect.insert(_HEADS)
+        dialect.insert(HEADS)
         .values(operator_id=bindparam("operator"), last_hash=GENESIS_HASH)
         .on_conflict_do_nothing(index_elements=["operator_id"])
     )
@@ -53,8 +37,7 @@ def append_all(transaction: DirectTransaction, entries: Sequence[AuditEntry]) ->
     """Append the entries to their operators' chains, each operator's in order."""
     head = _DirectHead(transaction)
     for operator_id in dict.fromkeys(entry.operator_id for entry in entries):
-        mine = [entry for entry in entries if entry.operator_id == operator_id]
-        _INSERT_EVENTS.run(transaction, chained_rows(head, operator_id, mine))
+        append_chained(head, operator_id, [e for e in entries if e.operator_id == operator_id])
 
 
 class _DirectHead:
@@ -62,11 +45,12 @@ class _DirectHead:
         self.transaction = transaction
         self.engine: Engine | None = transaction.engine
 
-    def move(self, operator_id: str, new_hash: str, expected: str | None) -> bool:
-        values = {"operator": operator_id, "new_hash": new_hash}
-        if expected is None:
-            return _MOVE_HEAD.run(self.transaction, [values]) == 1
-        return _MOVE_HEAD_IF.run(self.transaction, [{**values, "expected": expected}]) == 1
+    def append(self, rows: Sequence[dict[str, Any]]) -> bool:
+        guarded = _GUARDED_INSERT[self.transaction.engine.dialect.name]
+        if guarded.run(self.transaction, [rows[0] | {"head_after": rows[-1]["hash"]}]) != 1:
+            return False
+        _INSERT_EVENTS.run(self.transaction, rows[1:])  # nothing to run for a single row
+        return True
 
     def lock(self, operator_id: str) -> str:
         found = self._locked(operator_id)

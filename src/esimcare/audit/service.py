@@ -6,12 +6,11 @@ own fields, so changing or deleting any row breaks every hash after it. The chai
 transactions can never both build on the same previous hash and fork the chain. Because the
 lock is held until the caller commits, record() belongs near the end of a transaction.
 
-Appending usually takes two statements, not three: the process remembers the last hash it
-wrote to each chain and moves the head with ``UPDATE ... WHERE last_hash = <that hash>``,
-which locks the head and proves it is still the chain's end in one go; only when another
-transaction (or process) appended since, or this one rolled back, does that UPDATE match no
-row, and the head is then read under lock as before. The guess is never trusted: the database
-decides.
+Appending usually takes one statement: the process remembers the last hash it wrote to each
+chain and inserts the event only if the head still names that hash, moving (and locking) the
+head in the same statement (``chain_sql``); only when another transaction (or process)
+appended since, or this one rolled back, does that insert nothing, and the head is then read
+under lock. The guess is never trusted: the database decides.
 """
 
 from __future__ import annotations
@@ -23,14 +22,16 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, Protocol
 
-from sqlalchemy import Engine, Table, bindparam, insert, select, update
+from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from esimcare.audit.chain_sql import GUARDED_INSERT_RETURNING_ID, INSERT_EVENTS
 from esimcare.audit.models import AuditEvent, AuditHead
 from esimcare.kit.clock import iso
+from esimcare.kit.orm_rows import adopt
 
 GENESIS_HASH: Final = "0" * 64
 # Returned by verify_chain when rows are missing from the end: ids start at 1, so 0 names none.
@@ -50,11 +51,9 @@ def record(
 ) -> AuditEvent:
     """Append one event to the operator's chain in the caller's transaction."""
     entry = AuditEntry(operator_id, actor, action, subject, at, ip, data or {})
-    event = AuditEvent(**_chain(session, operator_id, [entry])[0])
-    session.add(event)
-    # Assign the id now, while the head is still locked: ids then follow chain order.
-    session.flush()
-    return event
+    head = _SessionHead(session)
+    row = append_chained(head, operator_id, [entry])[0]
+    return adopt(session, AuditEvent(id=head.first_id, **row))
 
 
 @dataclass(frozen=True)
@@ -72,22 +71,13 @@ class AuditEntry:
 
 def record_all(session: Session, entries: Sequence[AuditEntry]) -> None:
     """Append several events of one operator to its chain, in order, in the caller's
-    transaction: the head is locked once and the rows go in with one executemany, row by row
-    in chain order, so their ids follow the chain as ``record``'s do."""
+    transaction; their ids follow the chain as ``record``'s do."""
     if not entries:
         return
     operator_id = entries[0].operator_id
     if any(entry.operator_id != operator_id for entry in entries):
         raise ValueError("record_all appends to one operator's chain at a time")
-    session.connection().execute(insert(AuditEvent), _chain(session, operator_id, entries))
-
-
-def _chain(
-    session: Session, operator_id: str, entries: Sequence[AuditEntry]
-) -> list[dict[str, Any]]:
-    """The events' rows chained onto the operator's head, which ends locked by this
-    transaction and naming the last of them (the rows are the caller's to insert)."""
-    return chained_rows(_SessionHead(session), operator_id, entries)
+    append_chained(_SessionHead(session), operator_id, entries)
 
 
 class ChainHead(Protocol):
@@ -95,23 +85,34 @@ class ChainHead(Protocol):
 
     engine: Engine | None  # whose remembered last hash to guess with (None: no guessing)
 
-    def move(self, operator_id: str, new_hash: str, expected: str | None) -> bool: ...
+    def append(self, rows: Sequence[dict[str, Any]]) -> bool:
+        """Insert the rows (chained, of one operator) if the head still names the first one's
+        ``prev_hash``, and leave it naming the last one's hash; False when it named another
+        (nothing was inserted). ``chain_sql`` has the statements."""
+        ...
 
-    def lock(self, operator_id: str) -> str: ...
+    def lock(self, operator_id: str) -> str:
+        """The head's hash, locked by this transaction (created at genesis if missing)."""
+        ...
 
 
-def chained_rows(
+def append_chained(
     head: ChainHead, operator_id: str, entries: Sequence[AuditEntry]
 ) -> list[dict[str, Any]]:
-    """``_chain`` over any way of reaching the head (a session, or ``audit.direct_append``)."""
+    """Chain the entries onto the operator's head and insert them; their rows.
+
+    First on the hash this process last wrote to the chain (one statement, when that guess
+    holds); only when another transaction or process appended since, or this one rolled
+    back, is the head read under lock and the rows chained onto what it names."""
     guess = _last_written(head.engine, operator_id)
     if guess is not None:
         rows = _linked(operator_id, entries, guess)
-        if head.move(operator_id, rows[-1]["hash"], guess):
+        if head.append(rows):
             _remember(head.engine, operator_id, rows[-1]["hash"])
             return rows
     rows = _linked(operator_id, entries, head.lock(operator_id))
-    head.move(operator_id, rows[-1]["hash"], None)
+    if not head.append(rows):
+        raise RuntimeError(f"the audit head of {operator_id} moved while locked")
     _remember(head.engine, operator_id, rows[-1]["hash"])
     return rows
 
@@ -121,9 +122,21 @@ class _SessionHead:
         self.session = session
         bind = session.get_bind()
         self.engine = bind if isinstance(bind, Engine) else None
+        self.first_id: int | None = None  # the first appended row's, once appended
 
-    def move(self, operator_id: str, new_hash: str, expected: str | None) -> bool:
-        return _move_head(self.session, operator_id, new_hash, expected=expected)
+    def append(self, rows: Sequence[dict[str, Any]]) -> bool:
+        # Pending changes first, as the ORM flush of the event this replaces did: the
+        # statements keep their order.
+        self.session.flush()
+        connection = self.session.connection()
+        guarded = GUARDED_INSERT_RETURNING_ID[connection.dialect.name]
+        first = connection.execute(guarded, rows[0] | {"head_after": rows[-1]["hash"]})
+        self.first_id = first.scalar_one_or_none()
+        if self.first_id is None:
+            return False
+        if len(rows) > 1:
+            connection.execute(INSERT_EVENTS, rows[1:])  # one executemany, in chain order
+        return True
 
     def lock(self, operator_id: str) -> str:
         return _lock_head(self.session, operator_id).last_hash
@@ -148,32 +161,6 @@ def _linked(
         row["hash"] = prev_hash = fields_hash(prev_hash, row)
         rows.append(row)
     return rows
-
-
-_HEADS = cast(Table, AuditHead.__table__)
-# Built once (Core, bound parameters): appending is on every audited path.
-_MOVE_HEAD = (
-    update(_HEADS)
-    .where(_HEADS.c.operator_id == bindparam("operator"))
-    .values(last_hash=bindparam("new_hash"))
-)
-_MOVE_HEAD_IF = _MOVE_HEAD.where(_HEADS.c.last_hash == bindparam("expected"))
-
-
-def _move_head(
-    session: Session, operator_id: str, new_hash: str, *, expected: str | None = None
-) -> bool:
-    """Point the head at ``new_hash``; with ``expected``, only if it still names that hash
-    (and then the UPDATE is what locks it). False when no row matched."""
-    # Pending changes first, as the ORM UPDATE this replaces did (autoflush): the statements
-    # keep their order.
-    session.flush()
-    values = {"operator": operator_id, "new_hash": new_hash}
-    if expected is None:
-        result = session.connection().execute(_MOVE_HEAD, values)
-    else:
-        result = session.connection().execute(_MOVE_HEAD_IF, {**values, "expected": expected})
-    return result.rowcount == 1
 
 
 # The last hash this process wrote to each chain, per database: a guess at the head.

@@ -102,40 +102,63 @@ _UNBILLED = and_(
     USAGE.c.bill_id.is_(None),
     USAGE.c.occurred_at <= bindparam("until", type_=USAGE.c.occurred_at.type),
 )
-# The unbilled usage and the balance in one round trip: the final bill needs both.
-_USAGE_AND_BALANCE = select(
-    select(func.coalesce(func.sum(USAGE.c.amount_minor), 0)).where(_UNBILLED).scalar_subquery(),
-    select(func.coalesce(func.sum(LEDGER.c.cash_minor), 0))
+_BALANCE = (
+    select(
+        func.coalesce(func.sum(LEDGER.c.cash_minor), 0).label("cash"),
+        func.coalesce(func.sum(LEDGER.c.bonus_minor), 0).label("bonus"),
+    )
     .where(LEDGER.c.esim_id == bindparam("for_esim"))
-    .scalar_subquery(),
-    select(func.coalesce(func.sum(LEDGER.c.bonus_minor), 0))
-    .where(LEDGER.c.esim_id == bindparam("for_esim"))
-    .scalar_subquery(),
+    .subquery("balance")
+)
+# The balance and each unbilled usage record in one round trip (a row per record; one with
+# no record when there is none): the final bill needs both, and covers exactly those records.
+_USAGE_AND_BALANCE = (
+    select(_BALANCE.c.cash, _BALANCE.c.bonus, USAGE.c.id, USAGE.c.amount_minor)
+    .select_from(_BALANCE)
+    .outerjoin(USAGE, _UNBILLED)
+    .order_by(USAGE.c.id)
 )
 BILLS = cast(Table, Bill.__table__)
 _ISSUE = insert(BILLS).returning(BILLS.c.id)
-_COVER_USAGE = update(USAGE).where(_UNBILLED).values(bill_id=bindparam("for_bill"))
+_COVER_USAGE = (
+    update(USAGE)
+    .where(USAGE.c.id == bindparam("usage_id"), USAGE.c.bill_id.is_(None))
+    .values(bill_id=bindparam("for_bill"))
+)
+
+
+@dataclass(frozen=True)
+class FinalBillReads:
+    """What issuing the final bill reads: the bill, the balance before it, and the usage
+    records its usage is the sum of."""
+
+    bill: FinalBill
+    balance: Balance
+    usage_ids: tuple[int, ...]
 
 
 def final_bill_and_balance(
     session: Session, esim: Esim, plan: Plan, effective_at: datetime
-) -> tuple[FinalBill, Balance]:
+) -> FinalBillReads:
     """``compute_final_bill`` and the balance before it (``balance_of``), in one query."""
     start = esim.billed_until
     end = max(effective_at, start)
-    usage, cash, bonus = session.execute(
-        _USAGE_AND_BALANCE, {"for_esim": esim.id, "until": end}
-    ).one()
+    rows = session.execute(_USAGE_AND_BALANCE, {"for_esim": esim.id, "until": end}).all()
+    usage = sum(row.amount_minor for row in rows if row.id is not None)
     currency = plan.currency
     bill = FinalBill(start, end, prorated_fee(plan, start, end), Money(int(usage), currency))
-    return bill, Balance(Money(int(cash), currency), Money(int(bonus), currency))
+    balance = Balance(Money(int(rows[0].cash), currency), Money(int(rows[0].bonus), currency))
+    return FinalBillReads(bill, balance, tuple(row.id for row in rows if row.id is not None))
 
 
 def issue_final_bill(
-    session: Session, esim: Esim, cancellation_id: int, bill: FinalBill, now: datetime
+    session: Session, esim: Esim, cancellation_id: int, reads: FinalBillReads, now: datetime
 ) -> int:
     """The bill row (one per cancellation: ``bills.cancellation_id`` is unique) and the usage
-    it now covers, in two statements; the bill's id."""
+    records it covers, marked by id: exactly those whose sum it bills, so a record written
+    since the read (PostgreSQL, READ COMMITTED) stays unbilled for the next bill. The bill's
+    id."""
+    bill = reads.bill
     bill_id: int = session.execute(
         _ISSUE,
         {
@@ -151,7 +174,7 @@ def issue_final_bill(
             "issued_at": now,
         },
     ).scalar_one()
-    session.execute(
-        _COVER_USAGE, {"for_esim": esim.id, "until": bill.period_end, "for_bill": bill_id}
-    )
+    if reads.usage_ids:  # one executemany; none to run without usage
+        covered = [{"usage_id": usage_id, "for_bill": bill_id} for usage_id in reads.usage_ids]
+        session.execute(_COVER_USAGE, covered)
     return bill_id

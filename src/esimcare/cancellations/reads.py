@@ -25,21 +25,23 @@ from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.quote import QUOTE_READS, QuoteReads, quote_parameters, quote_reads
 from esimcare.cancellations.states import OPEN_STATUSES
 from esimcare.cancellations.verification_methods import (
-    METHOD_FACTS,
+    METHOD_FACTS_OF_CUSTOMER,
     MethodFacts,
     method_facts,
-    method_parameters,
+    method_parameters_for,
 )
 from esimcare.customers.codes import (
-    SENT_LAST_HOUR,
     SendHistory,
+    hour_ago_parameters,
     new_subject_history,
-    send_parameters,
+    sent_last_hour_to,
 )
+from esimcare.customers.identity import CustomerKey
 from esimcare.customers.models import Customer
 from esimcare.errors import NotFoundError
 from esimcare.esims.models import Esim
 from esimcare.esims.service import VIEW_WIDTH, EsimView, esim_parameters, view_of, view_select
+from esimcare.kit.orm_rows import table_of
 from esimcare.operators.policy import Policy
 
 _OPEN_STATUSES = sorted(OPEN_STATUSES)
@@ -53,6 +55,7 @@ _OPEN_ONE = (
 
 @dataclass(frozen=True, slots=True)
 class RequestReads:
+    customer: Customer
     view: EsimView
     quote: QuoteReads
     open_cancellation_id: int | None
@@ -60,36 +63,46 @@ class RequestReads:
     sends: SendHistory
 
 
-_REQUEST = view_select(*QUOTE_READS, _OPEN_ONE, *METHOD_FACTS, SENT_LAST_HOUR)
+_CUSTOMER_PHONE = table_of(Customer).c.phone
+# The customer's row comes last, after the parts (its phone is what the method facts and the
+# code count go by).
+_REQUEST = (
+    view_select(
+        *QUOTE_READS, _OPEN_ONE, *METHOD_FACTS_OF_CUSTOMER, sent_last_hour_to(_CUSTOMER_PHONE)
+    )
+    .add_columns(Customer)
+    .where(Customer.id == Esim.customer_id)
+)
 # Where each part starts in the row, after the view's columns.
 _QUOTE_AT = VIEW_WIDTH
 _OPEN_AT = _QUOTE_AT + len(QUOTE_READS)
 _METHODS_AT = _OPEN_AT + 1
-_SENDS_AT = _METHODS_AT + len(METHOD_FACTS)
+_SENDS_AT = _METHODS_AT + len(METHOD_FACTS_OF_CUSTOMER)
 
 
 def read_request(
     session: Session,
     policy: Policy,
-    customer: Customer,
+    customer: Customer | CustomerKey,
     esim_id: int,
     *,
     effective_at: datetime,
     now: datetime,
 ) -> RequestReads:
-    """Everything a request for ``esim_id`` reads, its quote's usage up to ``effective_at``;
-    another customer's or another operator's eSIM is not found."""
+    """Everything a request for ``esim_id`` reads, its quote's usage up to ``effective_at``,
+    and the customer's row; another customer's or another operator's eSIM is not found."""
     parameters = (
         esim_parameters(customer.operator_id, customer.id, esim_id)
         | quote_parameters(effective_at)
-        | method_parameters(policy, customer, now)
-        | send_parameters(customer.phone, now)
+        | method_parameters_for(policy, customer.operator_id, customer.id, now)
+        | hour_ago_parameters(now)
     )
     row = session.execute(_REQUEST, parameters).first()
     if row is None:
         raise NotFoundError("no such eSIM on this account")
     values = tuple(row)
     return RequestReads(
+        customer=values[-1],
         view=view_of(values),
         quote=quote_reads(effective_at, values[_QUOTE_AT:_OPEN_AT]),
         open_cancellation_id=values[_OPEN_AT],
@@ -133,10 +146,16 @@ _CUSTOMERS_CANCELLATION = (
 )
 _WITH_ESIM = select(Cancellation, Esim).join(Esim, Esim.id == Cancellation.esim_id)
 _CANCELLATION_AND_ESIM = _WITH_ESIM.where(*_CUSTOMERS_CANCELLATION)
-_VERIFICATION = _WITH_ESIM.add_columns(*METHOD_FACTS).where(*_CUSTOMERS_CANCELLATION)
+_VERIFICATION = (
+    _WITH_ESIM.add_columns(*METHOD_FACTS_OF_CUSTOMER, Customer)
+    .join(Customer, Customer.id == Cancellation.customer_id)
+    .where(*_CUSTOMERS_CANCELLATION)
+)
 
 
-def _cancellation_parameters(customer: Customer, cancellation_id: int) -> dict[str, Any]:
+def _cancellation_parameters(
+    customer: Customer | CustomerKey, cancellation_id: int
+) -> dict[str, Any]:
     return {
         "cancellation_id": cancellation_id,
         "cancellation_operator_id": customer.operator_id,
@@ -162,17 +181,22 @@ class VerificationReads:
     cancellation: Cancellation
     esim: Esim
     methods: MethodFacts
+    customer: Customer
 
 
 def read_verification(
-    session: Session, policy: Policy, customer: Customer, cancellation_id: int, now: datetime
+    session: Session,
+    policy: Policy,
+    customer: Customer | CustomerKey,
+    cancellation_id: int,
+    now: datetime,
 ) -> VerificationReads | None:
-    """``cancellation_and_esim`` and the method facts; None when there is no such
-    cancellation on this account."""
-    parameters = _cancellation_parameters(customer, cancellation_id) | method_parameters(
-        policy, customer, now
+    """``cancellation_and_esim``, the method facts and the customer's row; None when there
+    is no such cancellation on this account."""
+    parameters = _cancellation_parameters(customer, cancellation_id) | method_parameters_for(
+        policy, customer.operator_id, customer.id, now
     )
     row = session.execute(_VERIFICATION, parameters).one_or_none()
     if row is None:
         return None
-    return VerificationReads(row[0], row[1], method_facts((row[2], row[3])))
+    return VerificationReads(row[0], row[1], method_facts((row[2], row[3])), row[4])

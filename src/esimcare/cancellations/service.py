@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from esimcare.audit.service import AuditEntry, record, record_all
+from esimcare.audit.service import AuditEntry, record_all
 from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.quote import Quote, QuoteReads, compute_quote, effective_time
 from esimcare.cancellations.quote_hold import (
@@ -26,6 +26,7 @@ from esimcare.cancellations.quote_hold import (
     stamp_quote,
 )
 from esimcare.cancellations.reads import (
+    VerificationReads,
     cancellation_and_esim,
     read_quote,
     read_request,
@@ -48,6 +49,7 @@ from esimcare.cancellations.verification_methods import (
     require_some_method,
 )
 from esimcare.customers.codes import IssuedCode, SendHistory, check_code, issue_code
+from esimcare.customers.identity import CustomerKey
 from esimcare.customers.lockout import ensure_not_locked, record_failure
 from esimcare.customers.models import Customer
 from esimcare.customers.passkeys import PasskeyNotAcceptedError, assertion_options, check_assertion
@@ -69,7 +71,7 @@ from esimcare.errors import (
 from esimcare.esims.models import Esim
 from esimcare.esims.service import EsimView
 from esimcare.esims.states import EsimStatus
-from esimcare.jobs.queue import enqueue_new
+from esimcare.jobs.queue import enqueue_new, new_job
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.local_time import local_datetime
 from esimcare.kit.orm_rows import adopt, table_of
@@ -144,7 +146,7 @@ def held_quote(
 def request_cancellation(
     session: Session,
     ctx: RequestSystems,
-    customer: Customer,
+    customer: Customer | CustomerKey,
     esim_id: int,
     *,
     reason: str,
@@ -157,7 +159,7 @@ def request_cancellation(
     now = ctx.clock.now()
     effective_at = _effective_at(ctx, policy, quote_id, now)
     read = read_request(session, policy, customer, esim_id, effective_at=effective_at, now=now)
-    view = read.view
+    customer, view = read.customer, read.view  # a key's customer is read with the rest
     refund_to = _check_request(policy, customer, view, reason, refund_to,
                                read.open_cancellation_id)  # fmt: skip
     methods = require_some_method(session, policy, customer, now, read.methods)
@@ -175,7 +177,7 @@ def request_cancellation(
                 raise  # no other way to confirm: nothing is requested, the page says until when
             refused = error
     # Last: the chain head stays locked until commit.
-    _append_audit(session, cancellation, f"customer:{customer.id}", "cancellation.requested",
+    audit(session, cancellation, f"customer:{customer.id}", "cancellation.requested",
                   now, ip, {"esim_id": view.esim.id, "reason": reason})  # fmt: skip
     sms_to = customer.phone if code else None
     return Requested(cancellation, quote, code, sms_to, methods, view.esim.msisdn,
@@ -272,31 +274,10 @@ def audit(
     ip: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> None:
-    """One audit row about a cancellation (who, what, when, from where)."""
-    record(
-        session,
-        operator_id=cancellation.operator_id,
-        actor=actor,
-        action=action,
-        subject=f"cancellation:{cancellation.reference}",
-        at=now,
-        ip=ip,
-        data=data,
-    )
-
-
-def _append_audit(
-    session: Session,
-    cancellation: Cancellation,
-    actor: str,
-    action: str,
-    now: datetime,
-    ip: str | None,
-    data: dict[str, Any],
-) -> None:
-    """``audit`` with ``record_all``'s Core INSERT: nothing for the unit of work to flush."""
+    """One audit row about a cancellation (who, what, when, from where), with ``record_all``'s
+    Core INSERT: no ORM object to build or flush."""
     subject = f"cancellation:{cancellation.reference}"
-    entry = AuditEntry(cancellation.operator_id, actor, action, subject, now, ip, data)
+    entry = AuditEntry(cancellation.operator_id, actor, action, subject, now, ip, data or {})
     record_all(session, [entry])
 
 
@@ -438,7 +419,7 @@ def _check_awaiting(
 def verify(
     session: Session,
     ctx: RequestSystems,
-    customer: Customer,
+    customer: Customer | CustomerKey,
     cancellation_id: int,
     *,
     method: str,
@@ -451,7 +432,8 @@ def verify(
     except ValueError:
         raise MethodNotAllowedError(f"unknown method {method!r}") from None
     now = ctx.clock.now()
-    cancellation, esim = _verifiable(session, ctx, customer, cancellation_id, chosen, now)
+    read = _verifiable(session, ctx, customer, cancellation_id, chosen, now)
+    cancellation, esim, customer = read.cancellation, read.esim, read.customer
     _require_quote_holds(session, cancellation, now)
     limits = ctx.settings.limits
     if chosen is VerificationMethod.SMS:
@@ -474,7 +456,7 @@ def verify(
     _schedule(session, ctx, customer, cancellation, policy, now, esim=esim,
               verified_by=chosen.value)  # fmt: skip
     # Last: the chain head stays locked until commit.
-    _append_audit(session, cancellation, f"customer:{customer.id}", "cancellation.verified",
+    audit(session, cancellation, f"customer:{customer.id}", "cancellation.verified",
                   now, ip, {"method": chosen.value})  # fmt: skip
     return cancellation
 
@@ -482,17 +464,17 @@ def verify(
 def _verifiable(
     session: Session,
     ctx: RequestSystems,
-    customer: Customer,
+    customer: Customer | CustomerKey,
     cancellation_id: int,
     chosen: VerificationMethod,
     now: datetime,
-) -> tuple[Cancellation, Esim]:
-    """The cancellation and its eSIM, if ``chosen`` may confirm it and it awaits that; the
-    two and the facts that decide the methods come in one statement."""
+) -> VerificationReads:
+    """The cancellation, its eSIM and the customer, if ``chosen`` may confirm it and it
+    awaits that; the three and the facts that decide the methods come in one statement."""
     policy = ctx.policy(customer.operator_id)
     read = read_verification(session, policy, customer, cancellation_id, now)
     if read is None:  # the answer says the method is not allowed first, as it always did
-        methods = methods_for(session, policy, customer, now)
+        methods = methods_for(session, policy, _loaded(session, customer), now)
     else:
         methods = methods_given(policy, read.methods)
     if chosen not in methods:
@@ -500,7 +482,16 @@ def _verifiable(
     if read is None:
         raise NotFoundError("no such cancellation on this account")
     _check_awaiting(session, ctx, read.cancellation, now)
-    return read.cancellation, read.esim
+    return read
+
+
+def _loaded(session: Session, customer: Customer | CustomerKey) -> Customer:
+    if isinstance(customer, Customer):
+        return customer
+    found = session.get(Customer, customer.id)
+    if found is None or found.operator_id != customer.operator_id:
+        raise NotFoundError("no such customer")
+    return found
 
 
 def passkey_options(
@@ -584,8 +575,7 @@ def _schedule(
     advance(session, cancellation, moves, now=now, watched=policy.has_webhooks, changes=changes)
     set_esim_status(session, esim, EsimStatus.CANCELLATION_PENDING)
     _create_steps(session, cancellation)
-    enqueue_new(
-        session,
+    first_step = new_job(
         kind=STEP_JOB,
         payload={"cancellation_id": cancellation.id},
         now=now,
@@ -604,6 +594,7 @@ def _schedule(
         effective=local_datetime(cancellation.effective_at, policy.tzinfo, customer.language),
         undo=undo_text,
         hotline=policy.hotline,
+        along=[first_step],  # inserted with the notices' jobs: one statement for all
     )
 
 
@@ -722,6 +713,6 @@ def verify_in_person(
     now = ctx.clock.now()
     _schedule(session, ctx, customer, cancellation, ctx.policy(customer.operator_id), now,
               esim=esim, verified_by=IN_PERSON_METHOD)  # fmt: skip
-    _append_audit(session, cancellation, actor, "cancellation.verified", now, ip,
+    audit(session, cancellation, actor, "cancellation.verified", now, ip,
                   {"method": IN_PERSON_METHOD, "note": note.strip()[:300]})  # fmt: skip
     return cancellation

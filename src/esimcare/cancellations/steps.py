@@ -92,9 +92,10 @@ class FinalBillStep(LocalStep):
         cancellation, esim = run.cancellation, run.esim
         plan = session.get(Plan, esim.plan_id)
         assert plan is not None
-        bill, balance = final_bill_and_balance(session, esim, plan, cancellation.effective_at)
-        issue_final_bill(session, esim, cancellation.id, bill, run.now)
-        self._settle(session, run, bill, balance)
+        reads = final_bill_and_balance(session, esim, plan, cancellation.effective_at)
+        bill = reads.bill
+        issue_final_bill(session, esim, cancellation.id, reads, run.now)
+        self._settle(session, run, bill, reads.balance)
         # Written here, not by the ORM's flush: the eSIM row stays as it was loaded otherwise.
         session.execute(
             _STOP_BILLING,

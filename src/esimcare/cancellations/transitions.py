@@ -119,11 +119,15 @@ _ESIMS = table_of(Esim)
 _SET_ESIM_STATUS = _ESIMS.update().where(_ESIMS.c.id == bindparam("moved_esim_id"))
 
 
-def set_esim_status(session: Session, esim: Esim, target: EsimStatus) -> None:
-    """``move_esim`` written at once, in one prebuilt UPDATE instead of the next flush."""
+def set_esim_status(
+    session: Session, esim: Esim, target: EsimStatus, changes: Mapping[str, Any] | None = None
+) -> None:
+    """``move_esim`` written at once, with ``changes`` (other columns), in one prebuilt UPDATE
+    instead of the next flush."""
     _check_esim_move(esim, target)
-    session.connection().execute(_SET_ESIM_STATUS, {"moved_esim_id": esim.id, "status": target})
-    written(esim, {"status": target})
+    values = {**(changes or {}), "status": target}
+    session.connection().execute(_SET_ESIM_STATUS, {"moved_esim_id": esim.id, **values})
+    written(esim, values)
 
 
 def _check_esim_move(esim: Esim, target: EsimStatus) -> None:

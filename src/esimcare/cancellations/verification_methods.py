@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from esimcare.customers.models import Customer
@@ -27,6 +27,7 @@ from esimcare.errors import ForbiddenError
 from esimcare.esims.models import Esim
 from esimcare.i18n import N_
 from esimcare.kit.clock import iso
+from esimcare.kit.orm_rows import table_of
 from esimcare.operators.policy import Policy, VerificationMethod
 
 
@@ -50,30 +51,49 @@ class MethodFacts:
 # Aliased: inside a statement that reads the cancelled eSIM's row, these are other rows (the
 # contact number's), not a correlation to that one.
 _CONTACT_ESIM = aliased(Esim, name="contact_esim")
-_RECENT_INSTALL = (
-    select(_CONTACT_ESIM.installed_at)
-    .where(
-        _CONTACT_ESIM.operator_id == bindparam("method_operator_id"),
-        _CONTACT_ESIM.msisdn == bindparam("method_phone"),
-        _CONTACT_ESIM.installed_at > bindparam("installed_after"),
+
+
+def _recent_install(phone: ColumnElement[str]) -> Select[Any]:
+    return (
+        select(_CONTACT_ESIM.installed_at)
+        .where(
+            _CONTACT_ESIM.operator_id == bindparam("method_operator_id"),
+            _CONTACT_ESIM.msisdn == phone,
+            _CONTACT_ESIM.installed_at > bindparam("installed_after"),
+        )
+        .order_by(_CONTACT_ESIM.installed_at.desc())
+        .limit(1)
     )
-    .order_by(_CONTACT_ESIM.installed_at.desc())
-    .limit(1)
-)
+
+
+_RECENT_INSTALL = _recent_install(bindparam("method_phone"))
 _HAS_PASSKEY = exists().where(
     CustomerPasskey.operator_id == bindparam("method_operator_id"),
     CustomerPasskey.customer_id == bindparam("method_customer_id"),
 )
 # Columns for any SELECT, bound with ``method_parameters`` and read with ``method_facts``.
 METHOD_FACTS = (_RECENT_INSTALL.scalar_subquery(), _HAS_PASSKEY)
+# The same for a SELECT that reads the customer's row too: the contact number is its phone
+# column (bound with ``method_parameters_for``).
+METHOD_FACTS_OF_CUSTOMER = (
+    _recent_install(table_of(Customer).c.phone).scalar_subquery(),
+    _HAS_PASSKEY,
+)
 _FACTS_ALONE = select(*METHOD_FACTS)
 
 
 def method_parameters(policy: Policy, customer: Customer, now: datetime) -> dict[str, Any]:
+    return method_parameters_for(policy, customer.operator_id, customer.id, now) | {
+        "method_phone": customer.phone
+    }
+
+
+def method_parameters_for(
+    policy: Policy, operator_id: str, customer_id: int, now: datetime
+) -> dict[str, Any]:
     return {
-        "method_operator_id": customer.operator_id,
-        "method_customer_id": customer.id,
-        "method_phone": customer.phone,
+        "method_operator_id": operator_id,
+        "method_customer_id": customer_id,
         "installed_after": now - _untrusted_for(policy),
     }
 

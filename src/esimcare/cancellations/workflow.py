@@ -45,7 +45,7 @@ from esimcare.cancellations.steps import (
     log_end_of,
 )
 from esimcare.cancellations.systems import WorkflowSystems
-from esimcare.cancellations.transitions import move, move_esim
+from esimcare.cancellations.transitions import Move, advance, move, set_esim_status
 from esimcare.db import transaction
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus
@@ -355,11 +355,13 @@ class CancellationWorkflow:
         self.queue.finish(session, job)
 
     def _complete(self, session: Session, loaded: _Loaded, now: datetime) -> None:
+        """Prebuilt Core statements, not an ORM flush: this runs once per cancellation."""
         cancellation, esim = loaded.cancellation, loaded.esim
-        move(session, cancellation, CancellationStatus.COMPLETED, actor="system", now=now)
-        cancellation.completed_at = now
-        move_esim(esim, EsimStatus.CANCELLED)
-        esim.cancelled_at = now
+        completed = Move(CancellationStatus.COMPLETED, "system")
+        watched = self.ctx.policy(cancellation.operator_id).has_webhooks
+        advance(session, cancellation, [completed], now=now, watched=watched,
+                changes={"completed_at": now})  # fmt: skip
+        set_esim_status(session, esim, EsimStatus.CANCELLED, {"cancelled_at": now})
         audit(session, cancellation, "system", "cancellation.completed", now)
 
     def _note_error(self, job: ClaimedJob, name: StepName, error: Exception) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from esimcare.config import Limits
@@ -46,10 +46,17 @@ _C = _CODES.c
 _TO_DESTINATION_IN_THE_HOUR = and_(
     _C.destination == bindparam("code_destination"), _C.created_at > bindparam("code_hour_ago")
 )
-# Codes sent to a destination in the last hour, as a column for the statement that reads a new
-# request's rows (bound with ``send_parameters``): its subject is new, so that is all its
-# throttle needs (``new_subject_history``).
-SENT_LAST_HOUR = select(func.count()).where(_TO_DESTINATION_IN_THE_HOUR).scalar_subquery()
+
+
+def sent_last_hour_to(destination: ColumnElement[str]) -> ScalarSelect[int]:
+    """Codes sent to ``destination`` (a column of the outer statement: the customer's phone)
+    in the last hour, as a column for the statement that reads a new request's rows (bound
+    with ``hour_ago_parameters``): its subject is new, so that is all its throttle needs
+    (``new_subject_history``)."""
+    sent = and_(_C.destination == destination, _C.created_at > bindparam("code_hour_ago"))
+    return select(func.count()).where(sent).scalar_subquery()
+
+
 _SAME_THING = and_(_C.purpose == bindparam("code_purpose"), _C.subject == bindparam("code_subject"))
 _HISTORY = select(func.count(), func.max(case((_SAME_THING, _C.created_at)))).where(
     _TO_DESTINATION_IN_THE_HOUR
@@ -59,7 +66,11 @@ _INSERT = _CODES.insert()
 
 
 def send_parameters(destination: str, now: datetime) -> dict[str, Any]:
-    return {"code_destination": destination, "code_hour_ago": now - timedelta(hours=1)}
+    return {"code_destination": destination} | hour_ago_parameters(now)
+
+
+def hour_ago_parameters(now: datetime) -> dict[str, Any]:
+    return {"code_hour_ago": now - timedelta(hours=1)}
 
 
 def new_subject_history(sent_last_hour: int | None) -> SendHistory:
@@ -80,7 +91,7 @@ def issue_code(
     history: SendHistory | None = None,
 ) -> IssuedCode:
     """``history``: the destination's, when the caller has read it in this transaction
-    (``SENT_LAST_HOUR``); otherwise it is read here."""
+    (``sent_last_hour_to``); otherwise it is read here."""
     ensure_not_locked(customer, now)
     if history is None:
         history = _history(session, destination, purpose, subject, now)

@@ -32,9 +32,12 @@ from typing import Any, Final, cast
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     CursorResult,
     Executable,
     Result,
+    Select,
+    Subquery,
     Table,
     Update,
     and_,
@@ -46,6 +49,7 @@ from sqlalchemy import (
     select,
     text,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -129,15 +133,24 @@ def enqueue_new(
     return _insert_unless_known(session, values)
 
 
-def enqueue_all_new(
-    session: Session, *, kind: str, jobs: list[tuple[dict[str, Any], str]], now: datetime
-) -> None:
-    """``enqueue_new`` for several jobs (payload, dedupe key) due now, in one statement; a
-    dedupe key already taken is passed over."""
-    if not jobs:
+def new_job(
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    now: datetime,
+    dedupe_key: str,
+    run_after: datetime | None = None,
+) -> dict[str, Any]:
+    """A job's row for ``enqueue_rows_new``, which inserts it with others."""
+    return _row(kind, payload, now, dedupe_key, run_after or now)
+
+
+def enqueue_rows_new(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Jobs of any kinds (``new_job`` rows) in one statement (an executemany); a dedupe key
+    already taken is passed over."""
+    if not rows:
         return
-    rows = [_row(kind, payload, now, dedupe_key, now) for payload, dedupe_key in jobs]
-    session.execute(_insert_new(_dialect(session)), rows)  # one executemany
+    session.execute(_insert_new(_dialect(session)), rows)
     _wake_workers_on_commit(session)
 
 
@@ -279,16 +292,24 @@ _HAND_ON = (
 
 
 @cache
-def _claim_statement(dialect: str, kinds: tuple[str, ...] | None, limit: int) -> Executable:
-    """Claim up to ``limit`` due jobs (of ``kinds``), oldest first, in one statement: built
-    once per shape, run with ``now``, ``lease_until`` and ``worker``."""
+def _claim_statement(
+    dialect: str,
+    kinds: tuple[str, ...] | None,
+    limit: int,
+    together: tuple[str, ...] = (),
+    together_limit: int = 0,
+) -> Executable:
+    """Claim up to ``limit`` due jobs (of ``kinds``), oldest first, and beside them up to
+    ``together_limit`` of the kinds run ``together``, in one statement: built once per shape,
+    run with ``now``, ``lease_until`` and ``worker``."""
     now = bindparam("now", type_=JOBS.c.run_after.type)
-    picked = select(JOBS.c.id).where(_due(now)).order_by(JOBS.c.run_after, JOBS.c.id).limit(limit)
-    if kinds is not None:
-        picked = picked.where(JOBS.c.kind.in_(kinds))
-    # PostgreSQL: lock the rows and let concurrent claimers skip them rather than queue
-    # behind us. SQLite renders no FOR UPDATE.
-    picked = picked.with_for_update(skip_locked=True)
+    if together:
+        one_by_one = _picked(now, kinds, limit, exclude=together)
+        picked: Select[Any] | CompoundSelect[Any] = union_all(
+            select(one_by_one.c.id), select(_picked(now, together, together_limit).c.id)
+        )
+    else:
+        picked = _pick(now, kinds, limit)
     if dialect == "postgresql":
         # Materialised once: inlined as an IN sub-select, the planner may re-run it per
         # row of a nested loop, locking (and skipping) rows it then does not update.
@@ -315,6 +336,34 @@ def _claim_statement(dialect: str, kinds: tuple[str, ...] | None, limit: int) ->
             JOBS.c.dedupe_key,
         )
     )
+
+
+def _pick(
+    now: ColumnElement[Any],
+    kinds: Collection[str] | None,
+    limit: int,
+    exclude: Collection[str] = (),
+) -> Select[Any]:
+    """The ids of up to ``limit`` due jobs of ``kinds`` (None: any but ``exclude``)."""
+    picked = select(JOBS.c.id).where(_due(now)).order_by(JOBS.c.run_after, JOBS.c.id).limit(limit)
+    if kinds is not None:
+        picked = picked.where(JOBS.c.kind.in_(kinds))
+    if exclude:
+        picked = picked.where(JOBS.c.kind.not_in(exclude))
+    # PostgreSQL: lock the rows and let concurrent claimers skip them rather than queue
+    # behind us. SQLite renders no FOR UPDATE.
+    return picked.with_for_update(skip_locked=True)
+
+
+def _picked(
+    now: ColumnElement[Any],
+    kinds: Collection[str] | None,
+    limit: int,
+    exclude: Collection[str] = (),
+) -> Subquery:
+    """``_pick`` as a sub-select of its own, so that each part of a union keeps its limit
+    and its lock."""
+    return _pick(now, kinds, limit, exclude).subquery()
 
 
 class JobQueue:
@@ -360,15 +409,27 @@ class JobQueue:
         claimed = self.claim_batch(kinds, limit=1)
         return claimed[0] if claimed else None
 
-    def claim_batch(self, kinds: Collection[str] | None = None, *, limit: int) -> list[ClaimedJob]:
-        """Take up to ``limit`` of the oldest due jobs in one statement, oldest first."""
+    def claim_batch(
+        self,
+        kinds: Collection[str] | None = None,
+        *,
+        limit: int,
+        together: Collection[str] = (),
+        together_limit: int = 0,
+    ) -> list[ClaimedJob]:
+        """Take up to ``limit`` of the oldest due jobs in one statement, oldest first; with
+        ``together``, jobs of those kinds are not among them but claimed beside them, up to
+        ``together_limit`` (kinds a worker runs together: their number costs it little)."""
         if (kinds is not None and not kinds) or limit < 1:
             return []
         shape = tuple(sorted(kinds)) if kinds is not None else None
+        together_shape = tuple(sorted(together)) if together_limit > 0 else ()
         with transaction(self.sessions) as session:
             now = self.clock.now()
             lease_until = now + timedelta(seconds=self.lease_s)
-            statement = _claim_statement(_dialect(session), shape, limit)
+            statement = _claim_statement(
+                _dialect(session), shape, limit, together_shape, together_limit
+            )
             params = {"now": now, "next_lease": lease_until, "worker": self.worker_id}
             rows = session.execute(statement, params).all()
         jobs = [

@@ -57,6 +57,7 @@ class Worker:
         batch_size: int = 1,
         wakeup: Wakeup | None = None,
         batch_handlers: Mapping[str, BatchHandler] | None = None,
+        together_limit: int = 32,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -76,6 +77,10 @@ class Worker:
         # Kinds whose jobs from one claim run together (notice deliveries: one read and one
         # write transaction for all of them).
         self.batch_handlers = dict(batch_handlers or {})
+        # Those kinds are claimed beside the batch, up to this many: each job costs a batch
+        # handler little, each run of it a claim and its transactions. Their own limit, so
+        # they never crowd out the jobs that run one by one.
+        self.together_limit = together_limit
         self._left_to_finish: list[ClaimedJob] = []
 
     def backoff_s(self, attempts: int) -> float:
@@ -97,7 +102,10 @@ class Worker:
 
     def _run_batch(self, stop: threading.Event | None = None) -> int:
         kinds = self.handlers.keys() | self.batch_handlers.keys()
-        waiting = deque(self.queue.claim_batch(kinds, limit=self.batch_size))
+        claimed = self.queue.claim_batch(kinds, limit=self.batch_size,
+                                         together=self.batch_handlers.keys(),
+                                         together_limit=self.together_limit)  # fmt: skip
+        waiting = deque(claimed)
         # By claim, not id: a job handed on (``queue.hand_on``) keeps its row and id.
         seen = {job.claim for job in waiting}
         ran = 0

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from esimcare.customers.models import Customer
-from esimcare.jobs.queue import enqueue, enqueue_all_new
+from esimcare.jobs.queue import enqueue, enqueue_rows_new, new_job
 from esimcare.notices.models import Channel, Notice
 from esimcare.notices.templates import render
 
@@ -57,13 +57,15 @@ def notify_all_channels(
     event_key: str,
     now: datetime,
     operator_name: str,
+    along: list[dict[str, Any]] | None = None,
     **params: Any,
 ) -> list[int]:
     """Every contact channel hears of it at once (FCC 23-95 practice), each exactly once: a
     channel whose notice of this event exists already is passed over. The new notices' ids.
 
     Two statements whatever the channels: the notices in one ``INSERT ... ON CONFLICT DO
-    NOTHING RETURNING``, their delivery jobs in another."""
+    NOTHING RETURNING``, their delivery jobs in another, which also inserts the caller's own
+    jobs of this transaction (``along``: ``new_job`` rows), so they cost no statement more."""
     subject, body = render(template, customer.language, operator=operator_name, **params)
     destinations = [(Channel.SMS, customer.phone)]
     if customer.email:
@@ -83,8 +85,12 @@ def notify_all_channels(
         for channel, destination in destinations
     ]
     new_ids = sorted(session.scalars(_insert_notices(session.get_bind().dialect.name), rows))
-    jobs = [({"notice_id": notice_id}, f"notice:{notice_id}") for notice_id in new_ids]
-    enqueue_all_new(session, kind=DELIVER_JOB, jobs=jobs, now=now)
+    deliveries = [
+        new_job(kind=DELIVER_JOB, payload={"notice_id": notice_id}, now=now,
+                dedupe_key=f"notice:{notice_id}")
+        for notice_id in new_ids
+    ]  # fmt: skip
+    enqueue_rows_new(session, [*(along or []), *deliveries])
     return new_ids
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, String, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import BigInteger, Integer, String, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from esimcare.db import UtcDateTime, enum_type
@@ -75,27 +76,25 @@ class PayoutLedger:
         # ``payment_id`` is not needed: the ledger pays out to the destination, the demo's way.
         self._faults.check()
         _validate(idempotency_key, amount, destination)
-        row = EmulatedPayout(
-            idempotency_key=idempotency_key,
-            amount_minor=amount.minor,
-            currency=amount.currency,
-            route=PayoutRoute(route),
-            destination=destination,
-            description=description[:500],
-            reference=f"po_{secrets.token_hex(12)}",
-            created_at=self._clock.now(),
-        )
-        try:
-            with self._sessions.begin() as session:
-                first = _first(session, idempotency_key)
-                if first is not None:
-                    return _replay(first, row)
-                session.add(row)
-        except IntegrityError:
-            # A concurrent call with the same key won the race (PostgreSQL): answer as a replay.
-            with self._sessions() as session:
-                return _replay(_first(session, idempotency_key), row)
-        return PayoutReceipt(row.reference, amount, replayed=False)
+        reference = f"po_{secrets.token_hex(12)}"
+        attempt: dict[str, Any] = {
+            "idempotency_key": idempotency_key,
+            "amount_minor": amount.minor,
+            "currency": amount.currency,
+            "route": PayoutRoute(route),
+            "destination": destination,
+            "description": description[:500],
+            "reference": reference,
+            "created_at": self._clock.now(),
+        }
+        with self._sessions.begin() as session:
+            connection = session.connection()
+            # A known key inserts nothing (on PostgreSQL after waiting for a concurrent call
+            # with it to commit): then the payout is the first one's, replayed.
+            paid = connection.execute(_PAY_ONCE[connection.dialect.name], attempt)
+            if paid.scalar_one_or_none() is None:
+                return _replay(_first(session, idempotency_key), attempt)
+        return PayoutReceipt(reference, amount, replayed=False)
 
     def check_payout(self, *, reference: str) -> PayoutReceipt:
         """The ledger pays at once, so a payout it knows is always succeeded."""
@@ -115,6 +114,16 @@ class PayoutLedger:
             return [_payout(row) for row in rows]
 
 
+_PAYOUTS = cast(Table, EmulatedPayout.__table__)
+# A payout per key, in one statement built once per dialect.
+_PAY_ONCE = {
+    name: dialect.insert(_PAYOUTS)
+    .on_conflict_do_nothing(index_elements=[_PAYOUTS.c.idempotency_key])
+    .returning(_PAYOUTS.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+
+
 def _first(session: Session, idempotency_key: str) -> EmulatedPayout | None:
     query = select(EmulatedPayout).where(EmulatedPayout.idempotency_key == idempotency_key)
     return session.scalars(query).one_or_none()
@@ -129,14 +138,11 @@ def _validate(idempotency_key: str, amount: Money, destination: str) -> None:
         raise PermanentIntegrationError("a destination is required", code="invalid-destination")
 
 
-def _replay(first: EmulatedPayout | None, attempt: EmulatedPayout) -> PayoutReceipt:
+def _replay(first: EmulatedPayout | None, attempt: dict[str, Any]) -> PayoutReceipt:
     if first is None:  # pragma: no cover - the key was just seen; only a purge could do this
         raise PermanentIntegrationError("payout vanished", code="idempotency-mismatch")
-    same = (first.amount_minor, first.currency, first.route, first.destination) == (
-        attempt.amount_minor,
-        attempt.currency,
-        attempt.route,
-        attempt.destination,
+    same = (first.amount_minor, first.currency, first.route, first.destination) == tuple(
+        attempt[name] for name in ("amount_minor", "currency", "route", "destination")
     )
     if not same:
         raise PermanentIntegrationError(

@@ -30,6 +30,7 @@ from esimcare.billing.models import EntryKind, LedgerEntry
 from esimcare.cancellations.quote import Quote
 from esimcare.cancellations.service import request_cancellation, verify
 from esimcare.context import Context
+from esimcare.customers.identity import CustomerKey
 from esimcare.customers.models import Customer
 from esimcare.customers.passwords import hash_password
 from esimcare.db import Base, transaction
@@ -287,6 +288,11 @@ class Cancellable:
     customer_id: int
     esim_id: int
     phone: str
+    operator_id: str
+
+    @property
+    def customer(self) -> CustomerKey:
+        return CustomerKey(self.operator_id, self.customer_id)
 
 
 def seed_cancellable(ctx: Context, n: int, operator_id: str = "mts") -> list[Cancellable]:
@@ -321,7 +327,7 @@ def seed_cancellable(ctx: Context, n: int, operator_id: str = "mts") -> list[Can
             session.flush()
             item = DemoEsim("", customer.phone, "", installed=True, cash=150000, usage=0)
             seed_money(session, esim, item, ctx.clock.now())
-            made.append(Cancellable(customer.id, esim.id, customer.phone))
+            made.append(Cancellable(customer.id, esim.id, customer.phone, customer.operator_id))
     return made
 
 
@@ -353,19 +359,16 @@ def _cancellable_esim(
 
 
 def cancel_as_customer(
-    ctx: Context, customer_id: int, esim_id: int, reason: str = "not_needed"
+    ctx: Context, customer: CustomerKey, esim_id: int, reason: str = "not_needed"
 ) -> tuple[int, Quote]:
     """Request a cancellation and verify it with its SMS code, as the customer would: synthetic
-    load for benchmarks and fault tests. Returns the cancellation id and the quote."""
+    load for benchmarks and fault tests. Returns the cancellation id and the quote. The
+    customer is read by each phase's own first statement, as signed in by key."""
     with transaction(ctx.sessions) as session:
-        customer = session.get(Customer, customer_id)
-        assert customer is not None
         requested = request_cancellation(session, ctx, customer, esim_id, reason=reason)
         if requested.code is None:
             raise ValueError(f"{customer.operator_id} does not verify by SMS code")
         cancellation_id, code = requested.cancellation.id, requested.code.code
     with transaction(ctx.sessions) as session:
-        customer = session.get(Customer, customer_id)
-        assert customer is not None
         verify(session, ctx, customer, cancellation_id, method="sms", secret=code)
     return cancellation_id, requested.quote
