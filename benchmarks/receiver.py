@@ -2,10 +2,13 @@
 same path answering 204: same uvicorn settings, same load generator, same run, in turns.
 
     .venv/bin/python -m benchmarks.receiver [--seconds 10] [--rounds 3] [--concurrency 16]
+        [--timestamps one-clock|per-connection]
 
 Each notification is new and signed as the development emulator signs (so the sender is
 proven, as a real SM-DP+ is by its TLS certificate); each is stored, audited and applied to the
 eSIM when its ICCID is known (a third of the ICCIDs are the demo's eSIMs, the rest unknown).
+The notifications are dated on one clock, as an SM-DP+ dates them (``--timestamps
+per-connection``: each connection on a day of its own, as before 2026-12-02).
 The two servers run side by side and the load generator drives them in turn, ``--rounds``
 times, so both see the same machine. Afterwards every notification answered 204 must be in
 the database. Before that, in process, the statements and transactions per notification are
