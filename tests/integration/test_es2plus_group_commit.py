@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -229,3 +231,31 @@ def test_a_write_that_must_not_wait_is_refused_at_once_while_sqlite_is_locked(
         assert transaction.driver.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
     engine.dispose()
     other.close()
+
+
+@pytest.mark.postgres
+def test_two_batches_written_at_once_with_the_same_keys_never_deadlock(
+    make_context: MakeContext, postgres_schema_url: str
+) -> None:
+    """PostgreSQL writes two batches side by side; a notification delivered twice can sit in
+    both, in either order. Each inserts its rows in key order, so one waits for the other's
+    commit and then finds the copy taken, instead of each waiting for the other."""
+    ctx = make_context(database_url=postgres_schema_url)
+    for round_ in range(8):
+        pair = [body(ctx, UNKNOWN_ICCID, 1, 1000 + 10 * round_ + n) for n in range(6)]
+        arrivals = [arrival(ctx, b, b) for b in pair]
+        batches = [arrivals, arrivals[::-1]]
+        both_ready = threading.Barrier(2)
+
+        def write(batch: list[Arrival], both_ready: threading.Barrier = both_ready) -> list[str]:
+            both_ready.wait(5)
+            return notification_store.store_notifications(
+                ctx.engine, [(a.received, a.at) for a in batch], ctx.has_webhooks, ctx.clock.now
+            )
+
+        with ThreadPoolExecutor(2) as pool:
+            effects = [e for found in pool.map(write, batches) for e in found]
+        assert sorted(effects) == ["duplicate"] * 6 + ["unknown_iccid"] * 6
+    assert stored(ctx) == (48, 48)
+    with ctx.sessions() as session:
+        assert verify_chain(session, "mts") is None

@@ -150,3 +150,44 @@ def test_requests_a_few_turns_of_the_loop_behind_join_the_batch() -> None:
 
     assert run_in_own_loop(scenario()) == [2, 4, 6]
     assert on_loop.batches == [[1, 2, 3]]
+
+
+def test_with_two_writes_at_once_a_batch_need_not_wait_for_the_one_before() -> None:
+    first_started, second_started = threading.Event(), threading.Event()
+    doubler = Doubler()
+
+    def write(items: Sequence[int]) -> list[int | Exception]:
+        if not first_started.is_set():
+            first_started.set()
+            # Finishes only once the next batch's write has begun beside it.
+            assert second_started.wait(5), "the second batch waited for the first"
+        else:
+            second_started.set()
+        return doubler(items)
+
+    async def scenario() -> list[int | BaseException]:
+        writer = GroupWriter(write, max_batch=2, writes_at_once=2)
+        return await submit_all(writer, [1, 2, 3, 4, -5])
+
+    outcomes = run_in_own_loop(scenario())
+    assert outcomes[:4] == [2, 4, 6, 8]
+    assert isinstance(outcomes[4], ValueError)
+    assert sorted(map(sorted, doubler.batches)) == [[-5], [1, 2], [3, 4]]
+
+
+def test_one_write_at_a_time_by_default() -> None:
+    running, overlapped = [0], [False]
+    lock = threading.Lock()
+
+    def write(items: Sequence[int]) -> list[int | Exception]:
+        with lock:
+            running[0] += 1
+            overlapped[0] = overlapped[0] or running[0] > 1
+        threading.Event().wait(0.01)
+        with lock:
+            running[0] -= 1
+        return [2 * n for n in items]
+
+    outcomes = run_in_own_loop(submit_all(GroupWriter(write, max_batch=1), [1, 2, 3]))
+    assert outcomes == [2, 4, 6]
+    assert not overlapped[0]

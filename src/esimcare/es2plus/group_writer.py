@@ -38,10 +38,14 @@ class GroupWriter(Generic[Item, Result]):
         write: Callable[[Sequence[Item]], Sequence[Result | Exception]],
         max_batch: int = 256,
         write_now: Callable[[Sequence[Item]], Sequence[Result]] | None = None,
+        writes_at_once: int = 1,
     ) -> None:
+        """``writes_at_once``: batches written side by side (each in its own thread and
+        transaction); more than one only where the database commits them concurrently."""
         self._write = write
         self._write_now = write_now
         self._max_batch = max_batch
+        self._writes_at_once = writes_at_once
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._drainer: asyncio.Task[None] | None = None
 
@@ -57,12 +61,19 @@ class GroupWriter(Generic[Item, Result]):
         return await future
 
     async def _drain(self) -> None:
+        writing: set[asyncio.Task[None]] = set()
         try:
-            while self._pending:
-                await self._gathered()
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                await self._flush(batch)
+            while self._pending or writing:
+                if self._pending and len(writing) < self._writes_at_once:
+                    await self._gathered()
+                    batch = self._pending[: self._max_batch]
+                    del self._pending[: self._max_batch]
+                    if self._writes_at_once == 1:
+                        await self._flush(batch)
+                        continue
+                    writing.add(asyncio.ensure_future(self._flush(batch)))
+                    continue
+                _, writing = await asyncio.wait(writing, return_when=asyncio.FIRST_COMPLETED)
         finally:
             self._drainer = None
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -153,7 +154,10 @@ def _store_once(
         found = transaction.rows(_TAKEN_KEYS[dialect], {"keys": _list_parameter(dialect, keys)})
         taken = {key for (key,) in found}
         plan = plan_batch(batch, esims, taken)
-        if _INSERT_NOTIFICATIONS[dialect].run(transaction, plan.rows) != len(plan.rows):
+        # In key order: two batches written at once (PostgreSQL) that share keys wait for
+        # each other's in one order, never each for the other's.
+        rows = sorted(plan.rows, key=itemgetter("dedupe_key"))
+        if _INSERT_NOTIFICATIONS[dialect].run(transaction, rows) != len(rows):
             raise KeyTakenMeanwhileError
         _apply_changes(transaction, plan, subscribed, now)
         append_all(transaction, plan.audit)
