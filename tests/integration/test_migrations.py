@@ -39,7 +39,7 @@ def test_a_migrated_sqlite_database_moves_the_audit_head_by_trigger_and_downgrad
     url = f"sqlite:///{tmp_path / 'migrated.db'}"
     upgrade(url)
     assert _triggers(url) == {"audit_head_follows_events"}
-    command.downgrade(alembic_config(url), "0011")
+    command.downgrade(alembic_config(url), "0012")
     assert _triggers(url) == set()
 
 

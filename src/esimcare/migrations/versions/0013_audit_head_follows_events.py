@@ -4,8 +4,8 @@ An event is then appended in one statement on both databases (``audit/chain_sql.
 PostgreSQL a writable CTE moves the head, which SQLite cannot do inside an INSERT. The
 trigger exists on SQLite only; PostgreSQL needs nothing.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0013
+Revises: 0012
 Create Date: 2026-12-02 18:00:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0013"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
