@@ -96,6 +96,8 @@ class Requested:
     methods: tuple[VerificationMethod, ...]
     # The number being cancelled (the code's message names it).
     msisdn: str
+    # The customer's row as the request read it (whom the code goes to, after commit).
+    customer: Customer
     # Why no code was sent although SMS is a method (the resend pause or the hourly cap);
     # the customer confirms another way the operator allows, or later.
     sms_refused: ResendTooSoonError | None = None
@@ -180,7 +182,7 @@ def request_cancellation(
     audit(session, cancellation, f"customer:{customer.id}", "cancellation.requested",
                   now, ip, {"esim_id": view.esim.id, "reason": reason})  # fmt: skip
     sms_to = customer.phone if code else None
-    return Requested(cancellation, quote, code, sms_to, methods, view.esim.msisdn,
+    return Requested(cancellation, quote, code, sms_to, methods, view.esim.msisdn, customer,
                      sms_refused=refused)  # fmt: skip
 
 
