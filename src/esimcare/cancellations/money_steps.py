@@ -125,12 +125,16 @@ class RefundStep:
             "created_at": run.now,
         }
         refund_id = session.execute(_insert_refund(_dialect(session)), values).scalar()
-        return None if refund_id is None else (refund_id, values, top_ups)
+        if refund_id is None:
+            return None
+        run.carried.refund_minor = values["amount_minor"]
+        return refund_id, values, top_ups
 
     def _resume(self, session: Session, run: StepInput) -> PayoutCall | NoPayout:
         """A refund made by an earlier run: followed where it stands."""
         refund = session.scalar(select(Refund).where(Refund.cancellation_id == run.cancellation.id))
         assert refund is not None
+        run.carried.refund_minor = refund.amount_minor
         if refund.status is not RefundStatus.PENDING:
             return NoPayout(REFUNDED if refund.status is RefundStatus.SUCCEEDED else NO_REFUND_DUE)
         parts = _parts(session, refund)
