@@ -182,7 +182,7 @@ class CancellationWorkflow:
         try:
             result = self.steps[name].call(begun.prepared)
         except Exception as error:
-            self._note_error(job, name, error)
+            self._note_error(job, begun, error)
             raise
         crash_point(f"after_call:{name.value}")
         self._finish(job, begun, result)
@@ -388,11 +388,14 @@ class CancellationWorkflow:
                 changes={"completed_at": now})  # fmt: skip
         audit(session, cancellation, "system", "cancellation.completed", now)
 
-    def _note_error(self, job: ClaimedJob, name: StepName, error: Exception) -> None:
+    def _note_error(self, job: ClaimedJob, begun: _Begun, error: Exception) -> None:
         with transaction(self.ctx.sessions) as session:
-            step = self._step(session, job.payload["cancellation_id"], name)
+            step = self._step(session, job.payload["cancellation_id"], begun.name)
             step.status = StepStatus.PENDING
             step.last_error = f"{type(error).__name__}: {error}"[:2000]
+            handler = self.steps[begun.name]
+            if isinstance(handler, RefundStep):  # what it defers to the answer, written now
+                handler.record_failed_call(session, begun.prepared, self.ctx.clock.now())
 
     def on_dead(self, job: ClaimedJob, error: str) -> None:
         """Retries are exhausted or the answer was definite: the cancellation is failed, visibly,
