@@ -46,6 +46,7 @@ class NoticeStep(LocalStep):
             bill=Money(facts.bill_total or 0, currency).display(locale),
             refund=Money(facts.refund_amount or 0, currency).display(locale),
             device=device,
+            deliveries_to=run.job_rows,
         )
         return "notified"
 

@@ -69,6 +69,9 @@ class StepInput:
     # The eSIM's profile state as this very transaction read it, when it did (the last
     # transaction closes the eSIM first, and that UPDATE returns it).
     profile_now: ProfileState | None = None
+    # Where a local step puts the rows of the jobs it queues (``jobs.new_job``), when the
+    # workflow inserts them with the finish of its own job, in one statement; None: at once.
+    job_rows: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,7 @@ from esimcare.db import transaction
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus
 from esimcare.jobs.errors import PermanentJobError
-from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue_new
+from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue_new, enqueue_rows_new
 from esimcare.kit.faults import crash_point
 
 log = structlog.stdlib.get_logger(__name__)
@@ -203,10 +203,10 @@ class CancellationWorkflow:
                     now=now,
                     note="grace period over",
                 )
-            begun = self._advance(session, loaded, loaded.open_steps, now)
+            job_rows: list[dict[str, Any]] = []
+            begun = self._advance(session, loaded, loaded.open_steps, now, job_rows)
             loaded.write_steps(session)
-            if begun is None:
-                self.queue.finish(session, job)
+            self._finish_or_enqueue(session, job, begun, job_rows)
             return begun
 
     def _advance(
@@ -215,6 +215,7 @@ class CancellationWorkflow:
         loaded: _Loaded,
         open_steps: list[CancellationStep],
         now: datetime,
+        job_rows: list[dict[str, Any]],
     ) -> _Begun | None:
         """Run the local steps in this transaction and begin the first that calls out; with
         none left, complete the cancellation.
@@ -239,7 +240,8 @@ class CancellationWorkflow:
             crash_point(f"before_call:{step.name.value}")
             crash_point(f"after_call:{step.name.value}")
             run = self._input(loaded, step, now, attempt=step.attempts + 1)
-            outcome = handler.record(session, replace(run, profile_now=profile_now), None)
+            run = replace(run, profile_now=profile_now, job_rows=job_rows)
+            outcome = handler.record(session, run, None)
             # Started and done in one transaction: the row changes once.
             self._start(loaded, step, now)
             self._done(loaded, step, outcome, now)
@@ -287,12 +289,26 @@ class CancellationWorkflow:
                 self._wait(session, job, loaded, step, outcome, now)
                 return
             self._done(loaded, step, outcome, now)
-            begun_next = self._advance(session, loaded, loaded.open_steps[1:], now)
+            job_rows: list[dict[str, Any]] = []
+            begun_next = self._advance(session, loaded, loaded.open_steps[1:], now, job_rows)
             loaded.write_steps(session)
-            if begun_next is None:
-                self.queue.finish(session, job)
-            else:
+            self._finish_or_enqueue(session, job, begun_next, job_rows)
+            if begun_next is not None:
                 self._hand_over(session, job, loaded.cancellation, name, begun_next)
+
+    def _finish_or_enqueue(
+        self,
+        session: Session,
+        job: ClaimedJob,
+        begun: _Begun | None,
+        job_rows: list[dict[str, Any]],
+    ) -> None:
+        """The jobs the local steps queued: inserted with this job's finish, in one statement,
+        when nothing is begun; else at once (the job is handed on after)."""
+        if begun is None:
+            self.queue.finish_enqueuing(session, job, job_rows)
+        else:
+            enqueue_rows_new(session, job_rows)
 
     def _hand_over(
         self,
