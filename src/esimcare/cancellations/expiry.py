@@ -1,7 +1,8 @@
-"""Expiring the requests not verified in time: one sweep a minute, not a job per request.
+"""Expiring the requests not verified in time: one sweep a minute per operator, not a job per
+request (a sweep names its operator, as every job names its tenant through its payload).
 
-A request makes sure the sweep of the minute its window ends in is queued. The first request
-of that minute in a process inserts it (``INSERT ... ON CONFLICT DO NOTHING`` on the minute's
+A request makes sure its operator's sweep of the minute its window ends in is queued. The
+first request of that minute in a process inserts it (``INSERT ... ON CONFLICT DO NOTHING`` on the minute's
 dedupe key, so processes never queue it twice), and the process remembers it once that
 commits: the other requests of the minute insert nothing. The sweep expires every request
 still awaiting verification whose window has ended by the time it runs, found by a partial
@@ -30,8 +31,8 @@ from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue_new
 EXPIRE_DUE_JOB: Final = "cancellation.expire_due"
 SWEEP_EVERY: Final = timedelta(minutes=1)
 _BATCH: Final = 200
-# Per database (engine): the sweeps this process has seen queued, by minute.
-_QUEUED: WeakKeyDictionary[Engine, set[datetime]] = WeakKeyDictionary()
+# Per database (engine): the sweeps this process has seen queued, by operator and minute.
+_QUEUED: WeakKeyDictionary[Engine, set[tuple[str, datetime]]] = WeakKeyDictionary()
 
 
 def sweep_after(window_end: datetime) -> datetime:
@@ -42,21 +43,23 @@ def sweep_after(window_end: datetime) -> datetime:
     return epoch + timedelta(seconds=periods * step)
 
 
-def ensure_sweep(session: Session, *, window_end: datetime, now: datetime) -> None:
-    """Queue the sweep that will expire a request whose window ends at ``window_end``, in the
-    request's transaction, unless this process knows it is queued already."""
+def ensure_sweep(
+    session: Session, operator_id: str, *, window_end: datetime, now: datetime
+) -> None:
+    """Queue the operator's sweep that will expire a request whose window ends at
+    ``window_end``, in the request's transaction, unless this process knows it is queued."""
     at = sweep_after(window_end)
     engine = session.get_bind()
     assert isinstance(engine, Engine)
     known = _QUEUED.setdefault(engine, set())
-    if at in known:
+    if (operator_id, at) in known:
         return
-    enqueue_new(session, kind=EXPIRE_DUE_JOB, payload={}, now=now, run_after=at,
-                dedupe_key=f"expire-due:{at.isoformat()}")  # fmt: skip
+    enqueue_new(session, kind=EXPIRE_DUE_JOB, payload={"operator_id": operator_id}, now=now,
+                run_after=at, dedupe_key=f"expire-due:{operator_id}:{at.isoformat()}")  # fmt: skip
 
     def remember(_session: Session) -> None:
-        known.difference_update({past for past in known if past <= now})
-        known.add(at)
+        known.difference_update({seen for seen in known if seen[1] <= now})
+        known.add((operator_id, at))
 
     event.listen(session, "after_commit", remember, once=True)
 
@@ -68,17 +71,22 @@ def forget_queued_sweeps(engine: Engine) -> None:
 
 def expire_due(sessions: sessionmaker[Session], ctx: RequestSystems, queue: JobQueue,
                job: ClaimedJob) -> None:  # fmt: skip
-    """The sweep: expire every request past its window, a batch per transaction; the job is
-    finished with the last batch."""
+    """The sweep: expire every request of its operator past its window, a batch per
+    transaction; the job is finished with the last batch."""
     from esimcare.cancellations.service import expire  # service queues the sweep
 
     window = timedelta(seconds=ctx.settings.limits.verification_window_s)
+    operator_id = job.payload["operator_id"]
     while True:
         with transaction(sessions) as session:
             cutoff = ctx.clock.now() - window
             due = session.scalars(
                 select(Cancellation.id)
-                .where(text(AWAITING), Cancellation.created_at <= cutoff)
+                .where(
+                    text(AWAITING),
+                    Cancellation.created_at <= cutoff,
+                    Cancellation.operator_id == operator_id,
+                )
                 .order_by(Cancellation.created_at)
                 .limit(_BATCH)
             ).all()

@@ -261,7 +261,7 @@ def _expire_unless_verified(
     """Expired by the sweep of the minute its window ends in (``expiry``), if not verified
     by then; ``EXPIRE_JOB`` rows queued before the sweep existed still run."""
     window_end = now + timedelta(seconds=ctx.settings.limits.verification_window_s)
-    ensure_sweep(session, window_end=window_end, now=now)
+    ensure_sweep(session, cancellation.operator_id, window_end=window_end, now=now)
 
 
 def audit(
