@@ -2,11 +2,12 @@
 request (a sweep names its operator, as every job names its tenant through its payload).
 
 A request makes sure its operator's sweep of the minute its window ends in is queued. The
-first request of that minute in a process inserts it (``INSERT ... ON CONFLICT DO NOTHING`` on the minute's
-dedupe key, so processes never queue it twice), and the process remembers it once that
-commits: the other requests of the minute insert nothing. The sweep expires every request
-still awaiting verification whose window has ended by the time it runs, found by a partial
-index that holds only those (``ix_cancellations_awaiting_by_age``), in batches.
+first request of that minute in a process inserts it (``INSERT ... ON CONFLICT DO NOTHING``
+on the minute's dedupe key, so processes never queue it twice), and the process remembers
+it once that commits: the other requests of the minute insert nothing. The sweep expires
+every request of its operator still awaiting verification whose window has ended by the
+time it runs, found by a partial index that holds only those
+(``ix_cancellations_awaiting_by_age``), in batches.
 
 A verification past the window is refused whether or not the sweep has run yet
 (``service._check_awaiting`` closes it as expired); the sweep closes it for everyone else, so
