@@ -219,6 +219,8 @@ def test_the_doors_operations_cost_the_same_statements_as_the_phases_by_key(
             done = do_verify_cancellation(demo, key, requested.cancellation.id, method="sms",
                                           secret=requested.code.code)  # fmt: skip
     assert done.status is CancellationStatus.PROCESSING
+    # PostgreSQL's commit also wakes the workers (NOTIFY, sent as the transaction commits).
+    verifying = [s for s in verifying if not s.startswith("NOTIFY")]
     assert (len(requesting), len(verifying)) == (5, 9), requesting + verifying
     assert not [s for s in requesting + verifying if s.startswith("SELECT customers.")]
 
