@@ -65,11 +65,6 @@ def ensure_sweep(
     event.listen(session, "after_commit", remember, once=True)
 
 
-def forget_queued_sweeps(engine: Engine) -> None:
-    """For a database whose jobs were deleted under this process (tests, benchmarks)."""
-    _QUEUED.pop(engine, None)
-
-
 def expire_due(sessions: sessionmaker[Session], ctx: RequestSystems, queue: JobQueue,
                job: ClaimedJob) -> None:  # fmt: skip
     """The sweep: expire every request of its operator past its window, a batch per
