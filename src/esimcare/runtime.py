@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
+from esimcare.cancellations.expiry import EXPIRE_DUE_JOB, expire_due
 from esimcare.cancellations.service import EXPIRE_JOB, STEP_JOB, expire
 from esimcare.cancellations.workflow import CancellationWorkflow
 from esimcare.config import Settings
@@ -119,6 +120,7 @@ def build_worker(ctx: Context, name: str | None = None) -> Worker:
         {
             STEP_JOB: workflow.handle,
             EXPIRE_JOB: expire_job,
+            EXPIRE_DUE_JOB: lambda job: expire_due(ctx.sessions, ctx, queue, job),
             DELIVER_JOB: lambda job: deliver_notice(ctx, queue, job),
             RECONCILE_JOB: lambda job: reconcile_order(ctx, queue, job),
             **more_handlers,

@@ -17,6 +17,7 @@ from esimcare.cancellations.operations import CancellationDetails
 from esimcare.cancellations.service import Requested
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.context import Context
+from esimcare.customers.identity import CustomerKey
 from esimcare.customers.models import Customer
 from esimcare.customers.passkeys import (
     Client,
@@ -99,7 +100,7 @@ def _request(ctx: Context, operator_id: str, login: str, **details: str) -> Requ
     with transaction(ctx.sessions) as session:
         esim_id = list_esims(session, operator_id, who.id)[0].esim.id
     outcome = operations.do_request_cancellation(
-        ctx, who.id, esim_id, CancellationDetails(reason="not_needed", **details),
+        ctx, CustomerKey.of(who), esim_id, CancellationDetails(reason="not_needed", **details),
         once=None, describe=lambda _s, _r: StoredResponse(201, {}),
     )  # fmt: skip
     assert outcome.ran.result is not None
@@ -108,7 +109,7 @@ def _request(ctx: Context, operator_id: str, login: str, **details: str) -> Requ
 
 def _verify(ctx: Context, who: Customer, cancellation_id: int, answer: object) -> Cancellation:
     return operations.do_verify_cancellation(
-        ctx, who.id, cancellation_id, method="passkey", secret=json.dumps(answer)
+        ctx, CustomerKey.of(who), cancellation_id, method="passkey", secret=json.dumps(answer)
     )
 
 
@@ -198,7 +199,7 @@ def test_a_passkey_answer_for_one_cancellation_does_not_confirm_another(demo: Co
     first = _request(demo, "mts", MTS)
     answer = device.get(operations.do_passkey_options(demo, anna.id, first.cancellation.id))
     second = operations.do_request_cancellation(
-        demo, anna.id, esims[1].esim.id, CancellationDetails(reason="not_needed"),
+        demo, CustomerKey.of(anna), esims[1].esim.id, CancellationDetails(reason="not_needed"),
         once=None, describe=lambda _s, _r: StoredResponse(201, {}),
     ).ran.result  # fmt: skip
     assert second is not None
@@ -242,7 +243,7 @@ def test_a_passkey_confirms_inside_the_esim_swap_window_where_sms_does_not(
     anna = customer(demo, "mts", MTS)
     with pytest.raises(MethodNotAllowedError):
         operations.do_verify_cancellation(
-            demo, anna.id, requested.cancellation.id, method="sms", secret="123456"
+            demo, CustomerKey.of(anna), requested.cancellation.id, method="sms", secret="123456"
         )
     options = operations.do_passkey_options(demo, anna.id, requested.cancellation.id)
     verified = _verify(demo, anna, requested.cancellation.id, device.get(options))

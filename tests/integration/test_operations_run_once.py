@@ -21,6 +21,7 @@ from esimcare.cancellations.operations import (
 from esimcare.cancellations.service import Requested
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.context import Context
+from esimcare.customers.identity import CustomerKey
 from esimcare.customers.models import Customer
 from esimcare.db import transaction
 from esimcare.errors import IdempotencyKeyReusedError, InvalidInputError
@@ -62,10 +63,10 @@ def test_the_same_key_requests_once_and_sends_one_code(demo: Context) -> None:
     anna, esim_id = anna_and_esim(demo)
     details = CancellationDetails("not_needed")
     first = do_request_cancellation(
-        demo, anna.id, esim_id, details, once=once(demo, "k"), describe=describe
+        demo, CustomerKey.of(anna), esim_id, details, once=once(demo, "k"), describe=describe
     )
     again = do_request_cancellation(
-        demo, anna.id, esim_id, details, once=once(demo, "k"), describe=describe
+        demo, CustomerKey.of(anna), esim_id, details, once=once(demo, "k"), describe=describe
     )
     assert first.code_sent is True and not first.ran.replayed
     assert again.ran.replayed and again.code_sent is None
@@ -78,11 +79,16 @@ def test_the_same_key_for_another_request_is_refused(demo: Context) -> None:
     anna, esim_id = anna_and_esim(demo)
     details = CancellationDetails("not_needed")
     do_request_cancellation(
-        demo, anna.id, esim_id, details, once=once(demo, "k"), describe=describe
+        demo, CustomerKey.of(anna), esim_id, details, once=once(demo, "k"), describe=describe
     )
     with pytest.raises(IdempotencyKeyReusedError):
         do_request_cancellation(
-            demo, anna.id, esim_id, details, once=once(demo, "k", "other"), describe=describe
+            demo,
+            CustomerKey.of(anna),
+            esim_id,
+            details,
+            once=once(demo, "k", "other"),
+            describe=describe,
         )
 
 
@@ -90,11 +96,11 @@ def test_a_failed_request_frees_its_key_for_a_retry(demo: Context) -> None:
     anna, esim_id = anna_and_esim(demo)
     with pytest.raises(InvalidInputError):
         do_request_cancellation(
-            demo, anna.id, esim_id, CancellationDetails("no-such-reason"),
+            demo, CustomerKey.of(anna), esim_id, CancellationDetails("no-such-reason"),
             once=once(demo, "k"), describe=describe,
         )  # fmt: skip
     retried = do_request_cancellation(
-        demo, anna.id, esim_id, CancellationDetails("not_needed"),
+        demo, CustomerKey.of(anna), esim_id, CancellationDetails("not_needed"),
         once=once(demo, "k"), describe=describe,
     )  # fmt: skip
     assert not retried.ran.replayed and cancellations(demo) == 1
@@ -104,7 +110,12 @@ def test_without_a_key_each_call_runs(demo: Context) -> None:
     """The CLI and the staff console call the same operation without a key."""
     anna, esim_id = anna_and_esim(demo)
     outcome = do_request_cancellation(
-        demo, anna.id, esim_id, CancellationDetails("not_needed"), once=None, describe=describe
+        demo,
+        CustomerKey.of(anna),
+        esim_id,
+        CancellationDetails("not_needed"),
+        once=None,
+        describe=describe,
     )
     assert outcome.ran.result is not None
     assert outcome.ran.answer.body == {"id": outcome.ran.result.cancellation.id}
@@ -115,7 +126,8 @@ def test_resend_verify_and_undo_go_through_one_function_each(demo: Context) -> N
     with transaction(demo.sessions) as session:
         esim_id = list_esims(session, "beeline", li.id)[0].esim.id
     requested = do_request_cancellation(
-        demo, li.id, esim_id, CancellationDetails("not_needed", refund_to="+79030000002"),
+        demo, CustomerKey.of(li), esim_id,
+        CancellationDetails("not_needed", refund_to="+79030000002"),
         once=None, describe=describe,
     ).ran.result  # fmt: skip
     assert requested is not None
@@ -125,7 +137,9 @@ def test_resend_verify_and_undo_go_through_one_function_each(demo: Context) -> N
     resent = do_resend_code(demo, li.id, cancellation_id)
     assert resent.sent and codes_sent(demo, li.phone) == 2
     code = latest_code(demo, li.phone)
-    verified = do_verify_cancellation(demo, li.id, cancellation_id, method="sms", secret=code)
+    verified = do_verify_cancellation(
+        demo, CustomerKey.of(li), cancellation_id, method="sms", secret=code
+    )
     assert verified.status is CancellationStatus.SCHEDULED
     undone = do_undo_cancellation(demo, li.id, cancellation_id)
     assert undone.status is CancellationStatus.UNDONE

@@ -14,6 +14,11 @@ from sqlalchemy import event, update
 
 from esimcare.billing.models import UsageRecord
 from esimcare.cancellations.models import Cancellation
+from esimcare.cancellations.operations import (
+    CancellationDetails,
+    do_request_cancellation,
+    do_verify_cancellation,
+)
 from esimcare.cancellations.quote import compute_quote
 from esimcare.cancellations.reads import read_request
 from esimcare.cancellations.service import quote_for, request_cancellation, verify
@@ -26,6 +31,7 @@ from esimcare.db import transaction
 from esimcare.errors import AccountLockedError, InvalidTransitionError, NotFoundError
 from esimcare.esims.models import Esim
 from esimcare.esims.service import get_esim, list_esims
+from esimcare.idempotency.service import StoredResponse
 from tests.support import customer
 
 ANNA = "+79160000001"
@@ -159,9 +165,9 @@ def test_by_key_the_customer_is_read_by_each_phases_one_statement(demo: Context)
             done = verify(session, demo, key, requested.cancellation.id, method="sms",
                           secret=requested.code.code)  # fmt: skip
     assert done.status is CancellationStatus.PROCESSING
-    # The read (with the customer), the cancellation, its first history row, the expiry job,
-    # the code, the audit row.
-    assert len(requesting) == 6, requesting
+    # The read (with the customer), the cancellation, its first history row, the code, the
+    # audit row (the expiry sweep of this minute was queued by the first request).
+    assert len(requesting) == 5, requesting
     # The read (with the customer), the code's try, the status move, its history, the eSIM,
     # the steps, the notices, the jobs (the first step's and the notices'), the audit row.
     assert len(verifying) == 9, verifying
@@ -191,3 +197,52 @@ def test_by_key_another_customers_cancellation_is_not_found(demo: Context) -> No
     with pytest.raises(NotFoundError), transaction(demo.sessions) as session:
         verify(session, demo, stranger, requested.cancellation.id, method="sms",
                secret=requested.code.code)  # fmt: skip
+
+
+def test_the_doors_operations_cost_the_same_statements_as_the_phases_by_key(
+    demo: Context,
+) -> None:
+    """The API and the portal call the operations with the key of the customer their session
+    authenticated: the operation reads no customer row of its own."""
+    anna, warm_up = _anna_esim(demo, 0)
+    _, esim_id = _anna_esim(demo, 1)
+    key = CustomerKey.of(anna)
+    for target in (warm_up, esim_id):  # the first one also finds the audit chain's head
+        with statements(demo) as requesting:
+            outcome = do_request_cancellation(
+                demo, key, target, CancellationDetails("not_needed"), once=None,
+                describe=lambda _s, _r: StoredResponse(201, {}),
+            )  # fmt: skip
+        requested = outcome.ran.result
+        assert requested is not None and requested.code is not None and outcome.code_sent
+        with statements(demo) as verifying:
+            done = do_verify_cancellation(demo, key, requested.cancellation.id, method="sms",
+                                          secret=requested.code.code)  # fmt: skip
+    assert done.status is CancellationStatus.PROCESSING
+    # PostgreSQL's commit also wakes the workers (NOTIFY, sent as the transaction commits).
+    verifying = [s for s in verifying if not s.startswith("NOTIFY")]
+    assert (len(requesting), len(verifying)) == (5, 9), requesting + verifying
+    assert not [s for s in requesting + verifying if s.startswith("SELECT customers.")]
+
+
+def test_a_key_of_another_operators_customer_finds_nothing_through_the_operations(
+    demo: Context,
+) -> None:
+    anna, esim_id = _anna_esim(demo, 0)
+    with pytest.raises(NotFoundError):
+        do_request_cancellation(
+            demo, CustomerKey("beeline", anna.id), esim_id, CancellationDetails("not_needed"),
+            once=None, describe=lambda _s, _r: StoredResponse(201, {}),
+        )  # fmt: skip
+    outcome = do_request_cancellation(
+        demo, CustomerKey.of(anna), esim_id, CancellationDetails("not_needed"), once=None,
+        describe=lambda _s, _r: StoredResponse(201, {}),
+    )  # fmt: skip
+    requested = outcome.ran.result
+    assert requested is not None and requested.code is not None
+    with pytest.raises(NotFoundError):
+        do_verify_cancellation(demo, CustomerKey("beeline", anna.id), requested.cancellation.id,
+                               method="sms", secret=requested.code.code)  # fmt: skip
+    with transaction(demo.sessions) as session:
+        still = session.get(Cancellation, requested.cancellation.id)
+        assert still is not None and still.status is CancellationStatus.AWAITING_VERIFICATION

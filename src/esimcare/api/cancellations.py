@@ -34,6 +34,7 @@ from esimcare.cancellations import operations, service
 from esimcare.cancellations.operations import CancellationDetails
 from esimcare.cancellations.quote_hold import QuoteExpiredError
 from esimcare.cancellations.service import Requested
+from esimcare.customers.identity import CustomerKey
 from esimcare.db import transaction
 from esimcare.idempotency.service import StoredResponse
 from esimcare.kit.clock import iso
@@ -90,7 +91,7 @@ def create_cancellation(
 
     try:
         outcome = operations.do_request_cancellation(
-            ctx, auth.customer.id, esim_id, CancellationDetails(**body.model_dump()),
+            ctx, CustomerKey.of(auth.customer), esim_id, CancellationDetails(**body.model_dump()),
             once=once, describe=describe, ip=client_ip(request),
         )  # fmt: skip
     except QuoteExpiredError as error:
@@ -152,7 +153,7 @@ def verify(
     secret = _secret_of(body)
     try:
         cancellation = operations.do_verify_cancellation(
-            ctx, auth.customer.id, cancellation_id, method=body.method, secret=secret,
+            ctx, CustomerKey.of(auth.customer), cancellation_id, method=body.method, secret=secret,
             ip=client_ip(request),
         )  # fmt: skip
     except QuoteExpiredError as error:

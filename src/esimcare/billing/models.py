@@ -82,7 +82,9 @@ class RefundStatus(StrEnum):
 class Refund(Base):
     """At most one per cancellation; the provider key is stored before the provider is called.
 
-    The money goes back in parts (``RefundPart``), one per payment it came from.
+    The money goes back in parts (``RefundPart``), one per payment it came from. A refund
+    paid in one part keeps that part's payment here (its key is the refund's own), so the
+    part's row is written once, with the provider's answer (``parts_planned`` is 1).
     """
 
     __tablename__ = "refunds"
@@ -100,6 +102,9 @@ class Refund(Base):
     provider_reference: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Decided with the refund; None on refunds made before it was kept, and when none is due.
+    parts_planned: Mapped[int | None] = mapped_column(Integer)
+    provider_payment_id: Mapped[str | None] = mapped_column(String(64))  # the one part's
 
 
 class RefundPartStatus(StrEnum):

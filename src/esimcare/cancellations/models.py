@@ -10,6 +10,8 @@ from esimcare.cancellations.states import CancellationStatus, StepName, StepStat
 from esimcare.db import Base, UtcDateTime, enum_type
 
 _OPEN = "status IN ('awaiting_verification', 'scheduled', 'processing', 'failed')"
+# The expiry sweep's condition, written as the partial index's (so the planner uses it).
+AWAITING = "status = 'awaiting_verification'"
 
 
 class Cancellation(Base):
@@ -22,6 +24,13 @@ class Cancellation(Base):
             unique=True,
             sqlite_where=text(_OPEN),
             postgresql_where=text(_OPEN),
+        ),
+        # What the expiry sweep reads (cancellations/expiry.py): only the requests awaiting.
+        Index(
+            "ix_cancellations_awaiting_by_age",
+            "created_at",
+            sqlite_where=text(AWAITING),
+            postgresql_where=text(AWAITING),
         ),
     )
 

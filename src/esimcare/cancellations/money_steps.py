@@ -41,7 +41,8 @@ from esimcare.operators.policy import RefundRoute
 
 @dataclass(frozen=True)
 class PartCall:
-    part_id: int
+    # None for the one part of a refund paid in one: its row is written with the answer.
+    part_id: int | None
     position: int
     key: str
     amount: Money
@@ -70,7 +71,7 @@ class NoPayout:
 @dataclass(frozen=True)
 class PayoutAnswers:
     call: PayoutCall
-    receipts: dict[int, PayoutReceipt]  # by part id
+    receipts: dict[int, PayoutReceipt]  # by part position
     error: str | None = None  # a later part failed after an earlier one was sent
 
 
@@ -90,20 +91,24 @@ class RefundStep:
         created = self._create(session, run)
         if created is None:
             return self._resume(session, run)
-        refund_id, values, top_ups = created
+        refund_id, values, split = created
         if values["status"] is not RefundStatus.PENDING:
             return NoPayout(NO_REFUND_DUE)
-        parts = _insert_parts(session, refund_id, _split(values, top_ups), run.now)
+        if len(split) == 1:  # the refund's row holds what the part is sent with
+            key, payment_id, amount = split[0]
+            parts: tuple[PartCall, ...] = (PartCall(None, 1, key, amount, payment_id, None),)
+        else:
+            parts = _insert_parts(session, refund_id, split, run.now)
         description = f"refund {run.cancellation.reference}"
         route = RefundRoute(values["route"])
         return PayoutCall(route, values["destination"], description, parts, refund_id, None)
 
     def _create(
         self, session: Session, run: StepInput
-    ) -> tuple[int, dict[str, Any], list[TopUp]] | None:
-        """The refund row (its id and values) and the eSIM's top-ups (the card to pay back
-        to, and the split by payment), read with the balance in one query; None when the
-        cancellation has its refund already."""
+    ) -> tuple[int, dict[str, Any], list[tuple[str, str | None, Money]]] | None:
+        """The refund row (its id and values) and its split by payment (from the eSIM's
+        top-ups, read with the balance in one query, as the card to pay back to); None when
+        the cancellation has its refund already."""
         esim, cancellation = run.esim, run.cancellation
         policy = self.ctx.policy(esim.operator_id)
         plan = session.get(Plan, esim.plan_id)  # in the session already: no query
@@ -124,16 +129,32 @@ class RefundStep:
             "status": RefundStatus.PENDING if due and destination else RefundStatus.NOT_DUE,
             "created_at": run.now,
         }
+        split = _split(values, top_ups) if values["status"] is RefundStatus.PENDING else []
+        values["parts_planned"] = len(split) or None
+        values["provider_payment_id"] = split[0][1] if len(split) == 1 else None
         refund_id = session.execute(_insert_refund(_dialect(session)), values).scalar()
-        return None if refund_id is None else (refund_id, values, top_ups)
+        if refund_id is None:
+            return None
+        run.carried.refund_minor = values["amount_minor"]
+        return refund_id, values, split
 
     def _resume(self, session: Session, run: StepInput) -> PayoutCall | NoPayout:
         """A refund made by an earlier run: followed where it stands."""
         refund = session.scalar(select(Refund).where(Refund.cancellation_id == run.cancellation.id))
         assert refund is not None
+        run.carried.refund_minor = refund.amount_minor
         if refund.status is not RefundStatus.PENDING:
             return NoPayout(REFUNDED if refund.status is RefundStatus.SUCCEEDED else NO_REFUND_DUE)
         parts = _parts(session, refund)
+        if not parts and refund.parts_planned == 1:  # sent before, or not, with its answer lost
+            return PayoutCall(
+                RefundRoute(refund.route),
+                refund.destination,
+                f"refund {run.cancellation.reference}",
+                (_one_part_of(refund),),
+                refund.id,
+                None,
+            )
         if not parts:  # the run that made the refund died before its parts
             values = {"amount_minor": refund.amount_minor, "currency": refund.currency,
                       "route": refund.route, "idempotency_key": refund.idempotency_key}  # fmt: skip
@@ -173,9 +194,9 @@ class RefundStep:
         receipts: dict[int, PayoutReceipt] = {}
         for part in prepared.parts:
             try:
-                receipts[part.part_id] = self._send_or_follow(prepared, part)
+                receipts[part.position] = self._send_or_follow(prepared, part)
             except IntegrationError as exc:
-                sent = [p for p in prepared.parts if p.reference is None and p.part_id in receipts]
+                sent = [p for p in prepared.parts if p.reference is None and p.position in receipts]
                 if not sent:
                     raise
                 # An earlier part was accepted: its reference must be recorded before anything
@@ -205,12 +226,12 @@ class RefundStep:
         call = result.call
         entries: list[dict[str, Any]] = []
         for part in call.parts:
-            receipt = result.receipts.get(part.part_id)
+            receipt = result.receipts.get(part.position)
             if receipt is not None:
-                _apply(session, run, part, receipt, entries)
+                _apply(session, run, call.refund_id, part, receipt, entries)
         post_all(session, entries)  # the ledger shows each part once it succeeded
         if result.error is None and len(entries) == len(call.parts):  # every part succeeded
-            first = [result.receipts[p.part_id].reference for p in call.parts if p.position == 1]
+            first = [result.receipts[p.position].reference for p in call.parts if p.position == 1]
             session.execute(
                 _REFUNDED,
                 {"refund_id": call.refund_id, "completed_at": run.now,
@@ -218,6 +239,18 @@ class RefundStep:
             )  # fmt: skip
             return REFUNDED
         return StepWait(REFUND_ON_ITS_WAY, note=result.error)
+
+    def record_failed_call(
+        self, session: Session, prepared: PayoutCall | NoPayout, now: datetime
+    ) -> None:
+        """The call failed with no answer: a part not written yet gets its row as it stands
+        (new, its key known), so staff and a retry see the part as when it was inserted first."""
+        if isinstance(prepared, NoPayout):
+            return
+        for part in prepared.parts:
+            if part.part_id is None:
+                row = _part_row(prepared.refund_id, part, RefundPartStatus.NEW, None, now)
+                session.execute(_insert_part_unless_known(_dialect(session)), row)
 
 
 REFUNDED = "refunded"
@@ -296,6 +329,41 @@ def _insert_parts(
     )
 
 
+def _one_part_of(refund: Refund) -> PartCall:
+    """The one part of a refund paid in one, as its row stored it before the first call."""
+    amount = Money(refund.amount_minor, refund.currency)
+    return PartCall(None, 1, refund.idempotency_key, amount, refund.provider_payment_id, None)
+
+
+def _part_row(
+    refund_id: int,
+    part: PartCall,
+    status: RefundPartStatus,
+    reference: str | None,
+    now: datetime,
+    completed_at: datetime | None = None,
+) -> dict[str, Any]:
+    return {
+        "refund_id": refund_id,
+        "position": part.position,
+        "provider_payment_id": part.payment_id,
+        "amount_minor": part.amount.minor,
+        "currency": part.amount.currency,
+        "idempotency_key": part.key,
+        "status": status,
+        "provider_reference": reference,
+        "created_at": now,
+        "completed_at": completed_at,
+    }
+
+
+@cache
+def _insert_part_unless_known(dialect: str) -> Any:
+    """A part's row unless one with its position (or key) exists: then a rival wrote it."""
+    insert_for = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert_for(_PARTS).on_conflict_do_nothing().returning(_PARTS.c.id)
+
+
 def _parts(session: Session, refund: Refund) -> list[RefundPart]:
     query = select(RefundPart).where(RefundPart.refund_id == refund.id)
     return list(session.scalars(query.order_by(RefundPart.position)))
@@ -315,21 +383,30 @@ def _part_call(part: RefundPart) -> PartCall:
 def _apply(
     session: Session,
     run: StepInput,
+    refund_id: int,
     part: PartCall,
     receipt: PayoutReceipt,
     entries: list[dict[str, Any]],
 ) -> None:
-    """What the provider said about one part; a part that succeeded adds its ledger entry."""
+    """What the provider said about one part; a part that succeeded adds its ledger entry.
+    The one part of a refund paid in one is inserted here, with the answer."""
     if part.reference is not None and receipt.status is PayoutStatus.PENDING:
         return  # followed, still on its way: nothing new to write
     status = _STATUS_AFTER[receipt.status]
     succeeded = status is RefundPartStatus.SUCCEEDED
-    result = session.execute(
-        _APPLY_PART,
-        {"part_id": part.part_id, "status": status, "provider_reference": receipt.reference,
-         "completed_at": run.now if succeeded else None},
-    )  # fmt: skip
-    if cast("CursorResult[Any]", result).rowcount != 1:
+    completed_at = run.now if succeeded else None
+    if part.part_id is None:
+        row = _part_row(refund_id, part, status, receipt.reference, run.now, completed_at)
+        inserted = session.execute(_insert_part_unless_known(_dialect(session)), row)
+        written = len(inserted.scalars().all())
+    else:
+        result = session.execute(
+            _APPLY_PART,
+            {"part_id": part.part_id, "status": status, "provider_reference": receipt.reference,
+             "completed_at": completed_at},
+        )  # fmt: skip
+        written = cast("CursorResult[Any]", result).rowcount
+    if written != 1:
         # Only a rival holding this step's job could have: its record wins, ours rolls back.
         raise RuntimeError(f"refund part {part.part_id} was finished by someone else")
     if succeeded:

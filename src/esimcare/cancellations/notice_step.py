@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import cast
 
 from sqlalchemy import Table, bindparam, select
@@ -25,17 +26,13 @@ class NoticeStep(LocalStep):
 
     def record(self, session: Session, run: StepInput, result: None) -> str:
         cancellation = run.cancellation
-        row = session.execute(
-            _NOTICE_FACTS,
-            {"customer_id": cancellation.customer_id, "cancellation_id": cancellation.id,
-             "esim_id": run.esim.id},
-        ).one()  # fmt: skip
-        customer = Recipient(row.id, row.operator_id, row.language, row.phone, row.email)
+        facts = _carried_facts(run) or _read_facts(session, run)
+        customer = facts.customer
         policy = self.ctx.policy(customer.operator_id)
-        currency = row.bill_currency or policy.currency
+        currency = facts.bill_currency or policy.currency
         locale = babel_locale(customer.language)
         device = ""
-        if ProfileState(row.profile_state).on_device:
+        if facts.profile_state.on_device:
             device = render("delete_on_device_hint", customer.language)[1]
         notify_all_channels(
             session,
@@ -46,11 +43,49 @@ class NoticeStep(LocalStep):
             operator_name=policy.name,
             msisdn=run.esim.msisdn,
             reference=cancellation.reference,
-            bill=Money(row.bill_total or 0, currency).display(locale),
-            refund=Money(row.refund_amount or 0, currency).display(locale),
+            bill=Money(facts.bill_total or 0, currency).display(locale),
+            refund=Money(facts.refund_amount or 0, currency).display(locale),
             device=device,
+            deliveries_to=run.job_rows,
         )
         return "notified"
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    customer: Recipient
+    bill_total: int | None
+    bill_currency: str | None
+    refund_amount: int | None
+    profile_state: ProfileState
+
+
+def _carried_facts(run: StepInput) -> _Facts | None:
+    """The facts with no query, when this run knows them all: the customer from its first
+    load, the bill and the refund as its own steps wrote them, and the profile state as this
+    transaction read it (the eSIM's close)."""
+    carried, profile = run.carried, run.profile_now
+    if carried.customer is None or carried.bill is None or carried.refund_minor is None:
+        return None
+    if profile is None:
+        return None
+    c = carried.customer
+    recipient = Recipient(c.id, c.operator_id, c.language, c.phone, c.email)
+    bill = carried.bill
+    return _Facts(recipient, bill.minor, bill.currency, carried.refund_minor, profile)
+
+
+def _read_facts(session: Session, run: StepInput) -> _Facts:
+    """The facts read in one query (a run that took the job over, or a step run alone)."""
+    cancellation = run.cancellation
+    row = session.execute(
+        _NOTICE_FACTS,
+        {"customer_id": cancellation.customer_id, "cancellation_id": cancellation.id,
+         "esim_id": run.esim.id},
+    ).one()  # fmt: skip
+    recipient = Recipient(row.id, row.operator_id, row.language, row.phone, row.email)
+    return _Facts(recipient, row.bill_total, row.bill_currency, row.refund_amount,
+                  ProfileState(row.profile_state))  # fmt: skip
 
 
 _CUSTOMERS, _BILLS, _ESIMS = (

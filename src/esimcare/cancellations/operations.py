@@ -19,6 +19,7 @@ from esimcare.cancellations.models import Cancellation
 from esimcare.cancellations.service import Requested
 from esimcare.cancellations.systems import ServiceSystems
 from esimcare.customers.codes import IssuedCode
+from esimcare.customers.identity import CustomerKey
 from esimcare.customers.models import Customer
 from esimcare.db import transaction
 from esimcare.errors import AuthenticationError
@@ -56,7 +57,7 @@ class CodeResent:
 
 def do_request_cancellation(
     ctx: ServiceSystems,
-    customer_id: int,
+    customer: CustomerKey,
     esim_id: int,
     details: CancellationDetails,
     *,
@@ -64,24 +65,23 @@ def do_request_cancellation(
     describe: Describe[Requested],
     ip: str | None = None,
 ) -> RequestOutcome:
-    """Request the cancellation (at most once per key), then send the SMS code after commit."""
-    recipient: list[tuple[Customer, str]] = []  # whom the code goes to, read in the transaction
+    """Request the cancellation (at most once per key), then send the SMS code after commit.
+    The customer is named by key: the request's one reading statement reads their row (and
+    finds nothing for a key of another operator's customer)."""
 
     def work(session: Session) -> Requested:
-        customer = customer_in(session, customer_id)
-        requested = service.request_cancellation(
+        return service.request_cancellation(
             session, ctx, customer, esim_id, reason=details.reason, comment=details.comment,
             refund_to=details.refund_to, ip=ip, quote_id=details.quote_id,
         )  # fmt: skip
-        recipient.append((customer, requested.msisdn))
-        return requested
 
     ran = run_once(ctx.sessions, once, work, describe)
     requested = ran.result
     if requested is None or requested.code is None:
         return RequestOutcome(ran, code_sent=None)
-    customer, msisdn = recipient[0]
-    sent = send_code(ctx, customer, requested.cancellation, requested.code, msisdn)
+    sent = send_code(
+        ctx, requested.customer, requested.cancellation, requested.code, requested.msisdn
+    )
     return RequestOutcome(ran, code_sent=sent)
 
 
@@ -97,7 +97,7 @@ def do_resend_code(ctx: ServiceSystems, customer_id: int, cancellation_id: int) 
 
 def do_verify_cancellation(
     ctx: ServiceSystems,
-    customer_id: int,
+    customer: CustomerKey,
     cancellation_id: int,
     *,
     method: str,
@@ -105,9 +105,9 @@ def do_verify_cancellation(
     ip: str | None = None,
 ) -> Cancellation:
     """Confirm with the SMS code, the password or a passkey's answer (JSON); a wrong one is
-    counted (it commits)."""
+    counted (it commits). By key, as a request: the verification's one reading statement
+    reads the customer's row."""
     with transaction(ctx.sessions) as session:
-        customer = customer_in(session, customer_id)
         return service.verify(
             session, ctx, customer, cancellation_id, method=method, secret=secret, ip=ip
         )

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from esimcare.audit.service import AuditEntry, record_all
+from esimcare.cancellations.expiry import ensure_sweep
 from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.quote import Quote, QuoteReads, compute_quote, effective_time
 from esimcare.cancellations.quote_hold import (
@@ -71,7 +72,7 @@ from esimcare.errors import (
 from esimcare.esims.models import Esim
 from esimcare.esims.service import EsimView
 from esimcare.esims.states import EsimStatus
-from esimcare.jobs.queue import enqueue_new, new_job
+from esimcare.jobs.queue import new_job
 from esimcare.kit.ids import InvalidIdentifierError, Msisdn
 from esimcare.kit.local_time import local_datetime
 from esimcare.kit.orm_rows import adopt, table_of
@@ -96,6 +97,8 @@ class Requested:
     methods: tuple[VerificationMethod, ...]
     # The number being cancelled (the code's message names it).
     msisdn: str
+    # The customer's row as the request read it (whom the code goes to, after commit).
+    customer: Customer
     # Why no code was sent although SMS is a method (the resend pause or the hourly cap);
     # the customer confirms another way the operator allows, or later.
     sms_refused: ResendTooSoonError | None = None
@@ -180,7 +183,7 @@ def request_cancellation(
     audit(session, cancellation, f"customer:{customer.id}", "cancellation.requested",
                   now, ip, {"esim_id": view.esim.id, "reason": reason})  # fmt: skip
     sms_to = customer.phone if code else None
-    return Requested(cancellation, quote, code, sms_to, methods, view.esim.msisdn,
+    return Requested(cancellation, quote, code, sms_to, methods, view.esim.msisdn, customer,
                      sms_refused=refused)  # fmt: skip
 
 
@@ -255,14 +258,10 @@ _INSERT_CANCELLATION = _CANCELLATIONS.insert().returning(_CANCELLATIONS.c.id)
 def _expire_unless_verified(
     session: Session, ctx: RequestSystems, cancellation: Cancellation, now: datetime
 ) -> None:
-    enqueue_new(
-        session,
-        kind=EXPIRE_JOB,
-        payload={"cancellation_id": cancellation.id},
-        now=now,
-        run_after=now + timedelta(seconds=ctx.settings.limits.verification_window_s),
-        dedupe_key=f"expire:{cancellation.id}",
-    )
+    """Expired by the sweep of the minute its window ends in (``expiry``), if not verified
+    by then; ``EXPIRE_JOB`` rows queued before the sweep existed still run."""
+    window_end = now + timedelta(seconds=ctx.settings.limits.verification_window_s)
+    ensure_sweep(session, cancellation.operator_id, window_end=window_end, now=now)
 
 
 def audit(

@@ -8,7 +8,7 @@ A crash after ``call`` repeats the call on restart, so every call is idempotent 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
@@ -22,6 +22,7 @@ from esimcare.billing.models import EntryKind
 from esimcare.billing.settlement import settle
 from esimcare.cancellations.models import Cancellation, NumberQuarantine
 from esimcare.cancellations.systems import WorkflowSystems
+from esimcare.customers.models import Customer
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import (
     ProfileState,
@@ -44,6 +45,18 @@ from esimcare.kit.money import Money
 from esimcare.operators.policy import RefundRoute
 
 
+@dataclass
+class Carried:
+    """What an earlier transaction of this workflow run read or wrote and a later step needs,
+    carried in memory instead of read back (nothing else changes these while the run holds
+    its job): None until this run knows it. A run that took a job over knows less, and its
+    steps read what they miss."""
+
+    customer: Customer | None = None  # as the run's first load read them
+    bill: Money | None = None  # the final bill's total, as this run issued it
+    refund_minor: int | None = None  # the refund's amount, as this run made or found it
+
+
 @dataclass(frozen=True)
 class StepInput:
     cancellation: Cancellation
@@ -52,6 +65,13 @@ class StepInput:
     now: datetime
     # The external answer an earlier attempt of this step recorded, if any.
     previous_answer: dict[str, str] | None = None
+    carried: Carried = field(default_factory=Carried)
+    # The eSIM's profile state as this very transaction read it, when it did (the last
+    # transaction closes the eSIM first, and that UPDATE returns it).
+    profile_now: ProfileState | None = None
+    # Where a local step puts the rows of the jobs it queues (``jobs.new_job``), when the
+    # workflow inserts them with the finish of its own job, in one statement; None: at once.
+    job_rows: list[dict[str, Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +115,7 @@ class FinalBillStep(LocalStep):
         reads = final_bill_and_balance(session, esim, plan, cancellation.effective_at)
         bill = reads.bill
         issue_final_bill(session, esim, cancellation.id, reads, run.now)
+        run.carried.bill = bill.total
         self._settle(session, run, bill, reads.balance)
         # Written here, not by the ORM's flush: the eSIM row stays as it was loaded otherwise.
         session.execute(

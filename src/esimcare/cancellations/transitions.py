@@ -22,7 +22,7 @@ from esimcare.cancellations.models import Cancellation, CancellationTransition
 from esimcare.cancellations.states import CancellationStatus, can_transition
 from esimcare.errors import InvalidTransitionError
 from esimcare.esims.models import Esim
-from esimcare.esims.states import EsimStatus, can_change_status
+from esimcare.esims.states import EsimStatus, ProfileState, can_change_status
 from esimcare.kit.orm_rows import table_of, written
 
 
@@ -128,6 +128,27 @@ def set_esim_status(
     values = {**(changes or {}), "status": target}
     session.connection().execute(_SET_ESIM_STATUS, {"moved_esim_id": esim.id, **values})
     written(esim, values)
+
+
+_SET_ESIM_STATUS_READING_PROFILE = _SET_ESIM_STATUS.returning(_ESIMS.c.profile_state)
+
+
+def set_esim_status_reading_profile(
+    session: Session, esim: Esim, target: EsimStatus, changes: Mapping[str, Any] | None = None
+) -> ProfileState:
+    """``set_esim_status``, whose UPDATE also returns the profile state as it is now: the row
+    is this transaction's from then on (locked on PostgreSQL, the write lock held on SQLite),
+    so the state stays what it returned until commit."""
+    _check_esim_move(esim, target)
+    values = {**(changes or {}), "status": target}
+    state = (
+        session.connection()
+        .execute(_SET_ESIM_STATUS_READING_PROFILE, {"moved_esim_id": esim.id, **values})
+        .scalar_one()
+    )
+    profile = ProfileState(state)
+    written(esim, {**values, "profile_state": profile})
+    return profile
 
 
 def _check_esim_move(esim: Esim, target: EsimStatus) -> None:

@@ -19,7 +19,7 @@ on it, it reads it afresh.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -34,6 +34,7 @@ from esimcare.cancellations.notice_step import NoticeStep
 from esimcare.cancellations.service import STEP_JOB, audit
 from esimcare.cancellations.states import CancellationStatus, StepName, StepStatus
 from esimcare.cancellations.steps import (
+    Carried,
     FinalBillStep,
     LocalStep,
     NetworkStep,
@@ -45,12 +46,18 @@ from esimcare.cancellations.steps import (
     log_end_of,
 )
 from esimcare.cancellations.systems import WorkflowSystems
-from esimcare.cancellations.transitions import Move, advance, move, set_esim_status
+from esimcare.cancellations.transitions import (
+    Move,
+    advance,
+    move,
+    set_esim_status_reading_profile,
+)
+from esimcare.customers.models import Customer
 from esimcare.db import transaction
 from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus
 from esimcare.jobs.errors import PermanentJobError
-from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue_new
+from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue_new, enqueue_rows_new
 from esimcare.kit.faults import crash_point
 
 log = structlog.stdlib.get_logger(__name__)
@@ -76,11 +83,15 @@ class _Loaded:
     esim: Esim
     plan: Plan
     open_steps: list[CancellationStep]  # not done yet, in order: the first is the current one
+    # What the steps of this run learn for the ones after (the customer from this load).
+    carried: Carried
     # Step rows changed in this transaction, written together by ``write_steps``.
     changed: dict[int, CancellationStep] = field(default_factory=dict)
 
     def attach(self, session: Session) -> None:
         session.add_all([self.cancellation, self.esim, self.plan])
+        if self.carried.customer is not None:
+            session.add(self.carried.customer)
 
     def change(self, step: CancellationStep, **values: Any) -> None:
         """Change a step row in memory only (no ORM flush: each row's changed columns differ,
@@ -113,12 +124,13 @@ _STEP_COLUMNS = (
 )
 _STEPS = cast(Table, CancellationStep.__table__)
 _WRITE_STEP = update(_STEPS).where(_STEPS.c.id == bindparam("step_id"))  # sets the row's columns
-# The cancellation, its eSIM and plan and its open steps, in one query (a row per open step;
-# one with no step when all are done).
+# The cancellation, its eSIM, plan and customer and its open steps, in one query (a row per
+# open step; one with no step when all are done).
 _LOAD = (
-    select(Cancellation, Esim, Plan, CancellationStep)
+    select(Cancellation, Esim, Plan, CancellationStep, Customer)
     .join(Esim, Esim.id == Cancellation.esim_id)
     .join(Plan, Plan.id == Esim.plan_id)
+    .outerjoin(Customer, Customer.id == Cancellation.customer_id)
     .outerjoin(
         CancellationStep,
         and_(
@@ -170,7 +182,7 @@ class CancellationWorkflow:
         try:
             result = self.steps[name].call(begun.prepared)
         except Exception as error:
-            self._note_error(job, name, error)
+            self._note_error(job, begun, error)
             raise
         crash_point(f"after_call:{name.value}")
         self._finish(job, begun, result)
@@ -191,10 +203,10 @@ class CancellationWorkflow:
                     now=now,
                     note="grace period over",
                 )
-            begun = self._advance(session, loaded, loaded.open_steps, now)
+            job_rows: list[dict[str, Any]] = []
+            begun = self._advance(session, loaded, loaded.open_steps, now, job_rows)
             loaded.write_steps(session)
-            if begun is None:
-                self.queue.finish(session, job)
+            self._finish_or_enqueue(session, job, begun, job_rows)
             return begun
 
     def _advance(
@@ -203,9 +215,20 @@ class CancellationWorkflow:
         loaded: _Loaded,
         open_steps: list[CancellationStep],
         now: datetime,
+        job_rows: list[dict[str, Any]],
     ) -> _Begun | None:
         """Run the local steps in this transaction and begin the first that calls out; with
-        none left, complete the cancellation."""
+        none left, complete the cancellation.
+
+        When only local steps are left, this transaction completes the cancellation: the eSIM
+        is closed first, and its UPDATE returns the profile state as it is now, which the
+        closing notice decides on (no read of its own). Nothing outside this transaction sees
+        the order of its statements."""
+        profile_now = None
+        if all(isinstance(self.steps[step.name], LocalStep) for step in open_steps):
+            profile_now = set_esim_status_reading_profile(
+                session, loaded.esim, EsimStatus.CANCELLED, {"cancelled_at": now}
+            )
         for step in open_steps:
             handler = self.steps[step.name]
             if not isinstance(handler, LocalStep):
@@ -217,6 +240,7 @@ class CancellationWorkflow:
             crash_point(f"before_call:{step.name.value}")
             crash_point(f"after_call:{step.name.value}")
             run = self._input(loaded, step, now, attempt=step.attempts + 1)
+            run = replace(run, profile_now=profile_now, job_rows=job_rows)
             outcome = handler.record(session, run, None)
             # Started and done in one transaction: the row changes once.
             self._start(loaded, step, now)
@@ -265,12 +289,26 @@ class CancellationWorkflow:
                 self._wait(session, job, loaded, step, outcome, now)
                 return
             self._done(loaded, step, outcome, now)
-            begun_next = self._advance(session, loaded, loaded.open_steps[1:], now)
+            job_rows: list[dict[str, Any]] = []
+            begun_next = self._advance(session, loaded, loaded.open_steps[1:], now, job_rows)
             loaded.write_steps(session)
-            if begun_next is None:
-                self.queue.finish(session, job)
-            else:
+            self._finish_or_enqueue(session, job, begun_next, job_rows)
+            if begun_next is not None:
                 self._hand_over(session, job, loaded.cancellation, name, begun_next)
+
+    def _finish_or_enqueue(
+        self,
+        session: Session,
+        job: ClaimedJob,
+        begun: _Begun | None,
+        job_rows: list[dict[str, Any]],
+    ) -> None:
+        """The jobs the local steps queued: inserted with this job's finish, in one statement,
+        when nothing is begun; else at once (the job is handed on after)."""
+        if begun is None:
+            self.queue.finish_enqueuing(session, job, job_rows)
+        else:
+            enqueue_rows_new(session, job_rows)
 
     def _hand_over(
         self,
@@ -317,15 +355,17 @@ class CancellationWorkflow:
         loaded: _Loaded, step: CancellationStep, now: datetime, attempt: int | None = None
     ) -> StepInput:
         attempt = step.attempts if attempt is None else attempt
-        return StepInput(loaded.cancellation, loaded.esim, attempt, now, step.external_answer)
+        return StepInput(loaded.cancellation, loaded.esim, attempt, now, step.external_answer,
+                         loaded.carried)  # fmt: skip
 
     @staticmethod
     def _load(session: Session, cancellation_id: int) -> _Loaded | None:
         rows = session.execute(_LOAD, {"cancellation_id": cancellation_id}).all()
         if not rows:
             return None
-        cancellation, esim, plan, _ = rows[0]
-        return _Loaded(cancellation, esim, plan, [row[3] for row in rows if row[3] is not None])
+        cancellation, esim, plan, _, customer = rows[0]
+        open_steps = [row[3] for row in rows if row[3] is not None]
+        return _Loaded(cancellation, esim, plan, open_steps, Carried(customer=customer))
 
     def _wait(
         self,
@@ -355,20 +395,23 @@ class CancellationWorkflow:
         self.queue.finish(session, job)
 
     def _complete(self, session: Session, loaded: _Loaded, now: datetime) -> None:
-        """Prebuilt Core statements, not an ORM flush: this runs once per cancellation."""
-        cancellation, esim = loaded.cancellation, loaded.esim
+        """Prebuilt Core statements, not an ORM flush: this runs once per cancellation (the
+        eSIM was closed by ``_advance`` before the local steps)."""
+        cancellation = loaded.cancellation
         completed = Move(CancellationStatus.COMPLETED, "system")
         watched = self.ctx.policy(cancellation.operator_id).has_webhooks
         advance(session, cancellation, [completed], now=now, watched=watched,
                 changes={"completed_at": now})  # fmt: skip
-        set_esim_status(session, esim, EsimStatus.CANCELLED, {"cancelled_at": now})
         audit(session, cancellation, "system", "cancellation.completed", now)
 
-    def _note_error(self, job: ClaimedJob, name: StepName, error: Exception) -> None:
+    def _note_error(self, job: ClaimedJob, begun: _Begun, error: Exception) -> None:
         with transaction(self.ctx.sessions) as session:
-            step = self._step(session, job.payload["cancellation_id"], name)
+            step = self._step(session, job.payload["cancellation_id"], begun.name)
             step.status = StepStatus.PENDING
             step.last_error = f"{type(error).__name__}: {error}"[:2000]
+            handler = self.steps[begun.name]
+            if isinstance(handler, RefundStep):  # what it defers to the answer, written now
+                handler.record_failed_call(session, begun.prepared, self.ctx.clock.now())
 
     def on_dead(self, job: ClaimedJob, error: str) -> None:
         """Retries are exhausted or the answer was definite: the cancellation is failed, visibly,

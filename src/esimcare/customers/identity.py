@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,3 +13,16 @@ class CustomerKey:
 
     operator_id: str
     id: int
+
+    @classmethod
+    def of(cls, customer: _Keyed) -> CustomerKey:
+        """The key of a customer a door has authenticated (its session names the operator)."""
+        return cls(customer.operator_id, customer.id)
+
+
+class _Keyed(Protocol):
+    @property
+    def operator_id(self) -> str: ...
+
+    @property
+    def id(self) -> int: ...

@@ -179,6 +179,52 @@ def _insert_new(dialect: str) -> Any:
     return insert(JOBS).on_conflict_do_nothing(index_elements=[JOBS.c.dedupe_key])
 
 
+_FINISH_INSERTING_COLUMNS = ("kind", "payload", "dedupe_key", "status", "attempts", "run_after",
+                             "created_at", "finished_at")  # fmt: skip
+
+
+@cache
+def _finish_inserting(dialect: str, count: int) -> Any:
+    """``INSERT INTO jobs VALUES (...) x count ON CONFLICT (dedupe_key) DO UPDATE`` that
+    finishes only the row of the claim in the ``claim_*`` parameters (every other known key
+    is passed over, as by ``_insert_new``); returns the ids inserted or finished.
+
+    Written as text (the same on both databases) with each parameter typed as its column:
+    SQLAlchemy does not cache a compiled ``on_conflict_do_update``, and compiling it anew
+    for each finish cost more than the statement it saves."""
+    del dialect  # the same statement on both (kept in the key for symmetry with the others)
+    columns = ", ".join(_FINISH_INSERTING_COLUMNS)
+    rows = ", ".join(
+        "(" + ", ".join(f":r{index}_{name}" for name in _FINISH_INSERTING_COLUMNS) + ")"
+        for index in range(count)
+    )
+    typed = [
+        bindparam(f"r{index}_{name}", type_=JOBS.c[name].type)
+        for index in range(count)
+        for name in _FINISH_INSERTING_COLUMNS
+    ]
+    return (
+        text(
+            # Only constant column names and a count of rows go into the text.
+            f"INSERT INTO jobs ({columns}) VALUES {rows} ON CONFLICT (dedupe_key) DO UPDATE "  # noqa: S608
+            "SET status = :done, lease_until = NULL, finished_at = :now "
+            "WHERE jobs.id = :claim_id AND jobs.status = :running "
+            "AND jobs.locked_by = :claim_worker AND jobs.attempts = :claim_attempts "
+            "RETURNING jobs.id"
+        )
+        .bindparams(
+            *typed,
+            bindparam("done", JobStatus.DONE, type_=JOBS.c.status.type),
+            bindparam("running", JobStatus.RUNNING, type_=JOBS.c.status.type),
+            bindparam("now", type_=JOBS.c.finished_at.type),
+            bindparam("claim_id", type_=JOBS.c.id.type),
+            bindparam("claim_worker", type_=JOBS.c.locked_by.type),
+            bindparam("claim_attempts", type_=JOBS.c.attempts.type),
+        )
+        .columns(JOBS.c.id)
+    )
+
+
 @cache
 def _insert_new_returning_id(dialect: str) -> Any:
     return _insert_new(dialect).returning(JOBS.c.id)
@@ -515,6 +561,34 @@ class JobQueue:
         """
         if not self._update_mine(session, _FINISH, job, now=self.clock.now()):
             raise LeaseLostError(f"job {job.id} is no longer held by {job.worker_id}")
+        event.listen(session, "after_commit", lambda _session: self.let_go(job), once=True)
+
+    def finish_enqueuing(
+        self, session: Session, job: ClaimedJob, rows: list[dict[str, Any]]
+    ) -> None:
+        """``finish`` the job and ``enqueue_rows_new`` the ``rows`` (new jobs of this
+        transaction), in one statement: the rows' INSERT carries the finished job's own row
+        too, whose dedupe key conflicts with itself, and the conflict finishes it, fenced as
+        ``finish`` is (the same claim still holds it). Raises LeaseLostError as ``finish``."""
+        if not rows or job.dedupe_key is None:
+            enqueue_rows_new(session, rows)
+            self.finish(session, job)
+            return
+        now = self.clock.now()
+        # Never inserted while the job's row exists (its key conflicts); were it gone, a row
+        # already done would be, and the fence below would roll the transaction back.
+        own = _row(job.kind, job.payload, now, job.dedupe_key, now) | {
+            "status": JobStatus.DONE, "finished_at": now,
+        }  # fmt: skip
+        every = [own, *rows]
+        parameters = {f"r{index}_{name}": row.get(name) for index, row in enumerate(every)
+                      for name in _FINISH_INSERTING_COLUMNS}  # fmt: skip
+        statement = _finish_inserting(_dialect(session), len(every))
+        returned = session.execute(statement, {**_claim_params(job), "now": now, **parameters})
+        touched = set(returned.scalars())
+        if job.id not in touched:
+            raise LeaseLostError(f"job {job.id} is no longer held by {job.worker_id}")
+        _wake_workers_on_commit(session)
         event.listen(session, "after_commit", lambda _session: self.let_go(job), once=True)
 
     def finish_those_mine(self, session: Session, jobs: list[ClaimedJob]) -> list[ClaimedJob]:

@@ -58,6 +58,7 @@ def notify_all_channels(
     now: datetime,
     operator_name: str,
     along: list[dict[str, Any]] | None = None,
+    deliveries_to: list[dict[str, Any]] | None = None,
     **params: Any,
 ) -> list[int]:
     """Every contact channel hears of it at once (FCC 23-95 practice), each exactly once: a
@@ -65,7 +66,9 @@ def notify_all_channels(
 
     Two statements whatever the channels: the notices in one ``INSERT ... ON CONFLICT DO
     NOTHING RETURNING``, their delivery jobs in another, which also inserts the caller's own
-    jobs of this transaction (``along``: ``new_job`` rows), so they cost no statement more."""
+    jobs of this transaction (``along``: ``new_job`` rows), so they cost no statement more.
+    With ``deliveries_to``, the delivery jobs' rows go there instead, for the caller to insert
+    with a statement of its own (``JobQueue.finish_enqueuing``)."""
     subject, body = render(template, customer.language, operator=operator_name, **params)
     destinations = [(Channel.SMS, customer.phone)]
     if customer.email:
@@ -90,7 +93,10 @@ def notify_all_channels(
                 dedupe_key=f"notice:{notice_id}")
         for notice_id in new_ids
     ]  # fmt: skip
-    enqueue_rows_new(session, [*(along or []), *deliveries])
+    if deliveries_to is not None:
+        deliveries_to.extend([*(along or []), *deliveries])
+    else:
+        enqueue_rows_new(session, [*(along or []), *deliveries])
     return new_ids
 
 

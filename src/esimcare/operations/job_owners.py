@@ -42,6 +42,9 @@ def _webhook_owner(session: Session, event_id: str) -> str | None:
 
 
 def job_operator(session: Session, job: Job) -> str | None:
+    named = job.payload.get("operator_id")  # a job of one operator's with no row of its own
+    if isinstance(named, str):
+        return named
     event_id = job.payload.get("event_id")
     if isinstance(event_id, str):
         return _webhook_owner(session, event_id)

@@ -18,6 +18,7 @@ from esimcare.cancellations.operations import CancellationDetails, do_request_ca
 from esimcare.cancellations.quote_hold import QuoteExpiredError
 from esimcare.cancellations.service import Requested, quote_for
 from esimcare.cancellations.states import CancellationStatus
+from esimcare.customers.identity import CustomerKey
 from esimcare.db import transaction
 from esimcare.errors import CancellationInProgressError, DomainError, ResendTooSoonError
 from esimcare.esims.service import get_esim
@@ -135,7 +136,7 @@ def cancel_submit(
 
     try:
         outcome = do_request_cancellation(
-            ctx, customer.id, esim_id, details, once=once, describe=describe,
+            ctx, CustomerKey.of(customer), esim_id, details, once=once, describe=describe,
             ip=client_ip(request),
         )  # fmt: skip
     except DomainError as error:

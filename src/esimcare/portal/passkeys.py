@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from esimcare.cancellations.operations import do_passkey_options, do_verify_cancellation
 from esimcare.customers import passkeys
+from esimcare.customers.identity import CustomerKey
 from esimcare.customers.passkeys import Client, PasskeyNotAcceptedError, RecentLoginRequiredError
 from esimcare.customers.service import check_password
 from esimcare.customers.sessions import Authenticated
@@ -194,7 +195,7 @@ def verify_with_passkey(
     with transaction(ctx.sessions) as session:
         customer = authenticate(request, session, op).customer
     try:
-        do_verify_cancellation(ctx, customer.id, cancellation_id, method="passkey",
+        do_verify_cancellation(ctx, CustomerKey.of(customer), cancellation_id, method="passkey",
                                secret=credential, ip=client_ip(request))  # fmt: skip
     except (CancellationExpiredError, InvalidTransitionError):
         pass  # the status page says what happened

@@ -16,6 +16,7 @@ from esimcare.cancellations.quote_hold import QuoteExpiredError
 from esimcare.cancellations.service import get_cancellation, view_esim
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.cancellations.verification_methods import methods_for
+from esimcare.customers.identity import CustomerKey
 from esimcare.db import transaction
 from esimcare.errors import (
     CancellationExpiredError,
@@ -72,8 +73,9 @@ def verify_submit(
         customer = authenticate(request, session, op).customer
     here = f"/{op}/cancellations/{cancellation_id}/verify"
     try:
-        cancellation = do_verify_cancellation(ctx, customer.id, cancellation_id, method=method,
-                                              secret=secret, ip=client_ip(request))  # fmt: skip
+        cancellation = do_verify_cancellation(ctx, CustomerKey.of(customer), cancellation_id,
+                                              method=method, secret=secret,
+                                              ip=client_ip(request))  # fmt: skip
     except QuoteExpiredError as error:
         fresh = Flash(honest.QUOTE_EXPIRED, {"minutes": policy.quote_validity_minutes})
         return flash_redirect(request, f"/{op}/esims/{error.extra['esim_id']}/cancel", fresh)
