@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
+
+from sqlalchemy import Engine, event
 
 from esimcare.context import Context
 from esimcare.customers.identity import CustomerKey
@@ -19,6 +22,8 @@ from esimcare.integrations.smdp.notification_signature import (
     load_or_create_key,
     signature_headers,
 )
+from esimcare.kit.clock import FrozenClock
+from esimcare.runtime import build_worker
 from esimcare.sandbox.seeding import cancel_as_customer
 
 T = TypeVar("T")
@@ -57,3 +62,31 @@ def run_in_own_loop(coroutine: Coroutine[Any, Any, T]) -> T:
     event loop running in this worker's main thread for the rest of the session."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
+
+
+@contextmanager
+def sent_statements(
+    engine: Engine, starting: tuple[str, ...] = ("",), skipping: tuple[str, ...] = ()
+) -> Iterator[list[str]]:
+    """The SQL statements sent on ``engine`` inside the block: those that start with one of
+    ``starting`` and none of ``skipping``."""
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith(starting) and not statement.startswith(skipping):
+            sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def drain_worker(ctx: Context, rounds: int, step: timedelta = timedelta(minutes=10)) -> None:
+    """Run a worker until idle ``rounds`` times, the frozen clock moving ``step`` between."""
+    worker = build_worker(ctx, name="test-worker")
+    for _ in range(rounds):
+        worker.run_until_idle()
+        assert isinstance(ctx.clock, FrozenClock)
+        ctx.clock.advance(step)

@@ -4,10 +4,8 @@ inserts nothing when the head has moved on, and a stale guess falls back to the 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from sqlalchemy import Engine, event, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.audit.chain_sql import GUARDED_INSERT_RETURNING_ID
@@ -15,27 +13,13 @@ from esimcare.audit.models import AuditEvent, AuditHead
 from esimcare.audit.service import AuditEntry, record, record_all, verify_chain
 from esimcare.db import make_engine, session_factory, transaction
 from esimcare.kit.clock import FrozenClock
+from tests.support import sent_statements
 
 
 def append(sessions: sessionmaker[Session], clock: FrozenClock, n: int) -> int:
     with transaction(sessions) as session:
         return record(session, operator_id="op-a", actor="system", action="test.appended",
                       subject=f"thing:{n}", at=clock.now(), data={"n": n}).id  # fmt: skip
-
-
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    sent: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
-        if not statement.startswith(("BEGIN", "NOTIFY")):
-            sent.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def head(sessions: sessionmaker[Session]) -> str:
@@ -49,7 +33,7 @@ def test_an_append_on_the_remembered_head_is_one_statement_that_moves_the_head(
     engine: Engine, sessions: sessionmaker[Session], clock: FrozenClock
 ) -> None:
     append(sessions, clock, 1)
-    with statements(engine) as sent:
+    with sent_statements(engine, skipping=("BEGIN", "NOTIFY")) as sent:
         event_id = append(sessions, clock, 2)
     assert len(sent) == 1
     with transaction(sessions) as session:
@@ -83,7 +67,7 @@ def test_a_stale_guess_falls_back_to_the_locked_head_and_the_chain_holds(
         append(session_factory(other), clock, 2)  # another process moves the head on
     finally:
         other.dispose()
-    with statements(engine) as sent:
+    with sent_statements(engine, skipping=("BEGIN", "NOTIFY")) as sent:
         append(sessions, clock, 3)
     assert len(sent) == 3  # the guarded insert that found the head moved, the lock, the retry
     with transaction(sessions) as session:
@@ -96,7 +80,10 @@ def test_a_batch_moves_the_head_to_its_last_row_in_chain_order(
     append(sessions, clock, 0)
     entries = [AuditEntry("op-a", "system", "test.batch", f"thing:{n}", clock.now())
                for n in range(3)]  # fmt: skip
-    with statements(engine) as sent, transaction(sessions) as session:
+    with (
+        sent_statements(engine, skipping=("BEGIN", "NOTIFY")) as sent,
+        transaction(sessions) as session,
+    ):
         record_all(session, entries)
     assert len(sent) == 2  # the first row with the head, the others in one executemany
     with transaction(sessions) as session:

@@ -4,13 +4,10 @@ the profile state from the eSIM's close in the same transaction, so it is as fre
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from esimcare.billing.models import Bill, Refund
 from esimcare.cancellations.models import Cancellation
@@ -24,8 +21,7 @@ from esimcare.kit.local_time import babel_locale
 from esimcare.kit.money import Money
 from esimcare.notices.models import Notice
 from esimcare.notices.templates import render
-from esimcare.runtime import build_worker
-from tests.support import request_and_verify_mts
+from tests.support import drain_worker, request_and_verify_mts, sent_statements
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -33,28 +29,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 @pytest.fixture
 def ctx(make_context, db_url: str, clock: FrozenClock) -> Context:  # type: ignore[no-untyped-def]
     return make_context(database_url=db_url, clock=clock)
-
-
-@contextmanager
-def statements(ctx: Context) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(ctx.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(ctx.engine, "before_cursor_execute", record)
-
-
-def drain(ctx: Context) -> None:
-    worker = build_worker(ctx, name="test-worker")
-    for _ in range(6):
-        worker.run_until_idle()
-        assert isinstance(ctx.clock, FrozenClock)
-        ctx.clock.advance(timedelta(minutes=10))
 
 
 def completed_notices(ctx: Context, cancellation_id: int) -> list[str]:
@@ -84,8 +58,8 @@ def test_an_uninterrupted_run_sends_the_closing_notice_without_reading_its_facts
     ctx: Context,
 ) -> None:
     cancellation_id, quote = request_and_verify_mts(ctx, esim_index=0)
-    with statements(ctx) as seen:
-        drain(ctx)
+    with sent_statements(ctx.engine) as seen:
+        drain_worker(ctx, 6)
     assert not [s for s in seen if s.startswith("SELECT customers.")], seen
     bodies = completed_notices(ctx, cancellation_id)
     assert len(bodies) == 2  # SMS and e-mail
@@ -114,7 +88,7 @@ def test_the_closing_notice_decides_on_the_profile_state_as_it_is_at_the_close(
         assert cancellation is not None
         esim_id = cancellation.esim_id
     ctx.payouts = ProfileDeletedDuringPayout(ctx, ctx.payouts, esim_id)  # type: ignore[assignment]
-    drain(ctx)
+    drain_worker(ctx, 6)
     bodies = completed_notices(ctx, cancellation_id)
     assert len(bodies) == 2
     hint = render("delete_on_device_hint", "ru")[1]

@@ -4,13 +4,10 @@ expires exactly the requests past their window."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from esimcare.cancellations import service
 from esimcare.cancellations.expiry import EXPIRE_DUE_JOB, sweep_after
@@ -23,7 +20,7 @@ from esimcare.esims.service import list_esims
 from esimcare.jobs.models import Job
 from esimcare.kit.clock import FrozenClock
 from esimcare.runtime import build_worker
-from tests.support import customer
+from tests.support import customer, sent_statements
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -31,21 +28,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 @pytest.fixture
 def ctx(make_context, db_url: str, clock: FrozenClock) -> Context:  # type: ignore[no-untyped-def]
     return make_context(database_url=db_url, clock=clock)
-
-
-@contextmanager
-def job_inserts(ctx: Context) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.startswith("INSERT INTO jobs"):
-            seen.append(statement)
-
-    event.listen(ctx.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(ctx.engine, "before_cursor_execute", record)
 
 
 def request(ctx: Context, who: Customer, index: int) -> int:
@@ -79,7 +61,7 @@ def test_the_requests_of_one_minute_queue_one_sweep_and_only_the_first_inserts_i
     ctx: Context,
 ) -> None:
     anna = customer(ctx, "mts", "+79160000001")
-    with job_inserts(ctx) as inserts:
+    with sent_statements(ctx.engine, starting=("INSERT INTO jobs",)) as inserts:
         request(ctx, anna, 0)
         request(ctx, anna, 1)
     assert len(inserts) == 1 and sweeps(ctx) == 1

@@ -3,13 +3,11 @@ job's own row rides in the INSERT and its conflict finishes it, fenced like ``fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from esimcare.db import transaction
@@ -17,6 +15,7 @@ from esimcare.jobs.errors import LeaseLostError
 from esimcare.jobs.models import Job, JobStatus
 from esimcare.jobs.queue import JobQueue, enqueue, new_job
 from esimcare.kit.clock import FrozenClock
+from tests.support import sent_statements
 
 LEASE_S = 60.0
 
@@ -37,21 +36,6 @@ def jobs(sessions: sessionmaker[Session]) -> dict[str | None, JobStatus]:
         return {job.dedupe_key: job.status for job in session.scalars(select(Job))}
 
 
-@contextmanager
-def statements(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.startswith(("INSERT", "UPDATE")):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
-
 def rows(clock: FrozenClock, *keys: str) -> list[dict[str, Any]]:
     return [new_job(kind="next", payload={}, now=clock.now(), dedupe_key=key) for key in keys]
 
@@ -64,7 +48,10 @@ def test_the_job_is_finished_and_the_new_ones_inserted_in_one_statement(
     queue = make_queue(sessions, clock, "w1")
     claimed = queue.claim()
     assert claimed is not None and claimed.dedupe_key == "first"
-    with statements(engine) as seen, transaction(sessions) as session:
+    with (
+        sent_statements(engine, starting=("INSERT", "UPDATE")) as seen,
+        transaction(sessions) as session,
+    ):
         queue.finish_enqueuing(session, claimed, rows(clock, "a", "b", "known"))
     assert len(seen) == 1, seen
     assert jobs(sessions) == {"first": JobStatus.DONE, "known": JobStatus.QUEUED,

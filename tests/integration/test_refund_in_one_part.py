@@ -4,13 +4,10 @@ is recovered by sending the same key again, and the money goes back once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from esimcare.billing.models import EntryKind, LedgerEntry, Refund, RefundPart, RefundPartStatus
 from esimcare.cancellations.models import Cancellation
@@ -20,8 +17,7 @@ from esimcare.db import transaction
 from esimcare.integrations.errors import TransientIntegrationError
 from esimcare.integrations.payments.interface import PayoutGateway, PayoutReceipt
 from esimcare.kit.clock import FrozenClock
-from esimcare.runtime import build_worker
-from tests.support import request_and_verify_mts
+from tests.support import drain_worker, request_and_verify_mts, sent_statements
 
 pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 
@@ -29,28 +25,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptio
 @pytest.fixture
 def ctx(make_context, db_url: str, clock: FrozenClock) -> Context:  # type: ignore[no-untyped-def]
     return make_context(database_url=db_url, clock=clock)
-
-
-@contextmanager
-def statements(ctx: Context) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(statement)
-
-    event.listen(ctx.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(ctx.engine, "before_cursor_execute", record)
-
-
-def drain(ctx: Context) -> None:
-    worker = build_worker(ctx, name="test-worker")
-    for _ in range(8):
-        worker.run_until_idle()
-        assert isinstance(ctx.clock, FrozenClock)
-        ctx.clock.advance(timedelta(minutes=10))
 
 
 class AnswerLostOnce:
@@ -91,8 +65,8 @@ def refund_entries(ctx: Context, esim_id: int) -> int:
 
 def test_the_one_part_is_written_once_with_the_providers_answer(ctx: Context) -> None:
     cancellation_id, quote = request_and_verify_mts(ctx, esim_index=0)
-    with statements(ctx) as seen:
-        drain(ctx)
+    with sent_statements(ctx.engine) as seen:
+        drain_worker(ctx, 8)
     refund, parts = refund_and_parts(ctx, cancellation_id)
     assert refund.parts_planned == 1
     assert [s for s in seen if s.startswith("INSERT INTO refund_parts")] and not [
@@ -114,7 +88,7 @@ def test_an_answer_lost_after_the_provider_paid_pays_once_with_the_same_key(
 ) -> None:
     cancellation_id, quote = request_and_verify_mts(ctx, esim_index=0)
     ctx.payouts = AnswerLostOnce(ctx.payouts)  # type: ignore[assignment]
-    drain(ctx)
+    drain_worker(ctx, 8)
     with transaction(ctx.sessions) as session:
         cancellation = session.get(Cancellation, cancellation_id)
         assert cancellation is not None and cancellation.status is CancellationStatus.COMPLETED
