@@ -19,21 +19,17 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine, Insert, Table, Update, bindparam
 from sqlalchemy.engine import Dialect
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.elements import BindParameter
 
-from esimcare.db import (
-    SQLITE_AUTOCHECKPOINT_PAGES,
-    SQLITE_BUSY_TIMEOUT_MS,
-    UtcDateTime,
-    utc_as_sqlite_text,
-)
+from esimcare.db import UtcDateTime, utc_as_sqlite_text
 from esimcare.db_direct import DirectRead
 
 _Processors = tuple[tuple[str, Callable[[Any], Any]], ...]
@@ -158,65 +154,93 @@ class DirectTransaction:
     def _begin(self, *, blocking: bool) -> None:
         if self._postgresql:  # the driver opens the transaction with the first statement
             return
-        if blocking:
-            self.execute("BEGIN IMMEDIATE")
-            return
-        self.driver.execute("PRAGMA busy_timeout=0")
         try:
             self.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as error:
-            if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            if blocking or error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                 raise
             raise WriteLockBusyError from None
-        finally:
-            self.driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        # The commit then never checkpoints (copies the log into the database, with fsyncs):
-        # ``checkpoint`` does, elsewhere.
-        self.driver.execute("PRAGMA wal_autocheckpoint=0")
 
-    def _end(self, *, commit: bool, blocking: bool) -> None:
-        try:
-            if commit:
-                self.driver.commit()
-            else:
-                self.driver.rollback()
-        finally:
-            if not blocking and not self._postgresql:
-                self.driver.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
+    def _end(self, *, commit: bool) -> None:
+        if commit:
+            self.driver.commit()
+        else:
+            self.driver.rollback()
         event = self.engine.dispatch.commit if commit else self.engine.dispatch.rollback
         if event:
             event(None)
 
 
+# Opens a direct transaction: ``partial(direct_transaction, engine)``, or a
+# ``LoopWriteConnection``'s ``transaction``.
+OpenTransaction = Callable[[], AbstractContextManager["DirectTransaction"]]
+
+
 class WriteLockBusyError(RuntimeError):
-    """``blocking=False`` and another writer holds SQLite's write lock: nothing was done."""
+    """Another writer holds SQLite's write lock (``LoopWriteConnection``): nothing was done."""
 
 
 @contextmanager
-def direct_transaction(engine: Engine, *, blocking: bool = True) -> Iterator[DirectTransaction]:
-    """Commit when the block ends; roll back (and re-raise) on any error.
-
-    ``blocking=False`` (SQLite), for a write on the event loop: ``WriteLockBusyError`` at once
-    instead of waiting for the write lock held by another writer, and a commit that never runs
-    a checkpoint; whoever writes so calls ``checkpoint`` from time to time, in a thread.
-    """
+def direct_transaction(engine: Engine) -> Iterator[DirectTransaction]:
+    """Commit when the block ends; roll back (and re-raise) on any error."""
     pooled = engine.raw_connection()
     try:
-        transaction = DirectTransaction(engine, pooled.driver_connection)
-        transaction._begin(blocking=blocking)
-        try:
+        with _transaction_on(engine, pooled.driver_connection, blocking=True) as transaction:
             yield transaction
-        except BaseException:
-            transaction._end(commit=False, blocking=blocking)
-            raise
-        transaction._end(commit=True, blocking=blocking)
     finally:
         pooled.close()
 
 
+@contextmanager
+def _transaction_on(engine: Engine, driver: Any, *, blocking: bool) -> Iterator[DirectTransaction]:
+    transaction = DirectTransaction(engine, driver)
+    transaction._begin(blocking=blocking)
+    try:
+        yield transaction
+    except BaseException:
+        transaction._end(commit=False)
+        raise
+    transaction._end(commit=True)
+
+
+class LoopWriteConnection:
+    """SQLite: the connection the event loop writes on, for transactions that must never
+    block it. Taken from the engine's pool once and set up once, not per batch: it never waits
+    for the write lock (``WriteLockBusyError`` at once, where any other writer would wait up
+    to the busy timeout), and its commits never checkpoint (copy the log into the database,
+    with fsyncs): whoever writes so calls ``checkpoint`` from time to time, in a thread. After
+    any other failure it is discarded (never handed back to the pool so set up), and the next
+    transaction takes a fresh one."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._pooled: PoolProxiedConnection | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[DirectTransaction]:
+        pooled = self._pooled or self._taken()
+        try:
+            with _transaction_on(self.engine, pooled.driver_connection, blocking=False) as found:
+                yield found
+        except WriteLockBusyError:
+            raise
+        except BaseException:
+            self._pooled = None
+            pooled.invalidate()
+            raise
+
+    def _taken(self) -> PoolProxiedConnection:
+        pooled = self.engine.raw_connection()
+        driver: Any = pooled.driver_connection
+        driver.execute("PRAGMA busy_timeout=0")
+        driver.execute("PRAGMA wal_autocheckpoint=0")
+        self._pooled = pooled
+        return pooled
+
+
 def checkpoint(engine: Engine) -> None:
     """Copy SQLite's write-ahead log into the database as far as no reader needs it
-    (``PASSIVE``: waits for no one), as the commits of ``blocking=False`` transactions don't."""
+    (``PASSIVE``: waits for no one), as the commits on a ``LoopWriteConnection`` don't."""
     pooled = engine.raw_connection()
     try:
         driver: Any = pooled.driver_connection

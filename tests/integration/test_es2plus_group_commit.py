@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from esimcare.audit.models import AuditEvent
 from esimcare.audit.service import verify_chain
 from esimcare.context import Context
 from esimcare.db import make_engine
-from esimcare.db_direct_write import WriteLockBusyError, direct_transaction
+from esimcare.db_direct_write import LoopWriteConnection, WriteLockBusyError, direct_transaction
 from esimcare.es2plus import notification_store
 from esimcare.es2plus.receiver import Arrival, record_arrivals
 from esimcare.esims.models import Esim
@@ -180,7 +181,7 @@ def test_a_key_stored_meanwhile_by_another_transaction_makes_the_batch_plan_agai
     fresh = arrival(demo, body(demo, UNKNOWN_ICCID, 1, 4), body(demo, UNKNOWN_ICCID, 1, 4))
     batch = [(a.received, a.at) for a in (first, fresh)]
     effects = notification_store.store_notifications(
-        demo.engine, batch, demo.has_webhooks, demo.clock.now
+        partial(direct_transaction, demo.engine), batch, demo.has_webhooks, demo.clock.now
     )
     assert effects == ["duplicate", "unknown_iccid"]
     assert stored(demo) == (2, 2)
@@ -213,24 +214,45 @@ def test_a_write_that_must_not_wait_is_refused_at_once_while_sqlite_is_locked(
     make_context: MakeContext, tmp_path: Path
 ) -> None:
     ctx = make_context(database_url=f"sqlite:///{tmp_path / 'locked.db'}")
-    engine = make_engine(str(ctx.engine.url), pool_size=1, max_overflow=0)
+    engine = make_engine(str(ctx.engine.url), pool_size=2, max_overflow=0)
+    loop_writes = LoopWriteConnection(engine)
     other = sqlite3.connect(str(tmp_path / "locked.db"), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
     started = time.monotonic()
-    with pytest.raises(WriteLockBusyError), direct_transaction(engine, blocking=False):
+    with pytest.raises(WriteLockBusyError), loop_writes.transaction():
         pass
     assert time.monotonic() - started < 1, "refused at once, not after the busy timeout"
     other.execute("ROLLBACK")
-    with direct_transaction(engine, blocking=False) as transaction:
-        # The same pooled connection, waiting for the lock as long as every writer does again.
-        assert transaction.driver.execute("PRAGMA busy_timeout").fetchone() == (30_000,)
-        # Its commit will not checkpoint (that is the thread pool's job) ...
-        assert transaction.driver.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    with loop_writes.transaction() as held:
+        pass
+    with direct_transaction(engine) as pooled:
+        pass
+    with loop_writes.transaction() as again:
+        # The same connection, held: set up once, it never waits and never checkpoints ...
+        assert again.driver is held.driver
+        assert again.driver.execute("PRAGMA busy_timeout").fetchone() == (0,)
+        assert again.driver.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
     with direct_transaction(engine) as transaction:
-        # ... and the next one's will, as every other writer's.
+        # ... while the pool's connections wait and checkpoint as every writer's.
+        assert transaction.driver is pooled.driver is not held.driver
+        assert transaction.driver.execute("PRAGMA busy_timeout").fetchone() == (30_000,)
         assert transaction.driver.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
     engine.dispose()
     other.close()
+
+
+def test_the_loop_connection_is_dropped_after_a_failure_never_pooled_so_set_up(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    ctx = make_context(database_url=f"sqlite:///{tmp_path / 'failing.db'}")
+    engine = make_engine(str(ctx.engine.url), pool_size=1, max_overflow=0)
+    loop_writes = LoopWriteConnection(engine)
+    with pytest.raises(sqlite3.OperationalError), loop_writes.transaction() as failed:
+        failed.execute("INSERT INTO no_such_table VALUES (1)")
+    with loop_writes.transaction() as fresh:
+        assert fresh.driver is not failed.driver
+        assert fresh.driver.execute("PRAGMA busy_timeout").fetchone() == (0,)
+    engine.dispose()
 
 
 @pytest.mark.postgres
@@ -250,7 +272,10 @@ def test_two_batches_written_at_once_with_the_same_keys_never_deadlock(
         def write(batch: list[Arrival], both_ready: threading.Barrier = both_ready) -> list[str]:
             both_ready.wait(5)
             return notification_store.store_notifications(
-                ctx.engine, [(a.received, a.at) for a in batch], ctx.has_webhooks, ctx.clock.now
+                partial(direct_transaction, ctx.engine),
+                [(a.received, a.at) for a in batch],
+                ctx.has_webhooks,
+                ctx.clock.now,
             )
 
         with ThreadPoolExecutor(2) as pool:

@@ -28,7 +28,8 @@ def read_json_body(body: bytes) -> tuple[dict[str, Any], str | None]:
     """The object, and the body as text when it is plain JSON that can be stored as it came
     (else None: it is serialised again for storing)."""
     try:
-        data = json.loads(body, parse_constant=_no_constant, parse_float=_finite)
+        # As ``json.loads(body, ...)`` reads bytes, with one decoder made once, not per call.
+        data = _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))
     except (ValueError, UnicodeDecodeError):
         raise MalformedNotificationError("the body is not JSON") from None
     except RecursionError:
@@ -67,6 +68,9 @@ def _finite(text: str) -> float:
     if not math.isfinite(number):
         raise ValueError("a number too large for a double")
     return number
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)
 
 
 def _check_storable(data: dict[str, Any]) -> None:

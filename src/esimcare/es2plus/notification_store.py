@@ -25,7 +25,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
-    Engine,
     Select,
     String,
     Table,
@@ -44,7 +43,7 @@ from esimcare.db_direct import DirectRead
 from esimcare.db_direct_write import (
     DirectTransaction,
     DirectWrite,
-    direct_transaction,
+    OpenTransaction,
     typed_values,
 )
 from esimcare.esims.models import Esim
@@ -123,32 +122,28 @@ _INSERT_JOBS = DirectWrite(
 
 
 def store_notifications(
-    engine: Engine,
+    open_transaction: OpenTransaction,
     batch: Sequence[tuple[Received, datetime]],
     subscribed: Subscribed,
     now: Callable[[], datetime],
-    *,
-    blocking: bool = True,
 ) -> list[str]:
     """Store and apply the notifications (each with the time it was received) in one
-    transaction; each one's effect (a state, or why none), in order. ``subscribed`` says which
-    operators want webhook events; ``now`` dates them. ``blocking=False``: see
-    ``direct_transaction``."""
+    transaction (``open_transaction``'s); each one's effect (a state, or why none), in order.
+    ``subscribed`` says which operators want webhook events; ``now`` dates them."""
     try:
-        return _store_once(engine, batch, subscribed, now, blocking)
+        return _store_once(open_transaction, batch, subscribed, now)
     except KeyTakenMeanwhileError:
-        return _store_once(engine, batch, subscribed, now, blocking)
+        return _store_once(open_transaction, batch, subscribed, now)
 
 
 def _store_once(
-    engine: Engine,
+    open_transaction: OpenTransaction,
     batch: Sequence[tuple[Received, datetime]],
     subscribed: Subscribed,
     now: Callable[[], datetime],
-    blocking: bool,
 ) -> list[str]:
-    dialect = engine.dialect.name
-    with direct_transaction(engine, blocking=blocking) as transaction:
+    with open_transaction() as transaction:
+        dialect = transaction.engine.dialect.name
         esims = _locked_esims(transaction, dialect, batch)
         keys = [received.dedupe_key for received, _ in batch]
         found = transaction.rows(_TAKEN_KEYS[dialect], {"keys": _list_parameter(dialect, keys)})

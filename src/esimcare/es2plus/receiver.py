@@ -24,6 +24,7 @@ from starlette.responses import Response
 
 from esimcare.api.deps import get_ctx
 from esimcare.context import Context
+from esimcare.db_direct_write import LoopWriteConnection, OpenTransaction, direct_transaction
 from esimcare.errors import DomainError
 from esimcare.es2plus.group_writer import GroupWriter
 from esimcare.es2plus.loop_checkpoints import LoopCheckpoints
@@ -99,6 +100,8 @@ async def receive_notification(operator: str, request: Request) -> None:
 
 def require_json(content_type: str) -> None:
     """``application/json``, optionally with ``charset=utf-8``; nothing else."""
+    if content_type == "application/json":  # what every SM-DP+ sends: no parsing
+        return
     media_type, *parameters = (part.strip().lower() for part in content_type.split(";"))
     pairs = (parameter.partition("=") for parameter in parameters)
     charsets = {value.strip().strip('"') for name, _, value in pairs if name.strip() == "charset"}
@@ -150,7 +153,12 @@ def _receiver(request: Request) -> _Receiver:
         ctx = get_ctx(request)
         on_loop = None
         if ctx.engine.dialect.name == "sqlite":
-            on_loop = partial(_store_on_loop, ctx, LoopCheckpoints(ctx.engine))
+            on_loop = partial(
+                _store_on_loop,
+                ctx,
+                LoopWriteConnection(ctx.engine).transaction,
+                LoopCheckpoints(ctx.engine),
+            )
         writer = GroupWriter(
             partial(record_arrivals, ctx),
             write_now=on_loop,
@@ -185,22 +193,28 @@ def _record_alone(ctx: Context, arrival: Arrival) -> str | Exception:
 
 
 def _store_on_loop(
-    ctx: Context, checkpoints: LoopCheckpoints, arrivals: Sequence[Arrival]
+    ctx: Context,
+    open_transaction: OpenTransaction,
+    checkpoints: LoopCheckpoints,
+    arrivals: Sequence[Arrival],
 ) -> list[str]:
-    """SQLite: a write that never blocks the loop (refused if the lock is busy; no
-    checkpoint in its commit: ``checkpoints`` runs them in a thread)."""
-    effects = _store(ctx, arrivals, blocking=False)
+    """SQLite: a write that never blocks the loop (``LoopWriteConnection``: refused if the
+    lock is busy; no checkpoint in its commit: ``checkpoints`` runs them in a thread)."""
+    effects = _store(ctx, arrivals, open_transaction)
     checkpoints.committed()
     return effects
 
 
-def _store(ctx: Context, arrivals: Sequence[Arrival], *, blocking: bool = True) -> list[str]:
+def _store(
+    ctx: Context,
+    arrivals: Sequence[Arrival],
+    open_transaction: OpenTransaction | None = None,
+) -> list[str]:
     return store_notifications(
-        ctx.engine,
+        open_transaction or partial(direct_transaction, ctx.engine),
         [(arrival.received, arrival.at) for arrival in arrivals],
         ctx.has_webhooks,
         ctx.clock.now,
-        blocking=blocking,
     )
 
 

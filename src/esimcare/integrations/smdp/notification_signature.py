@@ -13,7 +13,6 @@ Headers: ``X-Esimcare-Timestamp: <unix seconds>`` and
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
@@ -44,7 +43,8 @@ def load_or_create_key(path: Path) -> bytes:
 
 
 def _mac(key: bytes, timestamp: str, body: bytes) -> str:
-    return hmac.new(key, timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    # ``hmac.digest``: the one-shot C path, a fifth of what building an ``HMAC`` object costs.
+    return hmac.digest(key, timestamp.encode() + b"." + body, "sha256").hex()
 
 
 def signature_headers(key: bytes, body: bytes, now: datetime) -> dict[str, str]:
