@@ -28,6 +28,13 @@ from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from esimcare.billing.final_bill import (
+    USAGE,
+    balance_columns,
+    billed_to,
+    final_bill_reads,
+    unbilled,
+)
 from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.money_steps import RefundStep
 from esimcare.cancellations.notice_step import NoticeStep
@@ -125,9 +132,24 @@ _STEP_COLUMNS = (
 _STEPS = cast(Table, CancellationStep.__table__)
 _WRITE_STEP = update(_STEPS).where(_STEPS.c.id == bindparam("step_id"))  # sets the row's columns
 # The cancellation, its eSIM, plan and customer and its open steps, in one query (a row per
-# open step; one with no step when all are done).
+# open step; one with no step when all are done). With the final bill's step open, its row
+# also carries what the bill reads (the balance and, a row each, the unbilled usage records),
+# which that step, run in this very transaction, takes instead of reading them again.
+_BILL_STEP_ROW = CancellationStep.name == StepName.FINAL_BILL
+_ESIM_ID = Esim.id.expression
+_BALANCE_CASH, _BALANCE_BONUS = balance_columns(_ESIM_ID, when=_BILL_STEP_ROW)
 _LOAD = (
-    select(Cancellation, Esim, Plan, CancellationStep, Customer)
+    select(
+        Cancellation,
+        Esim,
+        Plan,
+        CancellationStep,
+        Customer,
+        _BALANCE_CASH.label("balance_cash"),
+        _BALANCE_BONUS.label("balance_bonus"),
+        USAGE.c.id.label("usage_id"),
+        USAGE.c.amount_minor.label("usage_minor"),
+    )
     .join(Esim, Esim.id == Cancellation.esim_id)
     .join(Plan, Plan.id == Esim.plan_id)
     .outerjoin(Customer, Customer.id == Cancellation.customer_id)
@@ -138,8 +160,18 @@ _LOAD = (
             CancellationStep.status != StepStatus.DONE,
         ),
     )
+    .outerjoin(
+        USAGE,
+        and_(
+            _BILL_STEP_ROW,
+            unbilled(
+                _ESIM_ID,
+                billed_to(Cancellation.effective_at.expression, Esim.billed_until.expression),
+            ),
+        ),
+    )
     .where(Cancellation.id == bindparam("cancellation_id"))
-    .order_by(CancellationStep.position)
+    .order_by(CancellationStep.position, USAGE.c.id)
 )
 
 
@@ -205,6 +237,7 @@ class CancellationWorkflow:
                 )
             job_rows: list[dict[str, Any]] = []
             begun = self._advance(session, loaded, loaded.open_steps, now, job_rows)
+            loaded.carried.bill_reads = None  # read by this transaction: never used after it
             loaded.write_steps(session)
             self._finish_or_enqueue(session, job, begun, job_rows)
             return begun
@@ -363,9 +396,18 @@ class CancellationWorkflow:
         rows = session.execute(_LOAD, {"cancellation_id": cancellation_id}).all()
         if not rows:
             return None
-        cancellation, esim, plan, _, customer = rows[0]
-        open_steps = [row[3] for row in rows if row[3] is not None]
-        return _Loaded(cancellation, esim, plan, open_steps, Carried(customer=customer))
+        cancellation, esim, plan, _, customer = rows[0][:5]
+        # The final bill's step comes once per usage record: each step once, in order.
+        open_steps = list(dict.fromkeys(row[3] for row in rows if row[3] is not None))
+        carried = Carried(customer=customer)
+        if open_steps and open_steps[0].name is StepName.FINAL_BILL:
+            first = rows[0]
+            usage = [(row.usage_id, row.usage_minor) for row in rows if row.usage_id is not None]
+            carried.bill_reads = final_bill_reads(
+                esim, plan, cancellation.effective_at, (first.balance_cash, first.balance_bonus),
+                usage,
+            )  # fmt: skip
+        return _Loaded(cancellation, esim, plan, open_steps, carried)
 
     def _wait(
         self,
