@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from esimcare.billing.ledger import LEDGER, Balance
@@ -97,10 +97,16 @@ def compute_final_bill(
 
 
 USAGE = cast(Table, UsageRecord.__table__)
-_UNBILLED = and_(
-    USAGE.c.esim_id == bindparam("for_esim"),
-    USAGE.c.bill_id.is_(None),
-    USAGE.c.occurred_at <= bindparam("until", type_=USAGE.c.occurred_at.type),
+
+
+def unbilled(esim_id: ColumnElement[int], until: ColumnElement[datetime]) -> ColumnElement[bool]:
+    """A usage record of ``esim_id`` that no bill covers yet, up to ``until``."""
+    return and_(USAGE.c.esim_id == esim_id, USAGE.c.bill_id.is_(None), USAGE.c.occurred_at <= until)
+
+
+_UNBILLED = unbilled(
+    bindparam("for_esim", type_=USAGE.c.esim_id.type),
+    bindparam("until", type_=USAGE.c.occurred_at.type),
 )
 _BALANCE = (
     select(
@@ -141,14 +147,51 @@ def final_bill_and_balance(
     session: Session, esim: Esim, plan: Plan, effective_at: datetime
 ) -> FinalBillReads:
     """``compute_final_bill`` and the balance before it (``balance_of``), in one query."""
+    end = max(effective_at, esim.billed_until)
+    rows = session.execute(_USAGE_AND_BALANCE, {"for_esim": esim.id, "until": end}).all()
+    usage = [(row.id, row.amount_minor) for row in rows if row.id is not None]
+    return final_bill_reads(esim, plan, effective_at, (rows[0].cash, rows[0].bonus), usage)
+
+
+def final_bill_reads(
+    esim: Esim,
+    plan: Plan,
+    effective_at: datetime,
+    balance: tuple[int, int],
+    usage: list[tuple[int, int]],
+) -> FinalBillReads:
+    """The final bill from what was read for it: the balance (cash, bonus) and the unbilled
+    usage records (id, amount) up to ``billed_to(effective_at, billed_until)``."""
     start = esim.billed_until
     end = max(effective_at, start)
-    rows = session.execute(_USAGE_AND_BALANCE, {"for_esim": esim.id, "until": end}).all()
-    usage = sum(row.amount_minor for row in rows if row.id is not None)
     currency = plan.currency
-    bill = FinalBill(start, end, prorated_fee(plan, start, end), Money(int(usage), currency))
-    balance = Balance(Money(int(rows[0].cash), currency), Money(int(rows[0].bonus), currency))
-    return FinalBillReads(bill, balance, tuple(row.id for row in rows if row.id is not None))
+    total_usage = Money(sum(amount for _, amount in usage), currency)
+    bill = FinalBill(start, end, prorated_fee(plan, start, end), total_usage)
+    cash, bonus = balance
+    return FinalBillReads(bill, Balance(Money(int(cash), currency), Money(int(bonus), currency)),
+                          tuple(usage_id for usage_id, _ in usage))  # fmt: skip
+
+
+def billed_to(
+    effective_at: ColumnElement[datetime], billed_until: ColumnElement[datetime]
+) -> ColumnElement[datetime]:
+    """The final bill's end in SQL, as ``final_bill_reads`` computes it: the later of the
+    two (SQLite stores both as fixed-width text, which compares as the times do)."""
+    return case((effective_at > billed_until, effective_at), else_=billed_until)
+
+
+def balance_columns(
+    esim_id: ColumnElement[int], when: ColumnElement[bool]
+) -> tuple[ColumnElement[int], ColumnElement[int]]:
+    """The balance of ``esim_id`` (cash, bonus) as two columns of a caller's query, summed
+    only on its rows where ``when`` holds (elsewhere NULL): for a query that reads the final
+    bill's facts with rows of its own."""
+    sums = [
+        select(func.coalesce(func.sum(column), 0)).where(LEDGER.c.esim_id == esim_id)
+        for column in (LEDGER.c.cash_minor, LEDGER.c.bonus_minor)
+    ]
+    cash, bonus = (case((when, total.scalar_subquery())) for total in sums)
+    return cash, bonus
 
 
 def issue_final_bill(

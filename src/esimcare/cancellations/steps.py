@@ -16,7 +16,12 @@ from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from esimcare.billing.final_bill import FinalBill, final_bill_and_balance, issue_final_bill
+from esimcare.billing.final_bill import (
+    FinalBill,
+    FinalBillReads,
+    final_bill_and_balance,
+    issue_final_bill,
+)
 from esimcare.billing.ledger import Balance, entry, post_all
 from esimcare.billing.models import EntryKind
 from esimcare.billing.settlement import settle
@@ -55,6 +60,9 @@ class Carried:
     customer: Customer | None = None  # as the run's first load read them
     bill: Money | None = None  # the final bill's total, as this run issued it
     refund_minor: int | None = None  # the refund's amount, as this run made or found it
+    # What the final bill reads, read by the workflow's first load with the rest; only ever
+    # used in the transaction that read it (the one the final bill's step runs in).
+    bill_reads: FinalBillReads | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +120,9 @@ class FinalBillStep(LocalStep):
         cancellation, esim = run.cancellation, run.esim
         plan = session.get(Plan, esim.plan_id)
         assert plan is not None
-        reads = final_bill_and_balance(session, esim, plan, cancellation.effective_at)
+        reads = run.carried.bill_reads or final_bill_and_balance(
+            session, esim, plan, cancellation.effective_at
+        )
         bill = reads.bill
         issue_final_bill(session, esim, cancellation.id, reads, run.now)
         run.carried.bill = bill.total

@@ -19,14 +19,13 @@ on it, it reads it afresh.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import structlog
-from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from esimcare.cancellations.models import Cancellation, CancellationStep
 from esimcare.cancellations.money_steps import RefundStep
@@ -34,7 +33,6 @@ from esimcare.cancellations.notice_step import NoticeStep
 from esimcare.cancellations.service import STEP_JOB, audit
 from esimcare.cancellations.states import CancellationStatus, StepName, StepStatus
 from esimcare.cancellations.steps import (
-    Carried,
     FinalBillStep,
     LocalStep,
     NetworkStep,
@@ -52,9 +50,8 @@ from esimcare.cancellations.transitions import (
     move,
     set_esim_status_reading_profile,
 )
-from esimcare.customers.models import Customer
+from esimcare.cancellations.workflow_load import Loaded, load
 from esimcare.db import transaction
-from esimcare.esims.models import Esim, Plan
 from esimcare.esims.states import EsimStatus
 from esimcare.jobs.errors import PermanentJobError
 from esimcare.jobs.queue import ClaimedJob, JobQueue, enqueue_new, enqueue_rows_new
@@ -72,77 +69,6 @@ _SETTLED = frozenset(
 )
 
 
-@dataclass
-class _Loaded:
-    """What the first transaction of the workflow reads, in one query, and the transactions
-    after it carry on with. Attached to each transaction's session (``attach``), the rows
-    are in its identity map, so the steps' own ``session.get`` of the eSIM or the plan costs
-    no query, and what they change is flushed as usual."""
-
-    cancellation: Cancellation
-    esim: Esim
-    plan: Plan
-    open_steps: list[CancellationStep]  # not done yet, in order: the first is the current one
-    # What the steps of this run learn for the ones after (the customer from this load).
-    carried: Carried
-    # Step rows changed in this transaction, written together by ``write_steps``.
-    changed: dict[int, CancellationStep] = field(default_factory=dict)
-
-    def attach(self, session: Session) -> None:
-        session.add_all([self.cancellation, self.esim, self.plan])
-        if self.carried.customer is not None:
-            session.add(self.carried.customer)
-
-    def change(self, step: CancellationStep, **values: Any) -> None:
-        """Change a step row in memory only (no ORM flush: each row's changed columns differ,
-        so the ORM would send one UPDATE per row); ``write_steps`` sends them."""
-        for name, value in values.items():
-            set_committed_value(step, name, value)
-        self.changed[step.id] = step
-
-    def write_steps(self, session: Session) -> None:
-        """Every changed step row, whole, in one executemany UPDATE; the steps done since
-        leave ``open_steps``."""
-        if self.changed:
-            rows = [
-                {"step_id": step.id} | {column: getattr(step, column) for column in _STEP_COLUMNS}
-                for step in self.changed.values()
-            ]
-            session.execute(_WRITE_STEP, rows)
-            self.changed.clear()
-        self.open_steps = [step for step in self.open_steps if step.status is not StepStatus.DONE]
-
-
-_STEP_COLUMNS = (
-    "status",
-    "attempts",
-    "outcome",
-    "last_error",
-    "external_answer",
-    "started_at",
-    "finished_at",
-)
-_STEPS = cast(Table, CancellationStep.__table__)
-_WRITE_STEP = update(_STEPS).where(_STEPS.c.id == bindparam("step_id"))  # sets the row's columns
-# The cancellation, its eSIM, plan and customer and its open steps, in one query (a row per
-# open step; one with no step when all are done).
-_LOAD = (
-    select(Cancellation, Esim, Plan, CancellationStep, Customer)
-    .join(Esim, Esim.id == Cancellation.esim_id)
-    .join(Plan, Plan.id == Esim.plan_id)
-    .outerjoin(Customer, Customer.id == Cancellation.customer_id)
-    .outerjoin(
-        CancellationStep,
-        and_(
-            CancellationStep.cancellation_id == Cancellation.id,
-            CancellationStep.status != StepStatus.DONE,
-        ),
-    )
-    .where(Cancellation.id == bindparam("cancellation_id"))
-    .order_by(CancellationStep.position)
-)
-
-
 @dataclass(frozen=True)
 class _Begun:
     """A step that calls out, begun and prepared in a committed transaction, with the rows as
@@ -150,7 +76,7 @@ class _Begun:
 
     name: StepName
     prepared: Any
-    loaded: _Loaded
+    loaded: Loaded
 
 
 class CancellationWorkflow:
@@ -190,7 +116,7 @@ class CancellationWorkflow:
     def _begin(self, job: ClaimedJob) -> _Begun | None:
         with transaction(self.ctx.sessions) as session:
             now = self.ctx.clock.now()
-            loaded = self._load(session, job.payload["cancellation_id"])
+            loaded = load(session, job.payload["cancellation_id"])
             if loaded is None or loaded.cancellation.status in _SETTLED:
                 self.queue.finish(session, job)
                 return None
@@ -205,6 +131,7 @@ class CancellationWorkflow:
                 )
             job_rows: list[dict[str, Any]] = []
             begun = self._advance(session, loaded, loaded.open_steps, now, job_rows)
+            loaded.carried.bill_reads = None  # read by this transaction: never used after it
             loaded.write_steps(session)
             self._finish_or_enqueue(session, job, begun, job_rows)
             return begun
@@ -212,7 +139,7 @@ class CancellationWorkflow:
     def _advance(
         self,
         session: Session,
-        loaded: _Loaded,
+        loaded: Loaded,
         open_steps: list[CancellationStep],
         now: datetime,
         job_rows: list[dict[str, Any]],
@@ -249,13 +176,13 @@ class CancellationWorkflow:
         return None
 
     @staticmethod
-    def _start(loaded: _Loaded, step: CancellationStep, now: datetime) -> None:
+    def _start(loaded: Loaded, step: CancellationStep, now: datetime) -> None:
         loaded.change(step, status=StepStatus.RUNNING, attempts=step.attempts + 1,
                       started_at=step.started_at or now)  # fmt: skip
 
     @staticmethod
     def _done(
-        loaded: _Loaded, step: CancellationStep, outcome: str | StepWait, now: datetime
+        loaded: Loaded, step: CancellationStep, outcome: str | StepWait, now: datetime
     ) -> None:
         assert isinstance(outcome, str), "local steps never wait"
         loaded.change(step, outcome=outcome, status=StepStatus.DONE, finished_at=now,
@@ -352,26 +279,17 @@ class CancellationWorkflow:
 
     @staticmethod
     def _input(
-        loaded: _Loaded, step: CancellationStep, now: datetime, attempt: int | None = None
+        loaded: Loaded, step: CancellationStep, now: datetime, attempt: int | None = None
     ) -> StepInput:
         attempt = step.attempts if attempt is None else attempt
         return StepInput(loaded.cancellation, loaded.esim, attempt, now, step.external_answer,
                          loaded.carried)  # fmt: skip
 
-    @staticmethod
-    def _load(session: Session, cancellation_id: int) -> _Loaded | None:
-        rows = session.execute(_LOAD, {"cancellation_id": cancellation_id}).all()
-        if not rows:
-            return None
-        cancellation, esim, plan, _, customer = rows[0]
-        open_steps = [row[3] for row in rows if row[3] is not None]
-        return _Loaded(cancellation, esim, plan, open_steps, Carried(customer=customer))
-
     def _wait(
         self,
         session: Session,
         job: ClaimedJob,
-        loaded: _Loaded,
+        loaded: Loaded,
         step: CancellationStep,
         wait: StepWait,
         now: datetime,
@@ -394,7 +312,7 @@ class CancellationWorkflow:
         )
         self.queue.finish(session, job)
 
-    def _complete(self, session: Session, loaded: _Loaded, now: datetime) -> None:
+    def _complete(self, session: Session, loaded: Loaded, now: datetime) -> None:
         """Prebuilt Core statements, not an ORM flush: this runs once per cancellation (the
         eSIM was closed by ``_advance`` before the local steps)."""
         cancellation = loaded.cancellation
