@@ -7,6 +7,7 @@ boundary owns the transaction (``transaction()``).
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from esimcare.kit.clock import as_utc
@@ -106,12 +108,17 @@ def _configure_sqlite(engine: Engine) -> None:
         # Take the write lock up front: a read-then-write transaction can then never be
         # refused half-way with SQLITE_BUSY, which is how SQLite would otherwise lose work.
         # Read-only transactions (``read_only(engine)``) take no lock and run beside writers.
+        # Sent straight to the driver: SQLAlchemy's execution (events, result set-up) costs as
+        # much as a small query, and every writing transaction begins so. A deferred BEGIN
+        # takes no lock and cannot fail.
+        driver = connection.connection.driver_connection
         if connection.get_execution_options().get(_READ_ONLY):
-            # A deferred BEGIN takes no lock and cannot fail: sent straight to the driver, since
-            # SQLAlchemy's execution (events, result set-up) costs as much as a small query.
-            connection.connection.driver_connection.execute("BEGIN")
-        else:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            driver.execute("BEGIN")
+            return
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as error:  # the busy timeout ran out: raised as SQLAlchemy would
+            raise DBAPIError.instance("BEGIN IMMEDIATE", (), error, sqlite3.Error) from error
 
 
 _READ_ONLY = "esimcare_read_only"
