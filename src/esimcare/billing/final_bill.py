@@ -168,8 +168,8 @@ def final_bill_reads(
     total_usage = Money(sum(amount for _, amount in usage), currency)
     bill = FinalBill(start, end, prorated_fee(plan, start, end), total_usage)
     cash, bonus = balance
-    return FinalBillReads(bill, Balance(Money(int(cash), currency), Money(int(bonus), currency)),
-                          tuple(usage_id for usage_id, _ in usage))  # fmt: skip
+    before = Balance(Money(int(cash), currency), Money(int(bonus), currency))
+    return FinalBillReads(bill, before, tuple(usage_id for usage_id, _ in usage))
 
 
 def billed_to(
