@@ -89,6 +89,21 @@ class DirectRead:
             raw_rows = driver.execute(compiled.sql, values).fetchall()
         return self._converted_rows(compiled, raw_rows)
 
+    def send_on(
+        self, engine: Engine, driver: Any, parameters: Mapping[str, Any]
+    ) -> Callable[[], list[tuple[Any, ...]]]:
+        """PostgreSQL, in the caller's transaction on ``driver``: the statement sent now (in
+        a pipeline, not waited for); its rows when the returned function is called."""
+        compiled, values = self._prepared(engine, parameters)
+        cursor = driver.cursor()
+        cursor.execute(compiled.sql, values)
+
+        def fetched() -> list[tuple[Any, ...]]:
+            with cursor:
+                return self._converted_rows(compiled, cursor.fetchall())
+
+        return fetched
+
     async def rows_async(
         self, readers: AsyncReaders, parameters: Mapping[str, Any]
     ) -> list[tuple[Any, ...]]:

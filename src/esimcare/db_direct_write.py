@@ -72,13 +72,23 @@ class DirectWrite:
         """Rows changed (as the driver counts them)."""
         if not rows:
             return 0
+        return transaction.execute_many(*self._sql_and_values(transaction, rows))
+
+    def send(self, transaction: DirectTransaction, rows: Sequence[Mapping[str, Any]]) -> None:
+        """In a pipeline (``DirectTransaction.pipelined``): sent, answered when it ends."""
+        if rows:
+            transaction.send_many(*self._sql_and_values(transaction, rows))
+
+    def _sql_and_values(
+        self, transaction: DirectTransaction, rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[str, list[Any]]:
         engine = transaction.engine
         compiled = self._compiled.get(engine.dialect.name) or self._compile(engine.dialect)
         values = [_processed({**compiled.literals, **row}, compiled.processors) for row in rows]
         if compiled.positional_names is None:
-            return transaction.execute_many(compiled.sql, values)
+            return compiled.sql, values
         in_order = compiled.in_order
-        return transaction.execute_many(compiled.sql, [in_order(row) for row in values])
+        return compiled.sql, [in_order(row) for row in values]
 
     def _compile(self, dialect: Dialect) -> _CompiledWrite:
         compiled = self.statement.compile(dialect=dialect)
@@ -124,6 +134,7 @@ class DirectTransaction:
         self.engine = engine
         self.driver = driver
         self._postgresql = engine.dialect.name == "postgresql"
+        self._pipelined = False
 
     def rows(self, read: DirectRead, parameters: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """``read``'s rows, in this transaction."""
@@ -142,10 +153,49 @@ class DirectTransaction:
     def execute_many(self, sql: str, values: Sequence[Any]) -> int:
         self._counted(sql, values, many=True)
         if self._postgresql:
+            if self._pipelined:  # its rowcount is known only later
+                raise RuntimeError("DirectWrite.run in a pipeline: use DirectWrite.send")
             with self.driver.cursor() as cursor:
                 cursor.executemany(sql, values)
                 return int(cursor.rowcount)
         return int(self.driver.executemany(sql, values).rowcount)
+
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """PostgreSQL (psycopg's pipeline mode): what is sent inside goes to the server
+        without waiting for each answer, so a batch costs a round trip where it cost one a
+        statement; the answers come when rows are asked for (``rows_later``) and, for the
+        rest, when the block ends, which raises the first error among them. Where the
+        server runs on the same few cores, each round trip is a wait for it to be scheduled.
+        """
+        if not self._postgresql:
+            raise RuntimeError("pipelines are PostgreSQL's")
+        with self.driver.pipeline():
+            self._pipelined = True
+            try:
+                yield
+            finally:
+                self._pipelined = False
+
+    def rows_later(
+        self, read: DirectRead, parameters: Mapping[str, Any]
+    ) -> Callable[[], list[tuple[Any, ...]]]:
+        """``read`` sent now (in a pipeline: with whatever else is sent); its rows when the
+        returned function is called, which waits for the answers to everything sent so far."""
+        return read.send_on(self.engine, self.driver, parameters)
+
+    def send_many(self, sql: str, values: Sequence[Any]) -> None:
+        """In a pipeline: the statement for every row sent, its answer read when the
+        pipeline ends."""
+        self._counted(sql, values, many=True)
+        self.driver.cursor().executemany(sql, values)
+
+    def send_commit(self) -> None:
+        """In a pipeline: COMMIT sent after what was sent before it, answered with it when
+        the pipeline ends (psycopg's ``commit`` would wait for its answer: a round trip of
+        its own). Should anything before it fail, the server skips it and the pipeline
+        raises that error: the transaction is then rolled back as after any error."""
+        self.driver.cursor().execute("COMMIT")
 
     def _counted(self, sql: str, values: Any, *, many: bool) -> None:
         if self.engine.dispatch.before_cursor_execute:

@@ -19,10 +19,10 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select, text
 
 from esimcare.app import create_app
-from esimcare.audit.models import AuditEvent
+from esimcare.audit.models import AuditEvent, AuditHead
 from esimcare.audit.service import verify_chain
 from esimcare.context import Context
 from esimcare.db import make_engine
@@ -31,7 +31,7 @@ from esimcare.es2plus import notification_store
 from esimcare.es2plus.receiver import Arrival, record_arrivals
 from esimcare.esims.models import Esim
 from esimcare.esims.notifications import Es2PlusNotification
-from esimcare.esims.profile_events import Received
+from esimcare.esims.profile_events import Received, plan_batch
 from esimcare.esims.states import ProfileState
 from esimcare.integrations.smdp.notification_reader import read_notification
 from esimcare.integrations.smdp.notification_signature import EMULATOR_REQUESTER_ID
@@ -162,31 +162,62 @@ def test_a_batch_applies_its_notifications_in_order_and_each_once(demo: Context)
     assert stored(demo) == (2, 2)
 
 
-def test_a_key_stored_meanwhile_by_another_transaction_makes_the_batch_plan_again(
-    demo: Context, monkeypatch: pytest.MonkeyPatch
+def test_a_key_found_taken_under_the_write_lock_rolls_the_batch_back(
+    make_context: MakeContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On PostgreSQL a copy about an unknown ICCID (no eSIM row to lock) can be stored by
-    another transaction between our read of the taken keys and our insert: then the insert
-    skips it, and the batch is rolled back and planned again, seeing the copy as a duplicate."""
-    first = arrival(demo, body(demo, UNKNOWN_ICCID, 1, 5), body(demo, UNKNOWN_ICCID, 1, 5))
-    assert record_arrivals(demo, [first]) == ["unknown_iccid"]
-    taken_keys = notification_store._TAKEN_KEYS[demo.engine.dialect.name]
-    real_read = taken_keys.rows_on
-    misses = iter([True])
-
-    def stale_once(*args: Any) -> list[tuple[Any, ...]]:
-        return [] if next(misses, False) else real_read(*args)
-
-    monkeypatch.setattr(taken_keys, "rows_on", stale_once)
-    fresh = arrival(demo, body(demo, UNKNOWN_ICCID, 1, 4), body(demo, UNKNOWN_ICCID, 1, 4))
-    batch = [(a.received, a.at) for a in (first, fresh)]
-    effects = notification_store.store_notifications(
-        partial(direct_transaction, demo.engine), batch, demo.has_webhooks, demo.clock.now
-    )
-    assert effects == ["duplicate", "unknown_iccid"]
-    assert stored(demo) == (2, 2)
-    with demo.sessions() as session:
+    """SQLite: no one else can store a key under our write lock, so a key the insert finds
+    taken after all means the planned effects are wrong: nothing of the batch is kept."""
+    ctx = make_context(database_url=f"sqlite:///{tmp_path / 'taken.db'}")
+    first = arrival(ctx, body(ctx, UNKNOWN_ICCID, 1, 5), body(ctx, UNKNOWN_ICCID, 1, 5))
+    assert record_arrivals(ctx, [first]) == ["unknown_iccid"]
+    taken_keys = notification_store._TAKEN_KEYS["sqlite"]
+    monkeypatch.setattr(taken_keys, "rows_on", lambda *args: [])  # a stale read
+    fresh = arrival(ctx, body(ctx, UNKNOWN_ICCID, 1, 4), body(ctx, UNKNOWN_ICCID, 1, 4))
+    batch = [(a.received, a.at) for a in (fresh, first)]
+    with pytest.raises(RuntimeError, match="stored meanwhile"):
+        notification_store.store_notifications(
+            partial(direct_transaction, ctx.engine), batch, ctx.has_webhooks, ctx.clock.now
+        )
+    assert stored(ctx) == (1, 1)
+    with ctx.sessions() as session:
         assert verify_chain(session, "mts") is None
+
+
+@pytest.mark.postgres
+def test_a_batch_reads_the_taken_keys_only_once_it_holds_its_operators_audit_heads(
+    make_context: MakeContext, postgres_schema_url: str
+) -> None:
+    """PostgreSQL: a copy about an unknown ICCID locks no eSIM; what keeps another writer
+    from storing it between our read of the taken keys and our insert is the operator's
+    audit head, locked before the keys are read. Here another transaction holds the head,
+    stores the copy and commits while our batch waits: the batch sees it as a duplicate."""
+    ctx = make_context(database_url=postgres_schema_url)
+    earlier = body(ctx, UNKNOWN_ICCID, 1, 9)
+    assert record_arrivals(ctx, [arrival(ctx, earlier, earlier)]) == ["unknown_iccid"]
+    copy = arrival(ctx, body(ctx, UNKNOWN_ICCID, 1, 5), body(ctx, UNKNOWN_ICCID, 1, 5))
+    row = plan_batch([(copy.received, copy.at)], {}, set()).rows[0]
+    # The pool outermost: should anything fail, the other transaction ends (and lets the
+    # batch go on) before the pool waits for it.
+    with ThreadPoolExecutor(1) as pool, ctx.engine.connect() as other:
+        head = select(AuditHead.last_hash).where(AuditHead.operator_id == "mts")
+        other.execute(head.with_for_update())
+        storing = pool.submit(record_arrivals, ctx, [copy])
+        wait_until_a_session_waits_for_a_lock(ctx)
+        other.execute(insert(Es2PlusNotification).values(row))
+        other.commit()
+        assert storing.result(timeout=10) == ["duplicate"]
+    assert stored(ctx) == (2, 1)  # the copy once; the other writer audited nothing
+
+
+def wait_until_a_session_waits_for_a_lock(ctx: Context) -> None:
+    waiting = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    deadline = time.monotonic() + 10
+    while True:
+        with ctx.engine.connect() as connection:  # a transaction's view of it is a snapshot
+            if connection.scalar(waiting):
+                return
+        assert time.monotonic() < deadline, "the batch never waited for the head"
+        time.sleep(0.01)
 
 
 def test_stored_rows_read_back_as_the_orm_would_have_written_them(demo: Context) -> None:
@@ -260,8 +291,9 @@ def test_two_batches_written_at_once_with_the_same_keys_never_deadlock(
     make_context: MakeContext, postgres_schema_url: str
 ) -> None:
     """PostgreSQL writes two batches side by side; a notification delivered twice can sit in
-    both, in either order. Each inserts its rows in key order, so one waits for the other's
-    commit and then finds the copy taken, instead of each waiting for the other."""
+    both, in either order. Each locks its operators' audit heads before it reads the taken
+    keys, so one waits for the other's commit and then finds the copies taken, instead of
+    each waiting for the other."""
     ctx = make_context(database_url=postgres_schema_url)
     for round_ in range(8):
         pair = [body(ctx, UNKNOWN_ICCID, 1, 1000 + 10 * round_ + n) for n in range(6)]

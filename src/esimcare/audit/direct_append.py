@@ -1,16 +1,22 @@
 """Appending to an operator's audit chain inside a ``db_direct_write.direct_transaction``.
 
-The same chain as ``service.record_all`` (same rows, same hashes, the same statements of
-``chain_sql``: insert on the remembered hash if the head still names it, else read it under
-lock), for the ES2+ receiver, whose batches are written on the driver connection.
+The same chain as ``service.record_all`` (same rows, same hashes), for the ES2+ receiver,
+whose batches are written on the driver connection:
+
+* ``append_all`` uses the statements of ``chain_sql`` (insert on the remembered hash if the
+  head still names it, else read it under lock);
+* ``send_on_locked_heads`` (PostgreSQL, in a pipeline) appends to heads the transaction
+  locked first (``locked_heads_later``): a pipelined statement cannot wait for the answer of
+  the one before, so the guess-then-lock of ``append_all`` has no place there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import ARRAY, Engine, String, any_, bindparam, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 
 from esimcare.audit.chain_sql import COLUMNS, EVENTS, GUARDED_INSERT, HEADS, INSERT_EVENTS
@@ -31,6 +37,21 @@ _CREATE_HEAD = {
     )
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
+
+
+# PostgreSQL: the heads of a batch's operators, locked in operator order (as every batch
+# locks them: no two wait for each other).
+_LOCKED_HEADS = DirectRead(
+    select(HEADS.c.operator_id, HEADS.c.last_hash)
+    .where(HEADS.c.operator_id == any_(sql_cast(bindparam("operators"), ARRAY(String))))
+    .order_by(HEADS.c.operator_id)
+    .with_for_update()
+)
+_MOVE_HEAD = DirectWrite(
+    update(HEADS)
+    .where(HEADS.c.operator_id == bindparam("operator"))
+    .values(last_hash=bindparam("hash_after", type_=HEADS.c.last_hash.type))
+)
 
 
 def append_all(transaction: DirectTransaction, entries: Sequence[AuditEntry]) -> None:
@@ -66,3 +87,53 @@ class _DirectHead:
     def _locked(self, operator_id: str) -> str | None:
         rows = self.transaction.rows(_LOCKED_HEAD, {"operator": operator_id})
         return str(rows[0][0]) if rows else None
+
+
+def locked_heads_later(
+    transaction: DirectTransaction, operator_ids: Sequence[str]
+) -> Callable[[], tuple[dict[str, str], bool]]:
+    """PostgreSQL, in a pipeline: the operators' heads locked (sent now); when called, their
+    hashes, and whether any had to be created first (an operator's first event: one round
+    trip more, once per operator; whatever was read alongside was read before this
+    transaction held that head)."""
+    operators = sorted(set(operator_ids))
+    pending = transaction.rows_later(_LOCKED_HEADS, {"operators": operators})
+
+    def locked() -> tuple[dict[str, str], bool]:
+        heads = {str(operator): str(last_hash) for operator, last_hash in pending()}
+        missing = [operator for operator in operators if operator not in heads]
+        if missing:
+            create = _CREATE_HEAD["postgresql"]
+            create.send(transaction, [{"operator": operator} for operator in missing])
+            found = transaction.rows_later(_LOCKED_HEADS, {"operators": missing})()
+            heads |= {str(operator): str(last_hash) for operator, last_hash in found}
+        return heads, bool(missing)
+
+    return locked
+
+
+def send_on_locked_heads(
+    transaction: DirectTransaction, entries: Sequence[AuditEntry], heads: Mapping[str, str]
+) -> None:
+    """PostgreSQL, in a pipeline: the entries appended to their operators' chains, each
+    operator's in order, on the heads this transaction locked (``locked_heads_later``)."""
+    head = _LockedHead(transaction, heads)
+    for operator_id in dict.fromkeys(entry.operator_id for entry in entries):
+        append_chained(head, operator_id, [e for e in entries if e.operator_id == operator_id])
+
+
+class _LockedHead:
+    engine: Engine | None = None  # no guessing: the head is locked and read already
+
+    def __init__(self, transaction: DirectTransaction, heads: Mapping[str, str]) -> None:
+        self.transaction = transaction
+        self.heads = heads
+
+    def append(self, rows: Sequence[dict[str, Any]]) -> bool:
+        _INSERT_EVENTS.send(self.transaction, rows)
+        move = {"operator": rows[-1]["operator_id"], "hash_after": rows[-1]["hash"]}
+        _MOVE_HEAD.send(self.transaction, [move])
+        return True
+
+    def lock(self, operator_id: str) -> str:
+        return self.heads[operator_id]

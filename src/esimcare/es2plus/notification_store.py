@@ -5,20 +5,22 @@ and compiled once (``db_direct``, ``db_direct_write``):
 
 1. the eSIMs named, locked (``FOR UPDATE`` on PostgreSQL, in ICCID order; SQLite's
    ``BEGIN IMMEDIATE`` already holds the write lock), so a concurrent delivery of the same
-   notification waits and then sees ours;
+   notification waits and then sees ours; on PostgreSQL also the operators' audit heads;
 2. the dedupe keys already taken;
 3. the effects worked out in memory, in order (``profile_events.plan_batch``);
-4. the new rows in one executemany with ``ON CONFLICT DO NOTHING``; should any of them find its
-   key taken after all (a copy about an unknown ICCID, which locks no eSIM, stored by another
-   transaction meanwhile), the batch is rolled back and planned again, once;
+4. the new rows in one executemany with ``ON CONFLICT DO NOTHING`` (the locks of 1. keep
+   anyone else from storing a key between 2. and 4.);
 5. the eSIMs' new profile state, their webhook events (the outbox rows the ORM path would
    write, ``webhooks.events``), and the audit events on each operator's hash chain.
+
+On PostgreSQL the batch is pipelined (``_store_pipelined``): two round trips to the server,
+not one per statement.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, cast
@@ -38,7 +40,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 
-from esimcare.audit.direct_append import append_all
+from esimcare.audit.direct_append import append_all, locked_heads_later, send_on_locked_heads
 from esimcare.db_direct import DirectRead
 from esimcare.db_direct_write import (
     DirectTransaction,
@@ -54,15 +56,12 @@ from esimcare.webhooks.events import EventType, esim_data, outbox_rows
 from esimcare.webhooks.models import WebhookDelivery
 
 Subscribed = Callable[[str], bool]
+# ``DirectWrite.run`` (executed now), or ``DirectWrite.send`` (in a pipeline).
+Write = Callable[[DirectWrite, DirectTransaction, Sequence[Mapping[str, Any]]], object]
 _ESIMS = cast(Table, Esim.__table__)
 _NOTIFICATIONS = cast(Table, Es2PlusNotification.__table__)
 _PROFILE_COLUMNS = ("profile_state", "installed_at", "deleted_on_device_at", "eid")
 _ESIM_COLUMNS = ("id", "operator_id", "iccid", "msisdn", "status", *_PROFILE_COLUMNS)
-
-
-class KeyTakenMeanwhileError(RuntimeError):
-    """A new notification's dedupe key was stored by another transaction after we read the
-    taken ones (possible on PostgreSQL only); the batch is planned again."""
 
 
 def _one_of(table_column: Any, name: str, dialect: str) -> Any:
@@ -130,40 +129,80 @@ def store_notifications(
     """Store and apply the notifications (each with the time it was received) in one
     transaction (``open_transaction``'s); each one's effect (a state, or why none), in order.
     ``subscribed`` says which operators want webhook events; ``now`` dates them."""
-    try:
-        return _store_once(open_transaction, batch, subscribed, now)
-    except KeyTakenMeanwhileError:
-        return _store_once(open_transaction, batch, subscribed, now)
+    with open_transaction() as transaction:
+        if transaction.engine.dialect.name == "postgresql":
+            return _store_pipelined(transaction, batch, subscribed, now)
+        return _store_checked(transaction, batch, subscribed, now)
 
 
-def _store_once(
-    open_transaction: OpenTransaction,
+def _store_checked(
+    transaction: DirectTransaction,
     batch: Sequence[tuple[Received, datetime]],
     subscribed: Subscribed,
     now: Callable[[], datetime],
 ) -> list[str]:
-    with open_transaction() as transaction:
-        dialect = transaction.engine.dialect.name
-        esims = _locked_esims(transaction, dialect, batch)
-        keys = [received.dedupe_key for received, _ in batch]
-        found = transaction.rows(_TAKEN_KEYS[dialect], {"keys": _list_parameter(dialect, keys)})
-        taken = {key for (key,) in found}
-        plan = plan_batch(batch, esims, taken)
-        # In key order: two batches written at once (PostgreSQL) that share keys wait for
-        # each other's in one order, never each for the other's.
-        rows = sorted(plan.rows, key=itemgetter("dedupe_key"))
-        if _INSERT_NOTIFICATIONS[dialect].run(transaction, rows) != len(rows):
-            raise KeyTakenMeanwhileError
-        _apply_changes(transaction, plan, subscribed, now)
-        append_all(transaction, plan.audit)
+    """Statement by statement, each answered before the next (SQLite)."""
+    dialect = transaction.engine.dialect.name
+    esims = _esims_by_key(_locked_esims_later(transaction, dialect, batch)())
+    keys = [received.dedupe_key for received, _ in batch]
+    found = transaction.rows(_TAKEN_KEYS[dialect], {"keys": _list_parameter(dialect, keys)})
+    plan = plan_batch(batch, esims, {key for (key,) in found})
+    rows = _in_key_order(plan.rows)
+    if _INSERT_NOTIFICATIONS[dialect].run(transaction, rows) != len(rows):
+        # Under the write lock no one else stores a key: should one be taken after all, the
+        # effects planned are wrong, and the whole batch is rolled back.
+        raise RuntimeError("a dedupe key was stored meanwhile, under our write lock")
+    _apply_changes(transaction, plan, subscribed, now, DirectWrite.run)
+    append_all(transaction, plan.audit)
     return plan.effects
 
 
-def _locked_esims(
+def _store_pipelined(
+    transaction: DirectTransaction,
+    batch: Sequence[tuple[Received, datetime]],
+    subscribed: Subscribed,
+    now: Callable[[], datetime],
+) -> list[str]:
+    """PostgreSQL, in two round trips (``DirectTransaction.pipelined``): the eSIMs and the
+    operators' audit heads locked, then the taken keys read; every write and the COMMIT.
+    The heads are locked before the keys are read, so no other batch of these operators can
+    store a key in between (a key is its operator's, and every batch locks the heads of its
+    operators): the keys read are all that are taken, and the insert need not be checked."""
+    keys = [received.dedupe_key for received, _ in batch]
+    with transaction.pipelined():
+        esims_later = _locked_esims_later(transaction, "postgresql", batch)
+        heads_later = locked_heads_later(transaction, [r.operator_id for r, _ in batch])
+        taken_later = transaction.rows_later(_TAKEN_KEYS["postgresql"], {"keys": keys})
+        esims, (heads, created) = _esims_by_key(esims_later()), heads_later()
+        taken = taken_later()
+        if created:  # the keys were read before a head was there to lock: again, now
+            taken = transaction.rows_later(_TAKEN_KEYS["postgresql"], {"keys": keys})()
+        plan = plan_batch(batch, esims, {key for (key,) in taken})
+        _INSERT_NOTIFICATIONS["postgresql"].send(transaction, _in_key_order(plan.rows))
+        _apply_changes(transaction, plan, subscribed, now, DirectWrite.send)
+        send_on_locked_heads(transaction, plan.audit, heads)
+        transaction.send_commit()
+    return plan.effects
+
+
+def _in_key_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Two batches written at once (PostgreSQL) that share keys wait for each other's in one
+    # order, never each for the other's.
+    return sorted(rows, key=itemgetter("dedupe_key"))
+
+
+def _locked_esims_later(
     transaction: DirectTransaction, dialect: str, batch: Sequence[tuple[Received, datetime]]
-) -> dict[tuple[str, str], EsimProfile]:
+) -> Callable[[], list[tuple[Any, ...]]]:
     iccids = sorted({received.notification.iccid for received, _ in batch})
-    rows = transaction.rows(_LOCKED_ESIMS[dialect], {"iccids": _list_parameter(dialect, iccids)})
+    parameters = {"iccids": _list_parameter(dialect, iccids)}
+    if dialect == "postgresql":
+        return transaction.rows_later(_LOCKED_ESIMS[dialect], parameters)
+    rows = transaction.rows(_LOCKED_ESIMS[dialect], parameters)
+    return lambda: rows
+
+
+def _esims_by_key(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], EsimProfile]:
     esims = (EsimProfile(*row) for row in rows)
     return {(esim.operator_id, esim.iccid): esim for esim in esims}
 
@@ -173,9 +212,14 @@ def _list_parameter(dialect: str, values: list[str]) -> Any:
 
 
 def _apply_changes(
-    transaction: DirectTransaction, plan: Plan, subscribed: Subscribed, now: Callable[[], datetime]
+    transaction: DirectTransaction,
+    plan: Plan,
+    subscribed: Subscribed,
+    now: Callable[[], datetime],
+    write: Write,
 ) -> None:
-    _UPDATE_PROFILES.run(
+    write(
+        _UPDATE_PROFILES,
         transaction,
         [
             {"esim_id": esim.id, **{name: getattr(esim, name) for name in _PROFILE_COLUMNS}}
@@ -195,5 +239,5 @@ def _apply_changes(
     if events:
         at = now()
         rows = [outbox_rows(operator_id, kind, data, at) for operator_id, kind, data in events]
-        _INSERT_DELIVERIES.run(transaction, [delivery for delivery, _ in rows])
-        _INSERT_JOBS.run(transaction, [job for _, job in rows])
+        write(_INSERT_DELIVERIES, transaction, [delivery for delivery, _ in rows])
+        write(_INSERT_JOBS, transaction, [job for _, job in rows])
