@@ -20,6 +20,7 @@ from esimcare.api.setup import install_api
 from esimcare.console.setup import UPLOAD_LIMITS, install_console
 from esimcare.context import Context
 from esimcare.errors import DomainError, InternalError
+from esimcare.es2plus.receiver import close_receiver
 from esimcare.portal.errors import error_page, invalid_request_page, unexpected_error_page
 from esimcare.portal.setup import install_portal
 from esimcare.runtime import build_worker
@@ -126,5 +127,6 @@ def _lifespan(
             if thread is not None:
                 thread.join(timeout=30)
             await close_direct_readers(app)
+            close_receiver(app)
 
     return lifespan

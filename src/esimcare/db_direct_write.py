@@ -18,6 +18,8 @@ counts statements and commits on the engine (tests, benchmarks) sees these too.
 from __future__ import annotations
 
 import sqlite3
+import threading
+import weakref
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -222,12 +224,12 @@ class DirectTransaction:
 
 
 # Opens a direct transaction: ``partial(direct_transaction, engine)``, or a
-# ``LoopWriteConnection``'s ``transaction``.
+# ``HeldConnections``'s ``transaction``.
 OpenTransaction = Callable[[], AbstractContextManager["DirectTransaction"]]
 
 
 class WriteLockBusyError(RuntimeError):
-    """Another writer holds SQLite's write lock (``LoopWriteConnection``): nothing was done."""
+    """Another writer holds SQLite's write lock (``loop_write_connection``): nothing was done."""
 
 
 @contextmanager
@@ -253,44 +255,84 @@ def _transaction_on(engine: Engine, driver: Any, *, blocking: bool) -> Iterator[
     transaction._end(commit=True)
 
 
-class LoopWriteConnection:
-    """SQLite: the connection the event loop writes on, for transactions that must never
-    block it. Taken from the engine's pool once and set up once, not per batch: it never waits
-    for the write lock (``WriteLockBusyError`` at once, where any other writer would wait up
-    to the busy timeout), and its commits never checkpoint (copy the log into the database,
-    with fsyncs): whoever writes so calls ``checkpoint`` from time to time, in a thread. After
-    any other failure it is discarded (never handed back to the pool so set up), and the next
-    transaction takes a fresh one."""
+class HeldConnections:
+    """Connections for one kind of transaction, taken from the engine's pool and kept, set
+    up once (``set_up``), not per transaction: a checkout from the pool pings the server
+    first (a round trip), and a setting changed for a transaction must be changed back. As
+    many as have been in use at once. After any failure (but a busy write lock, when
+    ``blocking`` is off) a connection is discarded, never handed back to the pool so set up,
+    and the next transaction takes a fresh one; ``close`` discards the idle ones."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        set_up: Callable[[Any], None] | None = None,
+        blocking: bool = True,
+    ) -> None:
         self.engine = engine
-        self._pooled: PoolProxiedConnection | None = None
+        self._set_up = set_up
+        self._blocking = blocking
+        self._idle: list[PoolProxiedConnection] = []
+        self._lock = threading.Lock()
+        # An app that never ran its lifespan (a test's client) never calls ``close``: the
+        # connections still go with it, not whenever the collector finds them.
+        weakref.finalize(self, _discard_all, self._idle)
 
     @contextmanager
     def transaction(self) -> Iterator[DirectTransaction]:
-        pooled = self._pooled or self._taken()
+        with self._lock:
+            pooled = self._idle.pop() if self._idle else None
+        pooled = pooled or self._taken()
         try:
-            with _transaction_on(self.engine, pooled.driver_connection, blocking=False) as found:
+            driver = pooled.driver_connection
+            with _transaction_on(self.engine, driver, blocking=self._blocking) as found:
                 yield found
         except WriteLockBusyError:
+            self._kept(pooled)
             raise
         except BaseException:
-            self._pooled = None
             pooled.invalidate()
             raise
+        self._kept(pooled)
+
+    def close(self) -> None:
+        with self._lock:
+            _discard_all(self._idle)
 
     def _taken(self) -> PoolProxiedConnection:
         pooled = self.engine.raw_connection()
-        driver: Any = pooled.driver_connection
-        driver.execute("PRAGMA busy_timeout=0")
-        driver.execute("PRAGMA wal_autocheckpoint=0")
-        self._pooled = pooled
+        if self._set_up is not None:
+            self._set_up(pooled.driver_connection)
         return pooled
+
+    def _kept(self, pooled: PoolProxiedConnection) -> None:
+        with self._lock:
+            self._idle.append(pooled)
+
+
+def _discard_all(idle: list[PoolProxiedConnection]) -> None:
+    while idle:
+        idle.pop().invalidate()
+
+
+def loop_write_connection(engine: Engine) -> HeldConnections:
+    """SQLite: the connection the event loop writes on, for transactions that must never
+    block it: it never waits for the write lock (``WriteLockBusyError`` at once, where any
+    other writer would wait up to the busy timeout), and its commits never checkpoint (copy
+    the log into the database, with fsyncs): whoever writes so calls ``checkpoint`` from time
+    to time, in a thread. Only the loop uses it, so it is one connection."""
+    return HeldConnections(engine, set_up=_never_waits_never_checkpoints, blocking=False)
+
+
+def _never_waits_never_checkpoints(driver: Any) -> None:
+    driver.execute("PRAGMA busy_timeout=0")
+    driver.execute("PRAGMA wal_autocheckpoint=0")
 
 
 def checkpoint(engine: Engine) -> None:
     """Copy SQLite's write-ahead log into the database as far as no reader needs it
-    (``PASSIVE``: waits for no one), as the commits on a ``LoopWriteConnection`` don't."""
+    (``PASSIVE``: waits for no one), as the commits on a ``loop_write_connection`` don't."""
     pooled = engine.raw_connection()
     try:
         driver: Any = pooled.driver_connection

@@ -26,7 +26,12 @@ from esimcare.audit.models import AuditEvent, AuditHead
 from esimcare.audit.service import verify_chain
 from esimcare.context import Context
 from esimcare.db import make_engine
-from esimcare.db_direct_write import LoopWriteConnection, WriteLockBusyError, direct_transaction
+from esimcare.db_direct_write import (
+    HeldConnections,
+    WriteLockBusyError,
+    direct_transaction,
+    loop_write_connection,
+)
 from esimcare.es2plus import notification_store
 from esimcare.es2plus.receiver import Arrival, record_arrivals
 from esimcare.esims.models import Esim
@@ -246,7 +251,7 @@ def test_a_write_that_must_not_wait_is_refused_at_once_while_sqlite_is_locked(
 ) -> None:
     ctx = make_context(database_url=f"sqlite:///{tmp_path / 'locked.db'}")
     engine = make_engine(str(ctx.engine.url), pool_size=2, max_overflow=0)
-    loop_writes = LoopWriteConnection(engine)
+    loop_writes = loop_write_connection(engine)
     other = sqlite3.connect(str(tmp_path / "locked.db"), isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another writer holds the write lock
     started = time.monotonic()
@@ -277,7 +282,7 @@ def test_the_loop_connection_is_dropped_after_a_failure_never_pooled_so_set_up(
 ) -> None:
     ctx = make_context(database_url=f"sqlite:///{tmp_path / 'failing.db'}")
     engine = make_engine(str(ctx.engine.url), pool_size=1, max_overflow=0)
-    loop_writes = LoopWriteConnection(engine)
+    loop_writes = loop_write_connection(engine)
     with pytest.raises(sqlite3.OperationalError), loop_writes.transaction() as failed:
         failed.execute("INSERT INTO no_such_table VALUES (1)")
     with loop_writes.transaction() as fresh:
@@ -314,5 +319,34 @@ def test_two_batches_written_at_once_with_the_same_keys_never_deadlock(
             effects = [e for found in pool.map(write, batches) for e in found]
         assert sorted(effects) == ["duplicate"] * 6 + ["unknown_iccid"] * 6
     assert stored(ctx) == (48, 48)
+    with ctx.sessions() as session:
+        assert verify_chain(session, "mts") is None
+
+
+@pytest.mark.postgres
+def test_held_postgresql_connections_are_kept_and_a_dropped_one_loses_no_notification(
+    make_context: MakeContext, postgres_schema_url: str
+) -> None:
+    """The writer's connections are kept between batches (no checkout, no ping); one the
+    server dropped (a restart, an administrator) fails its batch, which is then written
+    notification by notification on the pool, and is replaced by a fresh one."""
+    ctx = make_context(database_url=postgres_schema_url)
+    held = HeldConnections(ctx.engine)
+    notes = [body(ctx, UNKNOWN_ICCID, 1, 100 + n) for n in range(4)]
+    arrivals = [arrival(ctx, note, note) for note in notes]
+    write = partial(record_arrivals, ctx, open_transaction=held.transaction)
+    assert write(arrivals[:1]) == ["unknown_iccid"]
+    with held.transaction() as first:
+        backend = first.driver.info.backend_pid
+    assert write(arrivals[1:2]) == ["unknown_iccid"]
+    with held.transaction() as again:
+        assert again.driver.info.backend_pid == backend, "kept, not taken anew"
+    with ctx.engine.connect() as admin:
+        admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    assert write(arrivals[2:]) == ["unknown_iccid"] * 2
+    assert stored(ctx) == (4, 4)
+    with held.transaction() as fresh:
+        assert fresh.driver.info.backend_pid != backend
+    held.close()
     with ctx.sessions() as session:
         assert verify_chain(session, "mts") is None

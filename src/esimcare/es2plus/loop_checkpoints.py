@@ -1,6 +1,6 @@
 """Checkpoints for the notification batches committed on the event loop.
 
-Those commits never checkpoint (``db_direct_write.LoopWriteConnection``): a
+Those commits never checkpoint (``db_direct_write.loop_write_connection``): a
 checkpoint copies the write-ahead log into the database with an fsync or two, which would
 stall every request on the loop meanwhile. Every ``every`` such commits, one checkpoint runs
 in the thread pool instead, where SQLite does the copying without holding the GIL (on the

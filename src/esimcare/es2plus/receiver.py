@@ -18,13 +18,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from typing import Any
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from esimcare.api.deps import get_ctx
 from esimcare.context import Context
-from esimcare.db_direct_write import LoopWriteConnection, OpenTransaction, direct_transaction
+from esimcare.db_direct_write import (
+    HeldConnections,
+    OpenTransaction,
+    direct_transaction,
+    loop_write_connection,
+)
 from esimcare.errors import DomainError
 from esimcare.es2plus.group_writer import GroupWriter
 from esimcare.es2plus.loop_checkpoints import LoopCheckpoints
@@ -134,10 +140,12 @@ class Arrival:
 
 @dataclass(frozen=True)
 class _Receiver:
-    """What every notification to this app needs: whom to trust, and the one writer."""
+    """What every notification to this app needs: whom to trust, the one writer, and the
+    connections it writes on."""
 
     trust: Trust
     writer: GroupWriter[Arrival, str]
+    connections: HeldConnections
 
 
 _RECEIVER = "es2plus_receiver"
@@ -151,36 +159,45 @@ def _receiver(request: Request) -> _Receiver:
     receiver: _Receiver | None = getattr(state, _RECEIVER, None)
     if receiver is None:
         ctx = get_ctx(request)
-        on_loop = None
         if ctx.engine.dialect.name == "sqlite":
+            connections = loop_write_connection(ctx.engine)
             on_loop = partial(
-                _store_on_loop,
-                ctx,
-                LoopWriteConnection(ctx.engine).transaction,
-                LoopCheckpoints(ctx.engine),
+                _store_on_loop, ctx, connections.transaction, LoopCheckpoints(ctx.engine)
             )
-        writer = GroupWriter(
-            partial(record_arrivals, ctx),
-            write_now=on_loop,
+            writer = GroupWriter(partial(record_arrivals, ctx), write_now=on_loop)
+        else:
             # PostgreSQL commits concurrent transactions together: a batch need not wait for
-            # the one before (both lock their eSIMs and the audit head in the same order).
-            writes_at_once=1 if on_loop is not None else _POSTGRESQL_WRITES_AT_ONCE,
-        )
-        receiver = _Receiver(_trust(ctx), writer)
+            # the one before (both lock their eSIMs and the audit heads in the same order).
+            connections = HeldConnections(ctx.engine)
+            write = partial(record_arrivals, ctx, open_transaction=connections.transaction)
+            writer = GroupWriter(write, writes_at_once=_POSTGRESQL_WRITES_AT_ONCE)
+        receiver = _Receiver(_trust(ctx), writer, connections)
         setattr(state, _RECEIVER, receiver)
     return receiver
 
 
-def record_arrivals(ctx: Context, arrivals: Sequence[Arrival]) -> list[str | Exception]:
+def close_receiver(app: Any) -> None:
+    """When the app stops: the connections its writer holds go (they are not the pool's)."""
+    receiver: _Receiver | None = getattr(app.state, _RECEIVER, None)
+    if receiver is not None:
+        setattr(app.state, _RECEIVER, None)
+        receiver.connections.close()
+
+
+def record_arrivals(
+    ctx: Context, arrivals: Sequence[Arrival], open_transaction: OpenTransaction | None = None
+) -> list[str | Exception]:
     """Store and apply notifications that arrived together in one transaction (one commit for
-    all: group commit); each one's effect in order. If that transaction fails, each is tried
-    again in its own, so a notification that cannot be stored fails only its own request."""
+    all: group commit; on ``open_transaction``'s connection if given); each one's effect in
+    order. If that transaction fails, each is tried again in its own, on a connection from
+    the pool, so a notification that cannot be stored fails only its own request (and one
+    held connection gone stale, say after a server restart, fails none)."""
     try:
         found: list[str | Exception] = []
-        found += _store(ctx, arrivals)
+        found += _store(ctx, arrivals, open_transaction)
         return found
     except Exception:
-        if len(arrivals) == 1:
+        if len(arrivals) == 1 and open_transaction is None:
             raise
     return [_record_alone(ctx, arrival) for arrival in arrivals]
 
@@ -198,7 +215,7 @@ def _store_on_loop(
     checkpoints: LoopCheckpoints,
     arrivals: Sequence[Arrival],
 ) -> list[str]:
-    """SQLite: a write that never blocks the loop (``LoopWriteConnection``: refused if the
+    """SQLite: a write that never blocks the loop (``loop_write_connection``: refused if the
     lock is busy; no checkpoint in its commit: ``checkpoints`` runs them in a thread)."""
     effects = _store(ctx, arrivals, open_transaction)
     checkpoints.committed()
