@@ -16,6 +16,7 @@ from starlette.responses import Response
 from esimcare.api.deps import negotiate_language
 from esimcare.errors import DomainError, InvalidInputError
 from esimcare.i18n import N_, translate
+from esimcare.web.headers import MACHINE_HEADERS
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://esimcare.dev/problems/"
@@ -85,6 +86,10 @@ def problem_for_error(request: Request, error: DomainError) -> Response:
         headers["Retry-After"] = str(retry_after)
     if error.status == HTTPStatus.UNAUTHORIZED:
         headers["WWW-Authenticate"] = "Bearer"
+    if error.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+        # A server error is answered from outside the layer that adds the machine headers
+        # (``web.headers``): added here, so no cache keeps a passing failure either.
+        headers |= MACHINE_HEADERS
     return problem(
         request,
         status=error.status,

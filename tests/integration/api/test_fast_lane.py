@@ -108,4 +108,6 @@ def test_a_failing_store_gets_the_same_500_with_and_without_the_door(
     )
     assert fast[0][0] == 500
     assert fast[0][1]["content-type"] == "application/problem+json"
+    assert fast[0][1]["cache-control"] == "no-store"
+    assert fast[0][1]["x-content-type-options"] == "nosniff"
     assert fast == routed
