@@ -2,7 +2,7 @@
 same path answering 204: same uvicorn settings, same load generator, same run, in turns.
 
     .venv/bin/python -m benchmarks.receiver [--seconds 10] [--rounds 3] [--concurrency 16]
-        [--timestamps one-clock|per-connection]
+        [--timestamps one-clock|per-connection] [--web-workers 1]
 
 Each notification is new and signed as the development emulator signs (so the sender is
 proven, as a real SM-DP+ is by its TLS certificate); each is stored, audited and applied to the
@@ -71,6 +71,9 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds, before each round")
     parser.add_argument("--concurrency", type=int, default=16, help="keep-alive connections")
     parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument(
+        "--web-workers", type=int, default=1, help="uvicorn processes, for both servers"
+    )
     parser.add_argument(
         "--timestamps", choices=("one-clock", "per-connection"), default="one-clock",
         help="how the notifications are dated (benchmarks.notify_loadgen)",
@@ -155,11 +158,11 @@ async def post(client: httpx.AsyncClient, raw: bytes) -> httpx.Response:
     return await client.post(PATH, content=body, headers=headers)
 
 
-def measure(ctx: Context, runs: Runs, rounds: int) -> dict[str, Any]:
+def measure(ctx: Context, runs: Runs, rounds: int, web_workers: int) -> dict[str, Any]:
     before = stored(ctx)
     with (
-        uvicorn_server(ESIMCARE, server_env(ctx), 1, "/") as esimcare,
-        uvicorn_server(BARE, server_env(ctx), 1, "/") as bare,
+        uvicorn_server(ESIMCARE, server_env(ctx), web_workers, "/") as esimcare,
+        uvicorn_server(BARE, server_env(ctx), web_workers, "/") as bare,
     ):
         found = side_by_side(
             {
@@ -183,12 +186,13 @@ def main(argv: list[str] | None = None) -> None:
             known = list(conn.scalars(select(Esim.iccid).where(Esim.operator_id == "mts")))
         runs = Runs(ctx, known + UNKNOWN * max(len(known), 1), args)
         per_notification = statements_per_notification(ctx, runs)
-        found = measure(ctx, runs, args.rounds)
+        found = measure(ctx, runs, args.rounds, args.web_workers)
         receiver = found["receiver"]
         report = {
             "benchmark": "es2plus-receiver",
             "database": ctx.engine.dialect.name,
             "concurrency": args.concurrency,
+            "web_workers": args.web_workers,
             "seconds_per_server": args.seconds,
             "rounds": args.rounds,
             "timestamps": args.timestamps,

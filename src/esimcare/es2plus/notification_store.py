@@ -186,8 +186,8 @@ def _store_pipelined(
 
 
 def _in_key_order(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # Two batches written at once (PostgreSQL) that share keys wait for each other's in one
-    # order, never each for the other's.
+    # The unique index's own order: the rows of a batch land one after another, and no two
+    # writers could ever take a batch's keys in opposite orders.
     return sorted(rows, key=itemgetter("dedupe_key"))
 
 
