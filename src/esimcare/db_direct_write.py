@@ -275,6 +275,7 @@ class HeldConnections:
         self._blocking = blocking
         self._idle: list[PoolProxiedConnection] = []
         self._lock = threading.Lock()
+        self._closed = False
         # An app that never ran its lifespan (a test's client) never calls ``close``: the
         # connections still go with it, not whenever the collector finds them.
         weakref.finalize(self, _discard_all, self._idle)
@@ -297,18 +298,27 @@ class HeldConnections:
         self._kept(pooled)
 
     def close(self) -> None:
+        """The idle connections discarded now; one still in a transaction when it ends."""
         with self._lock:
+            self._closed = True
             _discard_all(self._idle)
 
     def _taken(self) -> PoolProxiedConnection:
         pooled = self.engine.raw_connection()
         if self._set_up is not None:
-            self._set_up(pooled.driver_connection)
+            try:
+                self._set_up(pooled.driver_connection)
+            except BaseException:
+                pooled.invalidate()  # half set up: never back to the pool
+                raise
         return pooled
 
     def _kept(self, pooled: PoolProxiedConnection) -> None:
         with self._lock:
-            self._idle.append(pooled)
+            if self._closed:
+                pooled.invalidate()
+            else:
+                self._idle.append(pooled)
 
 
 def _discard_all(idle: list[PoolProxiedConnection]) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, func, insert, select, text
+from sqlalchemy import delete, event, func, insert, select, text
 
 from esimcare.app import create_app
 from esimcare.audit.models import AuditEvent, AuditHead
@@ -350,3 +350,43 @@ def test_held_postgresql_connections_are_kept_and_a_dropped_one_loses_no_notific
     held.close()
     with ctx.sessions() as session:
         assert verify_chain(session, "mts") is None
+
+
+@pytest.mark.postgres
+def test_an_operators_first_batches_create_its_head_apart_and_never_deadlock(
+    make_context: MakeContext, postgres_schema_url: str
+) -> None:
+    """With no audit head yet, a batch rolls back, creates the head in a transaction of its
+    own and goes again: created inside the batch, the head would be locked out of operator
+    order. Two first batches at once, sharing their notifications, both get through."""
+    ctx = make_context(database_url=postgres_schema_url)
+    with ctx.engine.begin() as connection:
+        connection.execute(delete(AuditEvent).where(AuditEvent.operator_id == "mts"))
+        connection.execute(delete(AuditHead).where(AuditHead.operator_id == "mts"))
+    shared = [body(ctx, UNKNOWN_ICCID, 1, 500 + n) for n in range(4)]
+    arrivals = [arrival(ctx, note, note) for note in shared]
+    both_ready = threading.Barrier(2)
+
+    def write(batch: list[Arrival]) -> list[str | Exception]:
+        both_ready.wait(5)
+        return record_arrivals(ctx, batch)
+
+    with ThreadPoolExecutor(2) as pool:
+        effects = [e for found in pool.map(write, [arrivals, arrivals[::-1]]) for e in found]
+    assert sorted(map(str, effects)) == ["duplicate"] * 4 + ["unknown_iccid"] * 4
+    assert stored(ctx) == (4, 4)
+    with ctx.sessions() as session:
+        assert verify_chain(session, "mts") is None
+
+
+def test_a_connection_in_use_when_the_holder_closes_is_discarded_not_kept(
+    make_context: MakeContext, tmp_path: Path
+) -> None:
+    ctx = make_context(database_url=f"sqlite:///{tmp_path / 'closing.db'}")
+    held = HeldConnections(ctx.engine)
+    with held.transaction() as first:
+        held.close()
+    with held.transaction() as second:
+        assert second.driver is not first.driver
+    with pytest.raises(sqlite3.ProgrammingError):  # closed, not pooled
+        first.driver.execute("SELECT 1")

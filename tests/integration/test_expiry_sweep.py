@@ -7,11 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from esimcare.cancellations import service
 from esimcare.cancellations.expiry import EXPIRE_DUE_JOB, sweep_after
-from esimcare.cancellations.models import Cancellation
+from esimcare.cancellations.models import Cancellation, CancellationTransition
 from esimcare.cancellations.states import CancellationStatus
 from esimcare.context import Context
 from esimcare.customers.models import Customer
@@ -97,3 +97,33 @@ def test_the_sweep_of_a_window_is_the_next_whole_minute(ctx: Context) -> None:
     now = ctx.clock.now().replace(second=0, microsecond=0)
     assert sweep_after(now) == now
     assert sweep_after(now + timedelta(seconds=1)) == now + timedelta(minutes=1)
+
+
+def test_expiring_a_request_that_moved_on_meanwhile_changes_nothing(ctx: Context) -> None:
+    """The sweep read the request as still awaiting; before its UPDATE, a verification (or
+    another sweep) moved it on and committed. The guarded UPDATE then matches nothing: no
+    overwritten status, no second history row."""
+    anna = customer(ctx, "mts", "+79160000001")
+    cancellation_id = request(ctx, anna, 0)
+    with transaction(ctx.sessions) as session:
+        seen = session.get(Cancellation, cancellation_id)
+        assert seen is not None and seen.status is CancellationStatus.AWAITING_VERIFICATION
+        # What the other transaction did, behind the back of this one's loaded object.
+        session.execute(
+            update(Cancellation)
+            .where(Cancellation.id == cancellation_id)
+            .values(status=CancellationStatus.SCHEDULED)
+            .execution_options(synchronize_session=False)
+        )
+        service.expire(session, ctx, cancellation_id)
+    assert status(ctx, cancellation_id) is CancellationStatus.SCHEDULED
+    with transaction(ctx.sessions) as session:
+        expired = session.scalar(
+            select(func.count())
+            .select_from(CancellationTransition)
+            .where(
+                CancellationTransition.cancellation_id == cancellation_id,
+                CancellationTransition.to_status == CancellationStatus.EXPIRED,
+            )
+        )
+    assert expired == 0

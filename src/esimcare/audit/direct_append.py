@@ -89,27 +89,40 @@ class _DirectHead:
         return str(rows[0][0]) if rows else None
 
 
+class HeadsMissingError(RuntimeError):
+    """Some operators of a batch have no audit head yet (their first events): the batch's
+    transaction is rolled back, the heads are created in one of their own
+    (``create_heads``), and the batch is written again. Created inside the batch's
+    transaction, a head would be locked after the others, out of the operator order every
+    batch keeps, and two batches could each wait for a head the other holds."""
+
+    def __init__(self, operators: Sequence[str]) -> None:
+        super().__init__(f"no audit head yet for {', '.join(operators)}")
+        self.operators = list(operators)
+
+
 def locked_heads_later(
     transaction: DirectTransaction, operator_ids: Sequence[str]
-) -> Callable[[], tuple[dict[str, str], bool]]:
-    """PostgreSQL, in a pipeline: the operators' heads locked (sent now); when called, their
-    hashes, and whether any had to be created first (an operator's first event: one round
-    trip more, once per operator; whatever was read alongside was read before this
-    transaction held that head)."""
+) -> Callable[[], dict[str, str]]:
+    """PostgreSQL, in a pipeline: the operators' heads locked, in operator order (sent now);
+    their hashes when called, or ``HeadsMissingError``."""
     operators = sorted(set(operator_ids))
     pending = transaction.rows_later(_LOCKED_HEADS, {"operators": operators})
 
-    def locked() -> tuple[dict[str, str], bool]:
+    def locked() -> dict[str, str]:
         heads = {str(operator): str(last_hash) for operator, last_hash in pending()}
         missing = [operator for operator in operators if operator not in heads]
         if missing:
-            create = _CREATE_HEAD["postgresql"]
-            create.send(transaction, [{"operator": operator} for operator in missing])
-            found = transaction.rows_later(_LOCKED_HEADS, {"operators": missing})()
-            heads |= {str(operator): str(last_hash) for operator, last_hash in found}
-        return heads, bool(missing)
+            raise HeadsMissingError(missing)
+        return heads
 
     return locked
+
+
+def create_heads(transaction: DirectTransaction, operator_ids: Sequence[str]) -> None:
+    """The operators' heads at genesis, unless they exist (PostgreSQL)."""
+    rows = [{"operator": operator} for operator in sorted(set(operator_ids))]
+    _CREATE_HEAD[transaction.engine.dialect.name].run(transaction, rows)
 
 
 def send_on_locked_heads(

@@ -17,6 +17,7 @@ for it (the window is longer than a minute), so its job has not run yet.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from typing import Final
 from weakref import WeakKeyDictionary
@@ -34,6 +35,7 @@ SWEEP_EVERY: Final = timedelta(minutes=1)
 _BATCH: Final = 200
 # Per database (engine): the sweeps this process has seen queued, by operator and minute.
 _QUEUED: WeakKeyDictionary[Engine, set[tuple[str, datetime]]] = WeakKeyDictionary()
+_QUEUED_LOCK = threading.Lock()
 
 
 def sweep_after(window_end: datetime) -> datetime:
@@ -52,15 +54,18 @@ def ensure_sweep(
     at = sweep_after(window_end)
     engine = session.get_bind()
     assert isinstance(engine, Engine)
-    known = _QUEUED.setdefault(engine, set())
-    if (operator_id, at) in known:
-        return
+    with _QUEUED_LOCK:
+        known = _QUEUED.setdefault(engine, set())
+        if (operator_id, at) in known:
+            return
     enqueue_new(session, kind=EXPIRE_DUE_JOB, payload={"operator_id": operator_id}, now=now,
                 run_after=at, dedupe_key=f"expire-due:{operator_id}:{at.isoformat()}")  # fmt: skip
 
     def remember(_session: Session) -> None:
-        known.difference_update({seen for seen in known if seen[1] <= now})
-        known.add((operator_id, at))
+        # Requests of other threads remember theirs at the same time.
+        with _QUEUED_LOCK:
+            known.difference_update({seen for seen in known if seen[1] <= now})
+            known.add((operator_id, at))
 
     event.listen(session, "after_commit", remember, once=True)
 

@@ -668,16 +668,18 @@ def find_by_undo_token(session: Session, operator_id: str, token: str) -> Cancel
 
 
 def expire(session: Session, ctx: RequestSystems, cancellation_id: int) -> None:
+    """Expired if still awaiting verification. The UPDATE names the status it leaves, so a
+    verification (or another sweep) that committed meanwhile is not overwritten: this one
+    then changes nothing."""
     cancellation = session.get(Cancellation, cancellation_id)
-    if cancellation is not None and cancellation.status is CancellationStatus.AWAITING_VERIFICATION:
-        move(
-            session,
-            cancellation,
-            CancellationStatus.EXPIRED,
-            actor="system",
-            now=ctx.clock.now(),
-            note="not verified in time",
-        )
+    if cancellation is None or cancellation.status is not CancellationStatus.AWAITING_VERIFICATION:
+        return
+    expired = Move(CancellationStatus.EXPIRED, actor="system", note="not verified in time")
+    watched = ctx.policy(cancellation.operator_id).has_webhooks
+    try:
+        advance(session, cancellation, [expired], now=ctx.clock.now(), watched=watched)
+    except InvalidTransitionError:
+        session.expire(cancellation)  # read again if anyone asks: it moved on
 
 
 def steps_of(session: Session, cancellation_id: int) -> list[CancellationStep]:

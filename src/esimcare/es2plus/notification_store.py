@@ -40,7 +40,13 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 
-from esimcare.audit.direct_append import append_all, locked_heads_later, send_on_locked_heads
+from esimcare.audit.direct_append import (
+    HeadsMissingError,
+    append_all,
+    create_heads,
+    locked_heads_later,
+    send_on_locked_heads,
+)
 from esimcare.db_direct import DirectRead
 from esimcare.db_direct_write import (
     DirectTransaction,
@@ -129,6 +135,20 @@ def store_notifications(
     """Store and apply the notifications (each with the time it was received) in one
     transaction (``open_transaction``'s); each one's effect (a state, or why none), in order.
     ``subscribed`` says which operators want webhook events; ``now`` dates them."""
+    try:
+        return _store_once(open_transaction, batch, subscribed, now)
+    except HeadsMissingError as missing:  # PostgreSQL: an operator's first events
+        with open_transaction() as transaction:
+            create_heads(transaction, missing.operators)
+        return _store_once(open_transaction, batch, subscribed, now)
+
+
+def _store_once(
+    open_transaction: OpenTransaction,
+    batch: Sequence[tuple[Received, datetime]],
+    subscribed: Subscribed,
+    now: Callable[[], datetime],
+) -> list[str]:
     with open_transaction() as transaction:
         if transaction.engine.dialect.name == "postgresql":
             return _store_pipelined(transaction, batch, subscribed, now)
@@ -173,11 +193,8 @@ def _store_pipelined(
         esims_later = _locked_esims_later(transaction, "postgresql", batch)
         heads_later = locked_heads_later(transaction, [r.operator_id for r, _ in batch])
         taken_later = transaction.rows_later(_TAKEN_KEYS["postgresql"], {"keys": keys})
-        esims, (heads, created) = _esims_by_key(esims_later()), heads_later()
-        taken = taken_later()
-        if created:  # the keys were read before a head was there to lock: again, now
-            taken = transaction.rows_later(_TAKEN_KEYS["postgresql"], {"keys": keys})()
-        plan = plan_batch(batch, esims, {key for (key,) in taken})
+        esims, heads = _esims_by_key(esims_later()), heads_later()
+        plan = plan_batch(batch, esims, {key for (key,) in taken_later()})
         _INSERT_NOTIFICATIONS["postgresql"].send(transaction, _in_key_order(plan.rows))
         _apply_changes(transaction, plan, subscribed, now, DirectWrite.send)
         send_on_locked_heads(transaction, plan.audit, heads)
