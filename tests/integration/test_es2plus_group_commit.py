@@ -100,6 +100,11 @@ async def post_all(ctx: Context, bodies: list[dict[str, Any]]) -> list[int]:
         return list(await asyncio.gather(*(post(b) for b in bodies)))
 
 
+def chain_intact(ctx: Context) -> bool:
+    with ctx.sessions() as session:
+        return verify_chain(session, "mts") is None
+
+
 def stored(ctx: Context) -> tuple[int, int]:
     with ctx.sessions() as session:
         notes = session.scalar(select(func.count()).select_from(Es2PlusNotification))
@@ -122,8 +127,8 @@ def test_concurrent_notifications_share_transactions_and_keep_the_chain(demo: Co
     assert statuses == [204] * len(unique + resent)
     assert stored(demo) == (len(unique), len(unique))
     assert len(committed) < len(unique) / 2, "notifications arriving together share commits"
+    assert chain_intact(demo)
     with demo.sessions() as session:
-        assert verify_chain(session, "mts") is None
         states = session.scalars(select(Esim.profile_state).where(Esim.iccid.in_(iccids)))
         assert set(states) == {ProfileState.DOWNLOADED}
 
@@ -150,8 +155,7 @@ def test_a_notification_that_cannot_be_stored_fails_alone(demo: Context) -> None
     assert isinstance(outcomes[1], Exception)
     assert [o for n, o in enumerate(outcomes) if n != 1] == ["unknown_iccid"] * 3
     assert stored(demo) == (3, 3)
-    with demo.sessions() as session:
-        assert verify_chain(session, "mts") is None
+    assert chain_intact(demo)
 
 
 def test_a_batch_applies_its_notifications_in_order_and_each_once(demo: Context) -> None:
@@ -163,7 +167,7 @@ def test_a_batch_applies_its_notifications_in_order_and_each_once(demo: Context)
     with demo.sessions() as session:
         state = session.scalar(select(Esim.profile_state).where(Esim.iccid == iccid))
         assert state is ProfileState.INSTALLED
-        assert verify_chain(session, "mts") is None
+    assert chain_intact(demo)
     assert stored(demo) == (2, 2)
 
 
@@ -184,8 +188,7 @@ def test_a_key_found_taken_under_the_write_lock_rolls_the_batch_back(
             partial(direct_transaction, ctx.engine), batch, ctx.has_webhooks, ctx.clock.now
         )
     assert stored(ctx) == (1, 1)
-    with ctx.sessions() as session:
-        assert verify_chain(session, "mts") is None
+    assert chain_intact(ctx)
 
 
 @pytest.mark.postgres
@@ -319,8 +322,7 @@ def test_two_batches_written_at_once_with_the_same_keys_never_deadlock(
             effects = [e for found in pool.map(write, batches) for e in found]
         assert sorted(effects) == ["duplicate"] * 6 + ["unknown_iccid"] * 6
     assert stored(ctx) == (48, 48)
-    with ctx.sessions() as session:
-        assert verify_chain(session, "mts") is None
+    assert chain_intact(ctx)
 
 
 @pytest.mark.postgres
@@ -348,8 +350,7 @@ def test_held_postgresql_connections_are_kept_and_a_dropped_one_loses_no_notific
     with held.transaction() as fresh:
         assert fresh.driver.info.backend_pid != backend
     held.close()
-    with ctx.sessions() as session:
-        assert verify_chain(session, "mts") is None
+    assert chain_intact(ctx)
 
 
 @pytest.mark.postgres
@@ -375,8 +376,7 @@ def test_an_operators_first_batches_create_its_head_apart_and_never_deadlock(
         effects = [e for found in pool.map(write, [arrivals, arrivals[::-1]]) for e in found]
     assert sorted(map(str, effects)) == ["duplicate"] * 4 + ["unknown_iccid"] * 4
     assert stored(ctx) == (4, 4)
-    with ctx.sessions() as session:
-        assert verify_chain(session, "mts") is None
+    assert chain_intact(ctx)
 
 
 def test_a_connection_in_use_when_the_holder_closes_is_discarded_not_kept(
