@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from esimcare.cancellations import service
 from esimcare.cancellations.expiry import EXPIRE_DUE_JOB, sweep_after
@@ -16,6 +17,7 @@ from esimcare.cancellations.states import CancellationStatus
 from esimcare.context import Context
 from esimcare.customers.models import Customer
 from esimcare.db import transaction
+from esimcare.errors import CancellationExpiredError
 from esimcare.esims.service import list_esims
 from esimcare.jobs.models import Job
 from esimcare.kit.clock import FrozenClock
@@ -99,6 +101,29 @@ def test_the_sweep_of_a_window_is_the_next_whole_minute(ctx: Context) -> None:
     assert sweep_after(now + timedelta(seconds=1)) == now + timedelta(minutes=1)
 
 
+def expired_rows(ctx: Context, cancellation_id: int) -> int:
+    with transaction(ctx.sessions) as session:
+        query = (
+            select(func.count())
+            .select_from(CancellationTransition)
+            .where(
+                CancellationTransition.cancellation_id == cancellation_id,
+                CancellationTransition.to_status == CancellationStatus.EXPIRED,
+            )
+        )
+        return int(session.scalar(query) or 0)
+
+
+def moved_behind_its_back(session: Session, cancellation_id: int, to: CancellationStatus) -> None:
+    """What another transaction did meanwhile, unseen by the session's loaded object."""
+    session.execute(
+        update(Cancellation)
+        .where(Cancellation.id == cancellation_id)
+        .values(status=to)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def test_expiring_a_request_that_moved_on_meanwhile_changes_nothing(ctx: Context) -> None:
     """The sweep read the request as still awaiting; before its UPDATE, a verification (or
     another sweep) moved it on and committed. The guarded UPDATE then matches nothing: no
@@ -108,22 +133,22 @@ def test_expiring_a_request_that_moved_on_meanwhile_changes_nothing(ctx: Context
     with transaction(ctx.sessions) as session:
         seen = session.get(Cancellation, cancellation_id)
         assert seen is not None and seen.status is CancellationStatus.AWAITING_VERIFICATION
-        # What the other transaction did, behind the back of this one's loaded object.
-        session.execute(
-            update(Cancellation)
-            .where(Cancellation.id == cancellation_id)
-            .values(status=CancellationStatus.SCHEDULED)
-            .execution_options(synchronize_session=False)
-        )
+        moved_behind_its_back(session, cancellation_id, CancellationStatus.SCHEDULED)
         service.expire(session, ctx, cancellation_id)
     assert status(ctx, cancellation_id) is CancellationStatus.SCHEDULED
+    assert expired_rows(ctx, cancellation_id) == 0
+
+
+def test_a_late_verification_after_the_sweep_says_expired_and_writes_no_second_row(
+    ctx: Context, clock: FrozenClock
+) -> None:
+    anna = customer(ctx, "mts", "+79160000001")
+    cancellation_id = request(ctx, anna, 0)
+    clock.advance(timedelta(minutes=31))  # past the 30-minute window
     with transaction(ctx.sessions) as session:
-        expired = session.scalar(
-            select(func.count())
-            .select_from(CancellationTransition)
-            .where(
-                CancellationTransition.cancellation_id == cancellation_id,
-                CancellationTransition.to_status == CancellationStatus.EXPIRED,
-            )
-        )
-    assert expired == 0
+        seen = session.get(Cancellation, cancellation_id)
+        assert seen is not None and seen.status is CancellationStatus.AWAITING_VERIFICATION
+        moved_behind_its_back(session, cancellation_id, CancellationStatus.EXPIRED)  # the sweep
+        with pytest.raises(CancellationExpiredError):
+            service._check_awaiting(session, ctx, seen, clock.now())
+    assert expired_rows(ctx, cancellation_id) == 0  # the sweep's row is the only one

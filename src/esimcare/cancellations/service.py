@@ -402,14 +402,18 @@ def _awaiting_with_esim(
     return cancellation, esim
 
 
+_EXPIRED = CancellationStatus.EXPIRED
+
+
 def _check_awaiting(
     session: Session, ctx: RequestSystems, cancellation: Cancellation, now: datetime
 ) -> None:
     """Still to be verified, or why not (one past its window is closed as expired)."""
-    if cancellation.status is CancellationStatus.AWAITING_VERIFICATION and now >= (
-        cancellation.created_at + timedelta(seconds=ctx.settings.limits.verification_window_s)
-    ):
-        move(session, cancellation, CancellationStatus.EXPIRED, actor="system", now=now)
+    window = timedelta(seconds=ctx.settings.limits.verification_window_s)
+    late = cancellation.status is CancellationStatus.AWAITING_VERIFICATION and (
+        now >= cancellation.created_at + window
+    )
+    if late and _expire_if_still_awaiting(session, ctx, cancellation, now) is _EXPIRED:
         raise CancellationExpiredError()
     if cancellation.status is not CancellationStatus.AWAITING_VERIFICATION:
         raise InvalidTransitionError(f"the cancellation is already {cancellation.status.value}")
@@ -668,18 +672,25 @@ def find_by_undo_token(session: Session, operator_id: str, token: str) -> Cancel
 
 
 def expire(session: Session, ctx: RequestSystems, cancellation_id: int) -> None:
-    """Expired if still awaiting verification. The UPDATE names the status it leaves, so a
-    verification (or another sweep) that committed meanwhile is not overwritten: this one
-    then changes nothing."""
+    """Expired if still awaiting verification (the sweep)."""
     cancellation = session.get(Cancellation, cancellation_id)
-    if cancellation is None or cancellation.status is not CancellationStatus.AWAITING_VERIFICATION:
-        return
+    if cancellation is not None and cancellation.status is CancellationStatus.AWAITING_VERIFICATION:
+        _expire_if_still_awaiting(session, ctx, cancellation, ctx.clock.now())
+
+
+def _expire_if_still_awaiting(
+    session: Session, ctx: RequestSystems, cancellation: Cancellation, now: datetime
+) -> CancellationStatus:
+    """Its status after. The UPDATE names the status it leaves, so a verification or an
+    expiry (the sweep, a late verification) that committed since the row was read is not
+    overwritten, and no second history row is written: the row is then read again."""
     expired = Move(CancellationStatus.EXPIRED, actor="system", note="not verified in time")
     watched = ctx.policy(cancellation.operator_id).has_webhooks
     try:
-        advance(session, cancellation, [expired], now=ctx.clock.now(), watched=watched)
+        advance(session, cancellation, [expired], now=now, watched=watched)
     except InvalidTransitionError:
-        session.expire(cancellation)  # read again if anyone asks: it moved on
+        session.refresh(cancellation)
+    return cancellation.status
 
 
 def steps_of(session: Session, cancellation_id: int) -> list[CancellationStep]:
