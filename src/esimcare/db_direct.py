@@ -27,7 +27,8 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
-from sqlalchemy import Engine, Select
+from sqlalchemy import ARRAY, Engine, Select, String, any_, bindparam, column, func, select
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.elements import BindParameter
 
@@ -259,3 +260,12 @@ def _converted(
         if values[position] is not None:
             values[position] = process(values[position])
     return tuple(values)
+
+
+def one_of(table_column: Any, name: str, dialect: str) -> Any:
+    """``column IN <the list given as parameter name>``: one parameter, whatever its length,
+    so the statement compiles once (a JSON array on SQLite, an array on PostgreSQL)."""
+    if dialect == "sqlite":
+        listed: Select[Any] = select(column("value")).select_from(func.json_each(bindparam(name)))
+        return table_column.in_(listed)
+    return table_column == any_(sql_cast(bindparam(name), ARRAY(String)))

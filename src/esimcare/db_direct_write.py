@@ -183,7 +183,11 @@ class DirectTransaction:
         self, read: DirectRead, parameters: Mapping[str, Any]
     ) -> Callable[[], list[tuple[Any, ...]]]:
         """``read`` sent now (in a pipeline: with whatever else is sent); its rows when the
-        returned function is called, which waits for the answers to everything sent so far."""
+        returned function is called, which waits for the answers to everything sent so far.
+        On SQLite it runs at once."""
+        if not self._postgresql:
+            rows = self.rows(read, parameters)
+            return lambda: rows
         return read.send_on(self.engine, self.driver, parameters)
 
     def send_many(self, sql: str, values: Sequence[Any]) -> None:

@@ -15,13 +15,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, Engine, String, any_, bindparam, select, update
-from sqlalchemy import cast as sql_cast
+from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from esimcare.audit.chain_sql import COLUMNS, EVENTS, GUARDED_INSERT, HEADS, INSERT_EVENTS
 from esimcare.audit.service import GENESIS_HASH, AuditEntry, append_chained
-from esimcare.db_direct import DirectRead
+from esimcare.db_direct import DirectRead, one_of
 from esimcare.db_direct_write import DirectTransaction, DirectWrite, typed_values
 
 _GUARDED_INSERT = {dialect: DirectWrite(statement) for dialect, statement in GUARDED_INSERT.items()}
@@ -43,7 +42,7 @@ _CREATE_HEAD = {
 # locks them: no two wait for each other).
 _LOCKED_HEADS = DirectRead(
     select(HEADS.c.operator_id, HEADS.c.last_hash)
-    .where(HEADS.c.operator_id == any_(sql_cast(bindparam("operators"), ARRAY(String))))
+    .where(one_of(HEADS.c.operator_id, "operators", "postgresql"))
     .order_by(HEADS.c.operator_id)
     .with_for_update()
 )

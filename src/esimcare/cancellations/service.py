@@ -402,9 +402,6 @@ def _awaiting_with_esim(
     return cancellation, esim
 
 
-_EXPIRED = CancellationStatus.EXPIRED
-
-
 def _check_awaiting(
     session: Session, ctx: RequestSystems, cancellation: Cancellation, now: datetime
 ) -> None:
@@ -413,7 +410,7 @@ def _check_awaiting(
     late = cancellation.status is CancellationStatus.AWAITING_VERIFICATION and (
         now >= cancellation.created_at + window
     )
-    if late and _expire_if_still_awaiting(session, ctx, cancellation, now) is _EXPIRED:
+    if late and _expired_unless_moved_on(session, ctx, cancellation, now):
         raise CancellationExpiredError()
     if cancellation.status is not CancellationStatus.AWAITING_VERIFICATION:
         raise InvalidTransitionError(f"the cancellation is already {cancellation.status.value}")
@@ -675,22 +672,22 @@ def expire(session: Session, ctx: RequestSystems, cancellation_id: int) -> None:
     """Expired if still awaiting verification (the sweep)."""
     cancellation = session.get(Cancellation, cancellation_id)
     if cancellation is not None and cancellation.status is CancellationStatus.AWAITING_VERIFICATION:
-        _expire_if_still_awaiting(session, ctx, cancellation, ctx.clock.now())
+        _expired_unless_moved_on(session, ctx, cancellation, ctx.clock.now())
 
 
-def _expire_if_still_awaiting(
+def _expired_unless_moved_on(
     session: Session, ctx: RequestSystems, cancellation: Cancellation, now: datetime
-) -> CancellationStatus:
-    """Its status after. The UPDATE names the status it leaves, so a verification or an
-    expiry (the sweep, a late verification) that committed since the row was read is not
-    overwritten, and no second history row is written: the row is then read again."""
+) -> bool:
+    """Whether it is expired now. The UPDATE names the status it leaves, so a verification
+    or an expiry (the sweep, a late verification) that committed since the row was read is
+    not overwritten, and no second history row is written: the row is then read again."""
     expired = Move(CancellationStatus.EXPIRED, actor="system", note="not verified in time")
     watched = ctx.policy(cancellation.operator_id).has_webhooks
     try:
         advance(session, cancellation, [expired], now=now, watched=watched)
     except InvalidTransitionError:
         session.refresh(cancellation)
-    return cancellation.status
+    return cancellation.status is CancellationStatus.EXPIRED
 
 
 def steps_of(session: Session, cancellation_id: int) -> list[CancellationStep]:

@@ -26,18 +26,11 @@ from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import (
-    ARRAY,
-    Select,
-    String,
     Table,
-    any_,
     bindparam,
-    column,
-    func,
     select,
     update,
 )
-from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 
 from esimcare.audit.direct_append import (
@@ -47,7 +40,7 @@ from esimcare.audit.direct_append import (
     locked_heads_later,
     send_on_locked_heads,
 )
-from esimcare.db_direct import DirectRead
+from esimcare.db_direct import DirectRead, one_of
 from esimcare.db_direct_write import (
     DirectTransaction,
     DirectWrite,
@@ -70,19 +63,10 @@ _PROFILE_COLUMNS = ("profile_state", "installed_at", "deleted_on_device_at", "ei
 _ESIM_COLUMNS = ("id", "operator_id", "iccid", "msisdn", "status", *_PROFILE_COLUMNS)
 
 
-def _one_of(table_column: Any, name: str, dialect: str) -> Any:
-    """``column IN <the list given as parameter name>``: one parameter, whatever its length,
-    so the statement compiles once (a JSON array on SQLite, an array on PostgreSQL)."""
-    if dialect == "sqlite":
-        listed: Select[Any] = select(column("value")).select_from(func.json_each(bindparam(name)))
-        return table_column.in_(listed)
-    return table_column == any_(sql_cast(bindparam(name), ARRAY(String)))
-
-
 _LOCKED_ESIMS = {
     dialect: DirectRead(
         select(*(_ESIMS.c[name] for name in _ESIM_COLUMNS))
-        .where(_one_of(_ESIMS.c.iccid, "iccids", dialect))
+        .where(one_of(_ESIMS.c.iccid, "iccids", dialect))
         .order_by(_ESIMS.c.iccid)
         .with_for_update()
     )
@@ -91,7 +75,7 @@ _LOCKED_ESIMS = {
 _TAKEN_KEYS = {
     dialect: DirectRead(
         select(_NOTIFICATIONS.c.dedupe_key).where(
-            _one_of(_NOTIFICATIONS.c.dedupe_key, "keys", dialect)
+            one_of(_NOTIFICATIONS.c.dedupe_key, "keys", dialect)
         )
     )
     for dialect in ("sqlite", "postgresql")
@@ -213,10 +197,7 @@ def _locked_esims_later(
 ) -> Callable[[], list[tuple[Any, ...]]]:
     iccids = sorted({received.notification.iccid for received, _ in batch})
     parameters = {"iccids": _list_parameter(dialect, iccids)}
-    if dialect == "postgresql":
-        return transaction.rows_later(_LOCKED_ESIMS[dialect], parameters)
-    rows = transaction.rows(_LOCKED_ESIMS[dialect], parameters)
-    return lambda: rows
+    return transaction.rows_later(_LOCKED_ESIMS[dialect], parameters)
 
 
 def _esims_by_key(rows: list[tuple[Any, ...]]) -> dict[tuple[str, str], EsimProfile]:
